@@ -1,0 +1,90 @@
+package ipc
+
+import (
+	"context"
+	"errors"
+	"net"
+)
+
+// Identity is the caller of a pipe open, as the SMB session established it.
+type Identity struct {
+	// User is the account name as stored in the account database
+	// (empty for an anonymous session).
+	User string
+	// Domain is the domain name the client sent with its credentials.
+	Domain string
+	// Anonymous is true for a null session (MS-SMB2 SMB2_SESSION_FLAG_IS_NULL).
+	Anonymous bool
+	// Admin is true when the account is one of the local administrators.
+	Admin bool
+}
+
+// OpenInfo is what the transport knows about one open of a named pipe.
+type OpenInfo struct {
+	// Pipe is the canonical pipe name: lower case, without any "\", "PIPE\"
+	// or "\PIPE\" prefix, e.g. "wkssvc".
+	Pipe string
+	// Identity is the authenticated caller.
+	Identity Identity
+	// SessionKey is the 16-byte key a higher layer is entitled to (MS-SMB2
+	// 3.3.4.5): Session.SessionKey for dialects 2.0.2 and 2.1,
+	// Session.ApplicationKey for 3.x. Nil for anonymous sessions.
+	SessionKey []byte
+	// Dialect is the negotiated SMB2 dialect revision (0x0202 ... 0x0311).
+	Dialect uint16
+	// Remote and Local are the transport addresses of the connection.
+	Remote, Local net.Addr
+}
+
+// Handler serves named pipes. The SMB front calls it for every CREATE on
+// IPC$ and for FSCTL_PIPE_WAIT.
+type Handler interface {
+	// OpenPipe opens a new instance of the named pipe for the caller. It
+	// returns ErrNoSuchPipe for an unknown name and ErrAccessDenied when the
+	// caller may not open it.
+	OpenPipe(ctx context.Context, info OpenInfo) (Pipe, error)
+	// HasPipe reports whether a pipe with this canonical name is served.
+	HasPipe(name string) bool
+}
+
+// Pipe is one open instance of a message-mode named pipe.
+//
+// Input is a byte stream (the data of SMB WRITE requests and the input of
+// FSCTL_PIPE_TRANSCEIVE, in order); output is a queue of whole messages.
+// All methods are safe for concurrent use.
+type Pipe interface {
+	// Write appends p to the pipe's input stream. It must not block on the
+	// processing of a call. It returns ErrPipeBusy when the pipe's bounded
+	// buffers are full and ErrPipeClosed after Close or a fatal protocol
+	// error.
+	Write(ctx context.Context, p []byte) error
+	// ReadMessage blocks until one output message is queued and returns it
+	// whole. It returns ctx.Err() when ctx ends first, and ErrPipeClosed
+	// once the pipe is closed and no message remains.
+	ReadMessage(ctx context.Context) ([]byte, error)
+	// Close releases the pipe: pending ReadMessage calls return
+	// ErrPipeClosed and calls in flight see their context cancelled.
+	Close() error
+}
+
+// Errors shared by the SMB front and the pipe servers.
+var (
+	ErrNoSuchPipe   = errors.New("ipc: no such pipe")
+	ErrAccessDenied = errors.New("ipc: access denied")
+	ErrPipeClosed   = errors.New("ipc: pipe closed")
+	ErrPipeBusy     = errors.New("ipc: pipe buffers full")
+	ErrLogonFailure = errors.New("ipc: logon failure")
+)
+
+type openInfoKey struct{}
+
+// NewContext returns a context carrying info, for the calls made on a pipe.
+func NewContext(ctx context.Context, info *OpenInfo) context.Context {
+	return context.WithValue(ctx, openInfoKey{}, info)
+}
+
+// FromContext returns the OpenInfo of the pipe a call arrived on.
+func FromContext(ctx context.Context) (*OpenInfo, bool) {
+	info, ok := ctx.Value(openInfoKey{}).(*OpenInfo)
+	return info, ok && info != nil
+}
