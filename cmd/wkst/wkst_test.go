@@ -1,0 +1,462 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wkssvcd/wkssvcd/crypto"
+)
+
+func TestParseOptions(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint32
+		ok   bool
+	}{
+		{"0x23", 0x23, true},
+		{"0X10000000", 0x10000000, true},
+		{"35", 35, true},
+		{"0", 0, true},
+		{"JOIN_DOMAIN,ACCT_CREATE", 0x3, true},
+		{"NETSETUP_JOIN_DOMAIN|netsetup_acct_create", 0x3, true},
+		{"join_domain + DOMAIN_JOIN_IF_JOINED", 0x21, true},
+		{"JOIN_UNSECURE,MACHINE_PWD_PASSED,DEFER_SPN_SET,JOIN_READONLY", 0x9C0, true},
+		{"ACCT_DELETE", 0x4, true},
+		{"IGNORE_UNSUPPORTED_FLAGS,INSTALL_INVOCATION,WIN9X_UPGRADE", 0x10040010, true},
+		{"JOIN_DC_ACCOUNT,JOIN_WITH_NEW_NAME,DNS_NAME_CHANGES_ONLY", 0x1600, true},
+		{"", 0, false},
+		{"JOIN_DOMAINX", 0, false},
+		{"JOIN_DOMAIN,,", 0x1, true},
+		{"0x100000000", 0, false},
+		{"0xZZ", 0, false},
+		{"-1", 0, false},
+	}
+	for _, tc := range tests {
+		got, err := parseOptions(tc.in)
+		if tc.ok && (err != nil || got != tc.want) {
+			t.Errorf("%q: got %#x, %v; want %#x", tc.in, got, err, tc.want)
+		}
+		if !tc.ok && err == nil {
+			t.Errorf("%q: accepted as %#x", tc.in, got)
+		}
+	}
+}
+
+func TestFormatOptions(t *testing.T) {
+	for v, want := range map[uint32]string{
+		0:          "0x00000000",
+		0x3:        "0x00000003 (JOIN_DOMAIN|ACCT_CREATE)",
+		0x80000041: "0x80000041 (JOIN_DOMAIN|JOIN_UNSECURE|0x80000000)",
+	} {
+		if got := formatOptions(v); got != want {
+			t.Errorf("%#x: %q, want %q", v, got, want)
+		}
+	}
+	// Every named flag survives a format/parse round trip.
+	for _, f := range netsetupFlags {
+		if got, err := parseOptions(f.name); err != nil || got != f.bit {
+			t.Errorf("%s: %#x %v", f.name, got, err)
+		}
+	}
+}
+
+func TestParseUser(t *testing.T) {
+	tests := []struct {
+		in   string
+		want account
+		ok   bool
+	}{
+		{`EXAMPLE\Administrator`, account{"EXAMPLE", "Administrator"}, true},
+		{"admin@example.test", account{"example.test", "admin"}, true},
+		{"alice", account{"", "alice"}, true},
+		{"", account{}, false},
+		{`\alice`, account{}, false},
+		{`EXAMPLE\`, account{}, false},
+		{`A\b\c`, account{}, false},
+		{`A\b@c`, account{}, false},
+		{"@example.test", account{}, false},
+		{"alice@", account{}, false},
+		{"a@b@c", account{}, false},
+	}
+	for _, tc := range tests {
+		got, err := parseUser(tc.in)
+		if tc.ok && (err != nil || got != tc.want) {
+			t.Errorf("%q: got %+v, %v", tc.in, got, err)
+		}
+		if !tc.ok && err == nil {
+			t.Errorf("%q: accepted as %+v", tc.in, got)
+		}
+	}
+}
+
+func TestParseServer(t *testing.T) {
+	tests := []struct {
+		in   string
+		host string
+		port int
+		ok   bool
+	}{
+		{"127.0.0.3", "127.0.0.3", 445, true},
+		{"127.0.0.3:4445", "127.0.0.3", 4445, true},
+		{"wkhost", "wkhost", 445, true},
+		{"wkhost:139", "wkhost", 139, true},
+		{"[::1]:445", "::1", 445, true},
+		{"[::1]", "::1", 445, true},
+		{"::1", "::1", 445, true},
+		{"", "", 0, false},
+		{"host:0", "", 0, false},
+		{"host:65536", "", 0, false},
+		{"host:x", "", 0, false},
+		{":445", "", 0, false},
+		{"a b", "", 0, false},
+	}
+	for _, tc := range tests {
+		h, p, err := parseServer(tc.in)
+		if tc.ok && (err != nil || h != tc.host || p != tc.port) {
+			t.Errorf("%q: got %q %d %v", tc.in, h, p, err)
+		}
+		if !tc.ok && err == nil {
+			t.Errorf("%q: accepted as %q %d", tc.in, h, p)
+		}
+	}
+}
+
+func TestSecretSource(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	src := &secretSource{stdin: strings.NewReader("from stdin\r\n")}
+	for path, want := range map[string]string{
+		write("lf", "pa ss\n"):       "pa ss",
+		write("crlf", "pa ss\r\n"):   "pa ss",
+		write("none", "pa ss"):       "pa ss",
+		write("empty", ""):           "",
+		write("spaces", "  x  \n"):   "  x  ",
+		write("unicode", "pässwörd"): "pässwörd",
+	} {
+		if got, err := src.read(path); err != nil || got != want {
+			t.Errorf("%s: %q, %v", path, got, err)
+		}
+	}
+	if got, err := src.read("-"); err != nil || got != "from stdin" {
+		t.Errorf("stdin: %q, %v", got, err)
+	}
+	if _, err := src.read("-"); exitCode(err) != 2 {
+		t.Errorf("second stdin read: %v", err)
+	}
+	for _, p := range []string{
+		write("two", "a\nb\n"),
+		write("nul", "a\x00b"),
+		write("big", strings.Repeat("x", maxSecretFile+1)),
+		filepath.Join(dir, "missing"),
+	} {
+		if got, err := src.read(p); err == nil {
+			t.Errorf("%s accepted as %q", p, got)
+		}
+	}
+}
+
+func TestConnectionPassword(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "pw")
+	os.WriteFile(p, []byte("file-pw\n"), 0o600)
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == passwordEnv {
+				return v
+			}
+			return ""
+		}
+	}
+	src := &secretSource{}
+	if got, err := connectionPassword(src, p, env("env-pw")); err != nil || got != "file-pw" {
+		t.Errorf("file wins: %q %v", got, err)
+	}
+	if got, err := connectionPassword(src, "", env("env-pw")); err != nil || got != "env-pw" {
+		t.Errorf("env: %q %v", got, err)
+	}
+	if _, err := connectionPassword(src, "", env("")); exitCode(err) != 2 {
+		t.Errorf("none: %v", err)
+	}
+}
+
+func TestCallErrorFormatting(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{&callError{"NetrJoinDomain3", 0xA83}, "NetrJoinDomain3 failed: NERR_SetupAlreadyJoined (0x00000A83): this computer is already joined to a domain"},
+		{&callError{"NetrJoinDomain2", 0x56}, "NetrJoinDomain2 failed: ERROR_INVALID_PASSWORD (0x00000056): the specified network password is not correct"},
+		{&callError{"NetrUnjoinDomain3", 0xA84}, "NetrUnjoinDomain3 failed: NERR_SetupNotJoined (0x00000A84): this computer is not currently joined to a domain"},
+		{&callError{"NetrWkstaGetInfo", 0xDEADBEEF}, "NetrWkstaGetInfo failed: 0xDEADBEEF (unknown Win32 code)"},
+	}
+	for _, tc := range tests {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("got  %q\nwant %q", got, tc.want)
+		}
+		if exitCode(fmt.Errorf("wrapped: %w", tc.err)) != 1 {
+			t.Errorf("%v: exit code", tc.err)
+		}
+	}
+	for code, c := range win32Codes {
+		if c.name == "" || c.text == "" {
+			t.Errorf("%#x: incomplete entry", code)
+		}
+	}
+	if exitCode(nil) != 0 || exitCode(usagef("x")) != 2 || exitCode(errors.New("x")) != 1 {
+		t.Error("exit codes")
+	}
+}
+
+func TestCallResult(t *testing.T) {
+	boom := errors.New("boom")
+	if err := callResult("Op", 0, true, nil); err != nil {
+		t.Errorf("success: %v", err)
+	}
+	var ce *callError
+	if err := callResult("Op", 0x5, true, boom); !errors.As(err, &ce) || ce.Code != 5 || ce.Op != "Op" {
+		t.Errorf("win32: %v", err)
+	}
+	if err := callResult("Op", 0, false, boom); errors.As(err, &ce) || !errors.Is(err, boom) {
+		t.Errorf("transport: %v", err)
+	}
+}
+
+func TestSealPassword(t *testing.T) {
+	key := []byte("0123456789abcdef")
+	pw := "Domain-Admin-Pässword"
+	s, err := sealPassword(methodAES, key, &pw, &fakeRand{})
+	if err != nil || s.aes == nil || s.rc4 != nil {
+		t.Fatalf("aes: %+v %v", s, err)
+	}
+	var b crypto.AESBlob
+	copy(b.AuthData[:], s.aes.AuthData)
+	copy(b.Salt[:], s.aes.Salt)
+	b.Cipher = s.aes.Cipher
+	if int(s.aes.CipherLength) != len(b.Cipher) {
+		t.Errorf("cbCipher %d for %d bytes", s.aes.CipherLength, len(b.Cipher))
+	}
+	if got, err := crypto.DecryptAES(key, b); err != nil || got != pw {
+		t.Errorf("aes decrypt: %q %v", got, err)
+	}
+	s, err = sealPassword(methodRC4, key, &pw, &fakeRand{})
+	if err != nil || s.rc4 == nil || s.aes != nil {
+		t.Fatalf("rc4: %+v %v", s, err)
+	}
+	if got, err := crypto.DecryptRC4(key, s.rc4.Buffer); err != nil || got != pw {
+		t.Errorf("rc4 decrypt: %q %v", got, err)
+	}
+	if s, err := sealPassword(methodAES, key, nil, &fakeRand{}); err != nil || s.aes != nil || s.rc4 != nil {
+		t.Errorf("nil password: %+v %v", s, err)
+	}
+	if _, err := sealPassword(methodAES, nil, &pw, &fakeRand{}); err == nil {
+		t.Error("missing key accepted")
+	}
+}
+
+type fakeRand struct{ n byte }
+
+func (r *fakeRand) Read(p []byte) (int, error) {
+	for i := range p {
+		r.n++
+		p[i] = r.n
+	}
+	return len(p), nil
+}
+
+// fakeSession records calls and answers with canned results.
+type fakeSession struct {
+	joins   []joinRequest
+	unjoins []unjoinRequest
+	err     error
+	closed  bool
+}
+
+func (f *fakeSession) WorkstationInfo(context.Context) (wkstaInfo, error) {
+	return wkstaInfo{PlatformID: 500, ComputerName: "WKHOST", LANGroup: "EXAMPLE", VerMajor: 10, VerMinor: 0}, f.err
+}
+
+func (f *fakeSession) JoinInformation(context.Context) (joinInfo, error) {
+	return joinInfo{Name: "EXAMPLE", Status: 3}, f.err
+}
+
+func (f *fakeSession) Join(_ context.Context, r joinRequest) error {
+	f.joins = append(f.joins, r)
+	return f.err
+}
+
+func (f *fakeSession) Unjoin(_ context.Context, r unjoinRequest) error {
+	f.unjoins = append(f.unjoins, r)
+	return f.err
+}
+
+func (f *fakeSession) Close(context.Context) error { f.closed = true; return nil }
+
+type harness struct {
+	sess           *fakeSession
+	cfg            connConfig
+	dialed         bool
+	stdout, stderr bytes.Buffer
+}
+
+func (h *harness) run(t *testing.T, stdin string, envPW string, args ...string) int {
+	t.Helper()
+	h.stdout.Reset()
+	h.stderr.Reset()
+	return run(context.Background(), args, env{
+		stdin:  strings.NewReader(stdin),
+		stdout: &h.stdout,
+		stderr: &h.stderr,
+		getenv: func(k string) string {
+			if k == passwordEnv {
+				return envPW
+			}
+			return ""
+		},
+		dial: func(_ context.Context, cfg connConfig, _ *slog.Logger) (session, error) {
+			h.dialed = true
+			h.cfg = cfg
+			return h.sess, nil
+		},
+	})
+}
+
+func TestRunInfo(t *testing.T) {
+	h := &harness{sess: &fakeSession{}}
+	code := h.run(t, "", "conn-pw", "info", "--server", "127.0.0.3:4445", "--user", `EXAMPLE\admin`, "--dialect", "3.1.1", "--seal")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, h.stderr.String())
+	}
+	want := connConfig{Host: "127.0.0.3", Port: 4445, User: account{"EXAMPLE", "admin"}, Password: "conn-pw",
+		Dialect: "3.1.1", Seal: true, Timeout: defaultTimeout}
+	if h.cfg != want {
+		t.Errorf("config %+v\nwant   %+v", h.cfg, want)
+	}
+	for _, s := range []string{"WKHOST", "NetSetupDomainName", "10.0", "EXAMPLE"} {
+		if !strings.Contains(h.stdout.String(), s) {
+			t.Errorf("output lacks %q:\n%s", s, h.stdout.String())
+		}
+	}
+	if !h.sess.closed {
+		t.Error("session not closed")
+	}
+	if strings.Contains(h.stdout.String()+h.stderr.String(), "conn-pw") {
+		t.Error("password printed")
+	}
+}
+
+func TestRunJoin(t *testing.T) {
+	h := &harness{sess: &fakeSession{}}
+	code := h.run(t, "acct-pw\n", "conn-pw", "join", "--server", "wkhost", "--user", "admin@example.test",
+		"--domain", "example.test", "--ou", "OU=Linux,DC=example,DC=test", "--account", `EXAMPLE\joiner`,
+		"--password-file", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, h.stderr.String())
+	}
+	if len(h.sess.joins) != 1 {
+		t.Fatalf("joins %+v", h.sess.joins)
+	}
+	j := h.sess.joins[0]
+	if j.Method != methodAES || j.Domain != "example.test" || j.OU != "OU=Linux,DC=example,DC=test" ||
+		j.Account != `EXAMPLE\joiner` || j.Password == nil || *j.Password != "acct-pw" || j.Options != 0x3 {
+		t.Errorf("request %+v", j)
+	}
+	if !strings.Contains(h.stdout.String(), "NetrJoinDomain3") {
+		t.Errorf("output %q", h.stdout.String())
+	}
+
+	// RC4 method, explicit options, no account password.
+	code = h.run(t, "", "conn-pw", "join", "--server", "wkhost", "--user", "admin", "--domain", "WG",
+		"--options", "0", "--method", "2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, h.stderr.String())
+	}
+	j = h.sess.joins[1]
+	if j.Method != methodRC4 || j.Password != nil || j.Options != 0 {
+		t.Errorf("request %+v", j)
+	}
+}
+
+func TestRunUnjoinFailure(t *testing.T) {
+	h := &harness{sess: &fakeSession{err: &callError{"NetrUnjoinDomain3", 0xA84}}}
+	code := h.run(t, "", "conn-pw", "unjoin", "--server", "wkhost", "--user", "admin", "--options", "ACCT_DELETE")
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if got := h.stderr.String(); !strings.Contains(got, "NERR_SetupNotJoined (0x00000A84)") {
+		t.Errorf("stderr %q", got)
+	}
+	if u := h.sess.unjoins[0]; u.Options != 0x4 || u.Method != methodAES || u.Password != nil {
+		t.Errorf("request %+v", u)
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	base := []string{"--server", "wkhost", "--user", "admin"}
+	tests := []struct {
+		name  string
+		envPW string
+		args  []string
+	}{
+		{"no command", "pw", nil},
+		{"unknown command", "pw", []string{"rename"}},
+		{"no server", "pw", []string{"info", "--user", "admin"}},
+		{"no user", "pw", []string{"info", "--server", "wkhost"}},
+		{"bad user", "pw", []string{"info", "--server", "wkhost", "--user", `\x`}},
+		{"no password", "", append([]string{"info"}, base...)},
+		{"bad dialect", "pw", append([]string{"info", "--dialect", "3.1"}, base...)},
+		{"bad timeout", "pw", append([]string{"info", "--timeout", "0s"}, base...)},
+		{"join without domain", "pw", append([]string{"join"}, base...)},
+		{"bad method", "pw", append([]string{"join", "--domain", "d", "--method", "1"}, base...)},
+		{"bad options", "pw", append([]string{"join", "--domain", "d", "--options", "JOIN"}, base...)},
+		{"info has no --account", "pw", append([]string{"info", "--account", "x"}, base...)},
+		{"unjoin has no --domain", "pw", append([]string{"unjoin", "--domain", "x"}, base...)},
+		{"positional", "pw", append([]string{"info", "extra"}, base...)},
+		{"password on argv", "pw", append([]string{"join", "--domain", "d", "--password", "x"}, base...)},
+		{"stdin twice", "", append([]string{"join", "--domain", "d", "--password-file", "-", "--user-password-file", "-"}, base...)},
+	}
+	for _, tc := range tests {
+		h := &harness{sess: &fakeSession{}}
+		if code := h.run(t, "x\n", tc.envPW, tc.args...); code != 2 {
+			t.Errorf("%s: exit %d, stderr %q", tc.name, code, h.stderr.String())
+		}
+		if h.dialed {
+			t.Errorf("%s: dialed despite a usage error", tc.name)
+		}
+		if !strings.Contains(h.stderr.String(), "usage:") {
+			t.Errorf("%s: no usage text", tc.name)
+		}
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	h := &harness{sess: &fakeSession{}}
+	if code := h.run(t, "", "", "help"); code != 0 || !strings.Contains(h.stdout.String(), "wkst join") {
+		t.Errorf("help: %d %q", code, h.stdout.String())
+	}
+}
+
+func TestSMBDialect(t *testing.T) {
+	for _, s := range []string{"", "2.0.2", "2.1", "3.0", "3.0.2", "3.1.1"} {
+		if _, err := smbDialect(s); err != nil {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+	for _, s := range []string{"3", "1.0", "SMB311"} {
+		if _, err := smbDialect(s); err == nil {
+			t.Errorf("%q accepted", s)
+		}
+	}
+}

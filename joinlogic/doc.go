@@ -1,0 +1,14 @@
+// Package joinlogic owns the domain-join state machine of the Workstation
+// Service Remote Protocol and the persisted domain membership it changes.
+//
+// It applies the message processing of NetrJoinDomain2/3, NetrUnjoinDomain2/3,
+// NetrValidateName2/3 and NetrGetJoinInformation (MS-WKST 3.2.4.12–3.2.4.16,
+// 3.2.4.22–3.2.4.25) in the specification's order and answers with the
+// MS-ERREF codes those sections name. The domain side of a join is reached
+// only through the small Directory interfaces declared here; the membership
+// (MS-WKST 3.2.1.6) lives in a versioned 0600 file written atomically.
+//
+// It must not touch SMB, NDR or RPC wire types, nor decrypt JOINPR password
+// blobs itself: callers hand it transport-neutral requests and a
+// PasswordSource that decrypts at the step where the specification does.
+package joinlogic

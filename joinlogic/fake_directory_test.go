@@ -1,0 +1,342 @@
+package joinlogic
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// fakeComputer is a computer object held by fakeDirectory.
+type fakeComputer struct {
+	dn, parent, sam string
+	uac             uint32
+	password        string
+	dnsHostName     string
+	spns            []string
+}
+
+// fakeDirectory is an in-memory Directory recording every state change.
+type fakeDirectory struct {
+	mu         sync.Mutex
+	dc         DCInfo
+	names      []string // domain names the locator answers for (lower case)
+	info       DomainInfo
+	users      map[string]string // "user" → password
+	anonymous  bool              // anonymous binds are accepted
+	computers  string            // DN of the computers container
+	containers map[string]bool   // normalised DNs that exist
+	accounts   map[string]*fakeComputer
+	fail       map[string]error // operation → error it returns
+	log        []string         // operations that changed or probed state
+	binds      []Credentials
+	open       int // sessions not yet closed
+
+	// entered/release, when set, make Locate signal and then wait, so a
+	// test can hold a join in progress.
+	entered chan struct{}
+	release chan struct{}
+}
+
+func newFakeDirectory() *fakeDirectory {
+	return &fakeDirectory{
+		dc: DCInfo{
+			DCName: "dc1.example.test", DCAddress: "127.0.0.2",
+			DomainDNS: "example.test", DomainFlat: "EXAMPLE", ForestDNS: "example.test",
+			DomainGUID: "11111111-2222-3333-4444-555555555555", DCSiteName: "Default-First-Site-Name",
+			ClientSite: "Default-First-Site-Name",
+		},
+		names: []string{"example", "example.test"},
+		info: DomainInfo{NetBIOSName: "EXAMPLE", DNSName: "example.test", ForestName: "example.test",
+			SID: "S-1-5-21-1-2-3", GUID: "11111111-2222-3333-4444-555555555555"},
+		users:      map[string]string{"administrator": "Secret1!"},
+		computers:  "CN=Computers,DC=example,DC=test",
+		containers: map[string]bool{normalizeDN("CN=Computers,DC=example,DC=test"): true, normalizeDN("OU=Servers,DC=example,DC=test"): true},
+		accounts:   map[string]*fakeComputer{},
+		fail:       map[string]error{},
+	}
+}
+
+func (f *fakeDirectory) addAccount(parent, name string, uac uint32) *fakeComputer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := &fakeComputer{dn: "CN=" + name + "," + parent, parent: parent, sam: name + "$", uac: uac,
+		password: "old-password", dnsHostName: "old.example.test", spns: []string{"HOST/old"}}
+	f.accounts[strings.ToUpper(c.sam)] = c
+	return c
+}
+
+func (f *fakeDirectory) account(sam string) *fakeComputer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.accounts[strings.ToUpper(sam)]
+	if c == nil {
+		return nil
+	}
+	cp := *c
+	cp.spns = slices.Clone(c.spns)
+	return &cp
+}
+
+func (f *fakeDirectory) ops() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.log)
+}
+
+func (f *fakeDirectory) record(op string, args ...any) {
+	parts := []string{op}
+	for _, a := range args {
+		parts = append(parts, fmt.Sprint(a))
+	}
+	f.log = append(f.log, strings.Join(parts, " "))
+}
+
+func (f *fakeDirectory) failure(op string) error { return f.fail[op] }
+
+func (f *fakeDirectory) Locate(ctx context.Context, req LocateRequest) (DCInfo, error) {
+	if f.entered != nil {
+		f.entered <- struct{}{}
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+			return DCInfo{}, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("locate", req.Domain, req.DCName, req.Writable)
+	if err := f.failure("locate"); err != nil {
+		return DCInfo{}, err
+	}
+	if !slices.Contains(f.names, strings.ToLower(req.Domain)) {
+		return DCInfo{}, fmt.Errorf("no DC answers for %q: %w", req.Domain, ERROR_NO_SUCH_DOMAIN)
+	}
+	if req.DCName != "" {
+		short, _, _ := strings.Cut(f.dc.DCName, ".")
+		if !strings.EqualFold(req.DCName, f.dc.DCName) && !strings.EqualFold(req.DCName, short) {
+			return DCInfo{}, ERROR_INVALID_DOMAIN_ROLE
+		}
+	}
+	return f.dc, nil
+}
+
+func (f *fakeDirectory) Bind(ctx context.Context, dc DCInfo, cred Credentials) (Session, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.binds = append(f.binds, cred)
+	if err := f.failure("bind"); err != nil {
+		return nil, err
+	}
+	if cred.Anonymous {
+		if !f.anonymous {
+			return nil, ERROR_LOGON_FAILURE
+		}
+	} else if pw, ok := f.users[strings.ToLower(cred.Account.User)]; !ok || pw != cred.Password {
+		return nil, fmt.Errorf("bind as %v: %w", cred, ERROR_LOGON_FAILURE)
+	}
+	f.open++
+	return &fakeSession{f: f}, nil
+}
+
+type fakeSession struct {
+	f      *fakeDirectory
+	closed bool
+}
+
+func (s *fakeSession) lock() func() {
+	s.f.mu.Lock()
+	return s.f.mu.Unlock
+}
+
+func (s *fakeSession) DomainInfo(ctx context.Context) (DomainInfo, error) {
+	defer s.lock()()
+	return s.f.info, s.f.failure("domaininfo")
+}
+
+func (s *fakeSession) ComputersContainer(ctx context.Context) (string, error) {
+	defer s.lock()()
+	return s.f.computers, s.f.failure("computers")
+}
+
+func (s *fakeSession) ContainerExists(ctx context.Context, dn string) (bool, error) {
+	defer s.lock()()
+	return s.f.containers[normalizeDN(dn)], s.f.failure("container")
+}
+
+func (s *fakeSession) FindComputer(ctx context.Context, sam string) (ComputerAccount, bool, error) {
+	defer s.lock()()
+	if err := s.f.failure("find"); err != nil {
+		return ComputerAccount{}, false, err
+	}
+	c := s.f.accounts[strings.ToUpper(sam)]
+	if c == nil {
+		return ComputerAccount{}, false, nil
+	}
+	return ComputerAccount{DN: c.dn, ParentDN: c.parent, SAMAccountName: c.sam, UserAccountControl: c.uac}, true, nil
+}
+
+func (s *fakeSession) CreateComputer(ctx context.Context, nc NewComputer) (ComputerAccount, error) {
+	defer s.lock()()
+	if err := s.f.failure("create"); err != nil {
+		return ComputerAccount{}, err
+	}
+	c := &fakeComputer{dn: "CN=" + nc.CommonName + "," + nc.ContainerDN, parent: nc.ContainerDN, sam: nc.SAMAccountName,
+		uac: UF_WORKSTATION_TRUST_ACCOUNT | UF_ACCOUNTDISABLE}
+	s.f.accounts[strings.ToUpper(c.sam)] = c
+	s.f.record("create", c.dn)
+	return ComputerAccount{DN: c.dn, ParentDN: c.parent, SAMAccountName: c.sam, UserAccountControl: c.uac}, nil
+}
+
+func (s *fakeSession) byDN(dn string) *fakeComputer {
+	for _, c := range s.f.accounts {
+		if sameDN(c.dn, dn) {
+			return c
+		}
+	}
+	return nil
+}
+
+func (s *fakeSession) DeleteComputer(ctx context.Context, dn string) error {
+	defer s.lock()()
+	s.f.record("delete", dn)
+	if err := s.f.failure("delete"); err != nil {
+		return err
+	}
+	c := s.byDN(dn)
+	if c == nil {
+		return ERROR_NONE_MAPPED
+	}
+	delete(s.f.accounts, strings.ToUpper(c.sam))
+	return nil
+}
+
+func (s *fakeSession) Snapshot(ctx context.Context, dn string) (AccountSnapshot, error) {
+	defer s.lock()()
+	if err := s.f.failure("snapshot"); err != nil {
+		return AccountSnapshot{}, err
+	}
+	c := s.byDN(dn)
+	if c == nil {
+		return AccountSnapshot{}, ERROR_NONE_MAPPED
+	}
+	return AccountSnapshot{DN: dn, Attributes: map[string][]string{
+		"userAccountControl":   {fmt.Sprint(c.uac)},
+		"dNSHostName":          {c.dnsHostName},
+		"servicePrincipalName": slices.Clone(c.spns),
+	}}, nil
+}
+
+func (s *fakeSession) Restore(ctx context.Context, snap AccountSnapshot) error {
+	defer s.lock()()
+	s.f.record("restore", snap.DN)
+	if err := s.f.failure("restore"); err != nil {
+		return err
+	}
+	c := s.byDN(snap.DN)
+	if c == nil {
+		return ERROR_NONE_MAPPED
+	}
+	var uac uint32
+	fmt.Sscan(snap.Attributes["userAccountControl"][0], &uac)
+	c.uac = uac
+	c.dnsHostName = snap.Attributes["dNSHostName"][0]
+	c.spns = slices.Clone(snap.Attributes["servicePrincipalName"])
+	return nil
+}
+
+func (s *fakeSession) SetMachinePassword(ctx context.Context, dn, password string) error {
+	defer s.lock()()
+	s.f.record("setpassword", dn)
+	if err := s.f.failure("setpassword"); err != nil {
+		return err
+	}
+	c := s.byDN(dn)
+	if c == nil {
+		return ERROR_NONE_MAPPED
+	}
+	c.password = password
+	c.uac = c.uac&^(UF_ACCOUNTDISABLE|UF_SERVER_TRUST_ACCOUNT) | UF_WORKSTATION_TRUST_ACCOUNT
+	return nil
+}
+
+func (s *fakeSession) SetHostNames(ctx context.Context, dn, dnsHostName string, spns []string) error {
+	defer s.lock()()
+	s.f.record("sethostnames", dn)
+	if err := s.f.failure("sethostnames"); err != nil {
+		return err
+	}
+	c := s.byDN(dn)
+	if c == nil {
+		return ERROR_NONE_MAPPED
+	}
+	c.dnsHostName, c.spns = dnsHostName, slices.Clone(spns)
+	return nil
+}
+
+func (s *fakeSession) DisableComputer(ctx context.Context, dn string) error {
+	defer s.lock()()
+	s.f.record("disable", dn)
+	if err := s.f.failure("disable"); err != nil {
+		return err
+	}
+	c := s.byDN(dn)
+	if c == nil {
+		return ERROR_NONE_MAPPED
+	}
+	c.uac |= UF_ACCOUNTDISABLE
+	return nil
+}
+
+func (s *fakeSession) VerifyMachinePassword(ctx context.Context, sam, password string) error {
+	defer s.lock()()
+	s.f.record("verify", sam)
+	if err := s.f.failure("verify"); err != nil {
+		return err
+	}
+	c := s.f.accounts[strings.ToUpper(sam)]
+	if c == nil || c.password != password {
+		return ERROR_LOGON_FAILURE
+	}
+	return nil
+}
+
+func (s *fakeSession) Close() error {
+	defer s.lock()()
+	if !s.closed {
+		s.closed = true
+		s.f.open--
+	}
+	return nil
+}
+
+// memStore is an in-memory MembershipStore whose Save can be made to fail.
+type memStore struct {
+	mu      sync.Mutex
+	m       Membership
+	saveErr error
+	saves   int
+}
+
+func (s *memStore) Load() (Membership, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m, nil
+}
+
+func (s *memStore) Save(ctx context.Context, m Membership) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.saveErr != nil {
+		return s.saveErr
+	}
+	s.saves++
+	s.m = m
+	return nil
+}
+
+func (s *memStore) get() Membership {
+	m, _ := s.Load()
+	return m
+}

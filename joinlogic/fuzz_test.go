@@ -1,0 +1,91 @@
+package joinlogic
+
+import (
+	"slices"
+	"testing"
+)
+
+// FuzzParseState feeds arbitrary bytes to the membership-file parser: it
+// must never panic, and whatever it accepts must survive a re-encode.
+func FuzzParseState(f *testing.F) {
+	for _, m := range []Membership{DefaultMembership(), sampleMembership(), {}, crashState(7)} {
+		b, err := encodeState(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"version":1,"membership":{}}`))
+	f.Add([]byte(`{"version":2,"membership":{}}`))
+	f.Add([]byte(`{"version":1,"membership":null}`))
+	f.Add([]byte(`{"version":1,"membership":{"password_set_time":"not a time"}}`))
+	f.Add([]byte(`{"version":1}{"version":1}`))
+	f.Add([]byte("\xff\xfe{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := parseState(data)
+		if err != nil {
+			return
+		}
+		b, err := encodeState(m)
+		if err != nil {
+			t.Fatalf("accepted state does not encode: %v", err)
+		}
+		m2, err := parseState(b)
+		if err != nil {
+			t.Fatalf("re-encoded state rejected: %v\n%s", err, b)
+		}
+		if !equalMembership(m, m2) {
+			t.Fatalf("round trip changed the state:\n%+v\n%+v", m.LogValue(), m2.LogValue())
+		}
+	})
+}
+
+var validateCodes = []Code{NERR_Success, ERROR_INVALID_PARAMETER, ERROR_INVALID_NAME, NERR_InvalidComputer,
+	NERR_InvalidWorkgroupName, DNS_ERROR_NON_RFC_NAME, DNS_ERROR_INVALID_NAME_CHAR}
+
+// FuzzNameSyntax checks that the name rules of MS-WKST 3.2.4.16 never
+// panic and only answer codes the method's table lists.
+func FuzzNameSyntax(f *testing.F) {
+	for _, s := range []string{"", "WORKGROUP", "example.test", ". .", "a..b", "BUILTIN", "a b", "\x00", "\xff", "ñandú"} {
+		for nt := uint32(0); nt <= 6; nt++ {
+			f.Add(s, nt)
+		}
+	}
+	f.Fuzz(func(t *testing.T, name string, nameType uint32) {
+		c := nameSyntax(name, nameType)
+		if !slices.Contains(validateCodes, c) {
+			t.Fatalf("nameSyntax(%q, %d) = %v", name, nameType, c)
+		}
+		if nameType == NetSetupWorkgroup && c == NERR_Success && !workgroupSyntaxOK(name) {
+			t.Fatal("inconsistent workgroup verdict")
+		}
+	})
+}
+
+// FuzzParseAccountName checks the AccountName parser: no panic, and an
+// accepted name always has a user part and no control characters.
+func FuzzParseAccountName(f *testing.F) {
+	for _, s := range []string{`EXAMPLE\admin`, "admin@example.test", "admin", `\`, "@", `a\b\c`, "a@", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, ok := parseAccountName(s)
+		if ok && a.User == "" {
+			t.Fatalf("accepted %q without a user", s)
+		}
+	})
+}
+
+// FuzzNormalizeDN checks that DN normalisation is idempotent and never
+// panics.
+func FuzzNormalizeDN(f *testing.F) {
+	for _, s := range []string{"CN=Computers,DC=example,DC=test", `OU=a\,b, DC=x`, `\`, ",,", "=", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := normalizeDN(s)
+		if normalizeDN(n) != n {
+			t.Fatalf("normalizeDN not idempotent on %q: %q then %q", s, n, normalizeDN(n))
+		}
+	})
+}

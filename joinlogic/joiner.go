@@ -1,0 +1,741 @@
+package joinlogic
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	wkcrypto "github.com/wkssvcd/wkssvcd/crypto"
+)
+
+// ProtseqNamedPipe is the only RPC protocol sequence the join methods serve
+// (MS-WKST 3.2.4.13.1: NCACN_NP).
+const ProtseqNamedPipe = "ncacn_np"
+
+// maxPasswordBytes bounds PasswordString: the Length member of
+// JOINPR_USER_PASSWORD MUST be less than 513 (MS-WKST 3.2.4.13.1).
+const maxPasswordBytes = 512
+
+// Caller is the identity of the RPC caller, as the transport established it.
+type Caller struct {
+	// User and Domain name the authenticated account.
+	User, Domain string
+	// Admin is true for members of the local Administrators group, the
+	// principals granted WKSTA_NETAPI_CHANGE_CONFIG (MS-WKST 3.2.1.1).
+	Admin bool
+	// Anonymous is true for a null session; it wins over Admin.
+	Anonymous bool
+}
+
+// PasswordSource decrypts the caller's password when the state machine
+// reaches that step (the specification's order). present=false means the
+// wire pointer was NULL. A decrypt failure returns its code
+// (ERROR_INVALID_PASSWORD).
+type PasswordSource func() (password string, present bool, code Code)
+
+// JoinRequest is NetrJoinDomain2 (Method 2) or NetrJoinDomain3 (Method 3).
+type JoinRequest struct {
+	Method  int    // 2 (NetrJoinDomain2) or 3 (NetrJoinDomain3)
+	Protseq string // "ncacn_np" from the SMB front
+	Caller  Caller
+	// DomainName, MachineAccountOU and AccountName are nil for NULL on the
+	// wire.
+	DomainName, MachineAccountOU, AccountName *string
+	Password                                  PasswordSource // nil = NULL pointer
+	Options                                   uint32
+}
+
+// UnjoinRequest is NetrUnjoinDomain2 (Method 2) or NetrUnjoinDomain3
+// (Method 3).
+type UnjoinRequest struct {
+	Method      int
+	Protseq     string
+	Caller      Caller
+	AccountName *string
+	Password    PasswordSource
+	Options     uint32
+}
+
+// ValidateNameRequest is NetrValidateName2 (Method 2) or NetrValidateName3
+// (Method 3).
+type ValidateNameRequest struct {
+	Method      int
+	Protseq     string
+	Caller      Caller
+	Name        *string
+	AccountName *string
+	Password    PasswordSource
+	NameType    uint32
+}
+
+// MembershipStore persists the membership; *Store implements it.
+type MembershipStore interface {
+	Load() (Membership, error)
+	Save(ctx context.Context, m Membership) error
+}
+
+// Config configures a Joiner.
+type Config struct {
+	// ComputerName is ComputerNameNetBIOS (MS-WKST 3.2.1.5). Required; it
+	// must be a valid NetBIOS computer name (MS-WKST 3.2.4.16).
+	ComputerName string
+	// DNSHostName is ComputerNameFQDN, written to dNSHostName and the DNS
+	// SPN. Default: the lower-cased ComputerName followed by "." and the
+	// DNS name of the domain being joined.
+	DNSHostName string
+	// Store persists the membership. Required.
+	Store MembershipStore
+	// Directory reaches the domain. Default nil: a domain join then answers
+	// ERROR_NO_SUCH_DOMAIN after the local checks, an unjoin with
+	// NETSETUP_ACCT_DELETE likewise, and NetSetupDomain validation checks
+	// syntax only.
+	Directory Directory
+	// IsDomainController makes join and unjoin answer
+	// NERR_SetupDomainController. Default false: this server is never a DC.
+	IsDomainController bool
+	// Rand is the source of machine passwords. Default crypto/rand.Reader.
+	Rand io.Reader
+	// Logger receives one record per call and rollback failures; it never
+	// sees a password. Default slog.Default().
+	Logger *slog.Logger
+	// Now stamps PasswordSetTime. Default time.Now.
+	Now func() time.Time
+}
+
+// Joiner is the join state machine. Its methods are safe for concurrent
+// use; joins and unjoins run one at a time.
+type Joiner struct {
+	cfg Config
+	log *slog.Logger
+	// busy is held for the whole of a join or unjoin. MS-WKST 3.2.4.13
+	// <66> and 3.2.4.22 <133> say concurrent calls are not supported, and
+	// <70> (attached to the first processing statement) says a call that
+	// finds an earlier call modifying the identity of the machine returns
+	// RPC_S_CALL_IN_PROGRESS; both methods list that code. Unjoin modifies
+	// the same identity, so it shares the gate.
+	busy sync.Mutex
+}
+
+// New checks cfg, fills its defaults and returns a Joiner.
+func New(cfg Config) (*Joiner, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("joinlogic: Config.Store is required")
+	}
+	if c := machineSyntax(cfg.ComputerName); c != NERR_Success {
+		return nil, fmt.Errorf("joinlogic: invalid computer name %q: %v", cfg.ComputerName, c)
+	}
+	if cfg.DNSHostName != "" {
+		if c := dnsMachineSyntax(cfg.DNSHostName); c != NERR_Success {
+			return nil, fmt.Errorf("joinlogic: invalid DNS host name %q: %v", cfg.DNSHostName, c)
+		}
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Joiner{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// netbiosName is ComputerNameNetBIOS in its canonical upper case.
+func (j *Joiner) netbiosName() string { return strings.ToUpper(j.cfg.ComputerName) }
+
+func validMethod(m int) bool { return m == 2 || m == 3 }
+
+// isNamedPipe reports whether the call came over NCACN_NP.
+func isNamedPipe(protseq string) bool { return strings.EqualFold(protseq, ProtseqNamedPipe) }
+
+// checkChangeConfig is the access check with WKSTA_NETAPI_CHANGE_CONFIG
+// (MS-WKST 3.2.1.1): NetSecurityDescriptor grants it to SYSTEM and
+// BUILTIN\Administrators only.
+func checkChangeConfig(c Caller) Code {
+	if c.Anonymous || !c.Admin {
+		return ERROR_ACCESS_DENIED
+	}
+	return NERR_Success
+}
+
+// checkQuery is the access check with WKSTA_NETAPI_QUERY (MS-WKST
+// 3.2.1.1): granted to authenticated users, so denied to anonymous callers.
+func checkQuery(c Caller) Code {
+	if c.Anonymous {
+		return ERROR_ACCESS_DENIED
+	}
+	return NERR_Success
+}
+
+// decryptPassword runs the password statement of MS-WKST 3.2.4.13.1: NULL
+// gives no PasswordString; otherwise the source decrypts it, and a
+// decoded length of 513 bytes or more is ERROR_INVALID_PASSWORD.
+func decryptPassword(src PasswordSource) (pw string, present bool, c Code) {
+	if src == nil {
+		return "", false, NERR_Success
+	}
+	pw, present, c = src()
+	if c != NERR_Success {
+		return "", false, c
+	}
+	if !present {
+		return "", false, NERR_Success
+	}
+	if 2*len(utf16.Encode([]rune(pw))) > maxPasswordBytes {
+		return "", false, ERROR_INVALID_PASSWORD
+	}
+	return pw, true, NERR_Success
+}
+
+// callerAccount resolves AccountName: NULL means the caller's own account
+// (MS-WKST 3.2.4.13); otherwise it must have one of the forms the
+// specification lists, else ERROR_INVALID_PARAMETER.
+func callerAccount(name *string, c Caller) (Account, Code) {
+	if name == nil {
+		return Account{User: c.User, Domain: c.Domain}, NERR_Success
+	}
+	a, ok := parseAccountName(*name)
+	if !ok {
+		return Account{}, ERROR_INVALID_PARAMETER
+	}
+	return a, NERR_Success
+}
+
+// undoStack holds the reverts of the state changes made so far.
+type undoStack []undoStep
+
+type undoStep struct {
+	what string
+	fn   func(context.Context) error
+}
+
+func (u *undoStack) push(what string, fn func(context.Context) error) {
+	*u = append(*u, undoStep{what, fn})
+}
+
+// run reverts in reverse order. It runs even when ctx is already cancelled
+// (MS-WKST 3.2.4.13.1: the server SHOULD revert any state changes made).
+func (u undoStack) run(ctx context.Context, log *slog.Logger) {
+	ctx = context.WithoutCancel(ctx)
+	for i := len(u) - 1; i >= 0; i-- {
+		if err := u[i].fn(ctx); err != nil {
+			log.ErrorContext(ctx, "joinlogic: rollback step failed", "step", u[i].what, "err", err)
+		}
+	}
+}
+
+// Join processes NetrJoinDomain2/3 (MS-WKST 3.2.4.13, 3.2.4.22).
+func (j *Joiner) Join(ctx context.Context, r JoinRequest) Code {
+	c := j.join(ctx, r)
+	domain := ""
+	if r.DomainName != nil {
+		domain = *r.DomainName
+	}
+	j.log.InfoContext(ctx, "joinlogic: join", "method", r.Method, "domain", domain,
+		"options", fmt.Sprintf("0x%08x", r.Options), "caller", r.Caller.Domain+`\`+r.Caller.User, "result", c.String())
+	return c
+}
+
+func (j *Joiner) join(ctx context.Context, r JoinRequest) Code {
+	// 3.2.4.13.1 / 3.2.4.22.1, in order.
+	if !isNamedPipe(r.Protseq) {
+		return RPC_S_PROTSEQ_NOT_SUPPORTED
+	}
+	if !j.busy.TryLock() {
+		return RPC_S_CALL_IN_PROGRESS // <70>, <133>
+	}
+	defer j.busy.Unlock()
+	if c := checkChangeConfig(r.Caller); c != NERR_Success {
+		return c
+	}
+	pw, havePw, c := decryptPassword(r.Password)
+	if c != NERR_Success {
+		return c
+	}
+	if r.DomainName == nil || *r.DomainName == "" {
+		return ERROR_INVALID_PARAMETER
+	}
+	// "The server SHOULD return ERROR_NOT_SUPPORTED if the server does not
+	// support processing of this message": only the methods 2 and 3 are.
+	if !validMethod(r.Method) {
+		return ERROR_NOT_SUPPORTED
+	}
+	if j.cfg.IsDomainController {
+		return NERR_SetupDomainController
+	}
+	cur, err := j.cfg.Store.Load()
+	if err != nil {
+		j.log.ErrorContext(ctx, "joinlogic: loading membership", "err", err)
+		return ERROR_INTERNAL_ERROR
+	}
+	if r.Options&NETSETUP_JOIN_DOMAIN == 0 {
+		return j.joinWorkgroup(ctx, cur, *r.DomainName)
+	}
+	return j.joinDomain(ctx, cur, r, pw, havePw)
+}
+
+// joinWorkgroup is MS-WKST 3.2.4.13.4.
+func (j *Joiner) joinWorkgroup(ctx context.Context, cur Membership, name string) Code {
+	if cur.Joined() {
+		return NERR_SetupAlreadyJoined
+	}
+	// Validation as NetrValidateName2 with NetSetupWorkgroup (3.2.4.16):
+	// syntax, then "MUST NOT be the name of the server". The NetBIOS
+	// group-name registration test (<90>) needs a NetBIOS name service this
+	// server does not run, so it is not made.
+	if !workgroupSyntaxOK(name) || strings.EqualFold(name, j.cfg.ComputerName) {
+		return NERR_InvalidWorkgroupName
+	}
+	next := Membership{Workgroup: strings.ToUpper(name)}
+	if err := j.cfg.Store.Save(ctx, next); err != nil {
+		j.log.ErrorContext(ctx, "joinlogic: saving workgroup membership", "err", err)
+		return codeOf(err, ERROR_INTERNAL_ERROR)
+	}
+	return NERR_Success
+}
+
+// joinDomain is MS-WKST 3.2.4.13.3, up to and including the directory work
+// and the local state changes of 3.2.4.13.2.
+func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, pw string, havePw bool) Code {
+	opts := r.Options
+	mpp := opts&NETSETUP_MACHINE_PWD_PASSED != 0
+	readonly := opts&NETSETUP_JOIN_READONLY != 0
+
+	// "MACHINE_PWD_PASSED set and JOIN_UNSECURE not set → ERROR_INVALID_PARAMETER."
+	// The specification contradicts itself here: the Options table says
+	// MACHINE_PWD_PASSED is valid for unsecure joins *or* read-only joins,
+	// a later statement makes JOIN_READONLY without MACHINE_PWD_PASSED
+	// invalid, and another makes JOIN_READONLY behave as if JOIN_UNSECURE
+	// were set. Read literally, a read-only join would need
+	// READONLY|MACHINE_PWD_PASSED|UNSECURE. We resolve it by letting
+	// JOIN_READONLY count as JOIN_UNSECURE for this first check, so
+	// READONLY|MACHINE_PWD_PASSED is accepted, with or without UNSECURE.
+	if mpp && opts&NETSETUP_JOIN_UNSECURE == 0 && !readonly {
+		return ERROR_INVALID_PARAMETER
+	}
+	if mpp && r.AccountName != nil {
+		return ERROR_INVALID_PARAMETER
+	}
+	if mpp && (!havePw || pw == "") {
+		return ERROR_PASSWORD_RESTRICTION
+	}
+	var computerPw string
+	if mpp {
+		computerPw, pw = pw, ""
+	}
+	if readonly && !mpp {
+		return ERROR_INVALID_PARAMETER
+	}
+	if readonly && opts&NETSETUP_ACCT_CREATE != 0 {
+		return ERROR_INVALID_PARAMETER
+	}
+	if readonly {
+		opts |= NETSETUP_DEFER_SPN_SET | NETSETUP_JOIN_UNSECURE
+	}
+	unsecure := opts&(NETSETUP_JOIN_UNSECURE|NETSETUP_WIN9X_UPGRADE) != 0
+	if cur.Joined() && opts&NETSETUP_DOMAIN_JOIN_IF_JOINED == 0 {
+		return NERR_SetupAlreadyJoined
+	}
+
+	domain, dcName := splitDomainParam(*r.DomainName)
+	if domain == "" {
+		// "In all cases, the DomainNameToJoin portion MUST be either the
+		// NetBIOS name of the domain or the FQDN" — an empty one is not.
+		return ERROR_INVALID_PARAMETER
+	}
+	dir := j.cfg.Directory
+	if dir == nil {
+		return ERROR_NO_SUCH_DOMAIN
+	}
+	// Locate (or validate the named) DC; the Directory implements the two
+	// DsrGetDcNameEx2 attempts and their ERROR_NO_SUCH_DOMAIN /
+	// ERROR_INVALID_DOMAIN_ROLE outcomes.
+	dc, err := dir.Locate(ctx, LocateRequest{Domain: domain, DCName: dcName, Writable: !readonly})
+	if err != nil {
+		return codeOf(err, ERROR_NO_SUCH_DOMAIN)
+	}
+	// DomainNameString validated as NetSetupDomain (3.2.4.16): syntax and
+	// not BUILTIN; existence was just established by the locator.
+	if c := domainSyntax(domain); c != NERR_Success {
+		return c
+	}
+	if strings.EqualFold(domain, builtinDomainName) {
+		return NERR_InvalidComputer
+	}
+	// "If ComputerNameNetBIOS is identical to DomainNameString, the server
+	// MUST return ERROR_INVALID_DOMAINNAME." The flat name the locator
+	// reported is compared as well, so that naming the domain by its DNS
+	// name does not hide the clash.
+	if strings.EqualFold(j.cfg.ComputerName, domain) ||
+		(dc.DomainFlat != "" && strings.EqualFold(j.cfg.ComputerName, dc.DomainFlat)) {
+		return ERROR_INVALID_DOMAINNAME
+	}
+
+	// Session with the DC. With MACHINE_PWD_PASSED the specification first
+	// tries the RPC caller's own identity and falls back to an anonymous
+	// session on an authentication failure. The caller's credentials
+	// cannot be delegated from here, so the anonymous session is asked for
+	// directly.
+	var cred Credentials
+	if mpp {
+		cred = Credentials{Anonymous: true}
+	} else {
+		acct, c := callerAccount(r.AccountName, r.Caller)
+		if c != NERR_Success {
+			return c
+		}
+		cred = Credentials{Account: acct, Password: pw}
+	}
+	sess, err := dir.Bind(ctx, dc, cred)
+	if err != nil {
+		return codeOf(err, ERROR_LOGON_FAILURE)
+	}
+	defer func() {
+		if err := sess.Close(); err != nil {
+			j.log.WarnContext(ctx, "joinlogic: closing directory session", "err", err)
+		}
+	}()
+
+	// Query the domain name and SID (MS-LSAD 3.1.4.4.3).
+	info, err := sess.DomainInfo(ctx)
+	if err != nil {
+		return codeOf(err, ERROR_NO_SUCH_DOMAIN)
+	}
+	if info.SID == "" || (info.NetBIOSName == "" && info.DNSName == "") {
+		return ERROR_NO_SUCH_DOMAIN
+	}
+
+	// ComputerPasswordString.
+	switch {
+	case mpp:
+		// copied from PasswordString above
+	case unsecure:
+		computerPw = legacyMachinePassword(j.cfg.ComputerName)
+	default:
+		computerPw, err = wkcrypto.GenerateMachinePassword(j.cfg.Rand)
+		if err != nil {
+			j.log.ErrorContext(ctx, "joinlogic: generating machine password", "err", err)
+			return ERROR_INTERNAL_ERROR
+		}
+	}
+
+	// MachineAccountOUString, and ERROR_FILE_NOT_FOUND when it is absent.
+	ouDN, explicitOU := "", false
+	if r.MachineAccountOU != nil && *r.MachineAccountOU != "" {
+		ouDN, explicitOU = *r.MachineAccountOU, true
+	} else if ouDN, err = sess.ComputersContainer(ctx); err != nil {
+		return codeOf(err, ERROR_FILE_NOT_FOUND)
+	}
+	exists, err := sess.ContainerExists(ctx, ouDN)
+	if err != nil {
+		return codeOf(err, ERROR_FILE_NOT_FOUND)
+	}
+	if !exists {
+		return ERROR_FILE_NOT_FOUND
+	}
+
+	name := j.netbiosName()
+	sam := name + "$" // ComputerAccountString
+	dnsName := j.cfg.DNSHostName
+	if dnsName == "" {
+		dnsName = strings.ToLower(j.cfg.ComputerName)
+		if info.DNSName != "" {
+			dnsName += "." + strings.ToLower(info.DNSName)
+		}
+	}
+	// Spn1 = "HOST/" + DNSComputerNameString. The text of 3.2.4.13.3 builds
+	// Spn2 from ComputerAccountString, which would give "HOST/NAME$"; the
+	// attribute table of 3.2.4.13.2 calls it the NetBIOS-based SPN and
+	// 3.2.4.15 builds it from the bare computer name, which is what AD
+	// and its clients use, so the '$' is left out.
+	spns := []string{"HOST/" + dnsName, "HOST/" + name}
+
+	var undo undoStack
+	fail := func(c Code) Code {
+		undo.run(ctx, j.log)
+		return c
+	}
+
+	acct, found, err := sess.FindComputer(ctx, sam)
+	if err != nil {
+		return codeOf(err, ERROR_GEN_FAILURE)
+	}
+	if opts&NETSETUP_ACCT_CREATE != 0 {
+		if found && explicitOU && !sameDN(acct.ParentDN, ouDN) {
+			return NERR_UserExists
+		}
+		// An existing object in the requested (or the default) container
+		// is reused. The specification words this case as "return
+		// NERR_Success", yet the remaining statements (password, SPNs,
+		// local state) are what make the machine joined, so processing
+		// continues with the existing object.
+		if !found {
+			acct, err = sess.CreateComputer(ctx, NewComputer{ContainerDN: ouDN, CommonName: name, SAMAccountName: sam})
+			if err != nil {
+				return codeOf(err, ERROR_GEN_FAILURE)
+			}
+			dn := acct.DN
+			undo.push("delete created computer account", func(ctx context.Context) error {
+				return sess.DeleteComputer(ctx, dn)
+			})
+		}
+	} else if !found {
+		return ERROR_NONE_MAPPED
+	}
+	if found && !readonly {
+		// Remember what the join overwrites (<78>: the original state is
+		// kept in memory for the duration of the call).
+		snap, err := sess.Snapshot(ctx, acct.DN)
+		if err != nil {
+			return codeOf(err, ERROR_GEN_FAILURE)
+		}
+		undo.push("restore computer account", func(ctx context.Context) error {
+			return sess.Restore(ctx, snap)
+		})
+	}
+	if opts&NETSETUP_ACCT_CREATE == 0 && unsecure {
+		if err := sess.VerifyMachinePassword(ctx, sam, computerPw); err != nil {
+			return fail(codeOf(err, ERROR_LOGON_FAILURE))
+		}
+	}
+	if !readonly {
+		if err := sess.SetMachinePassword(ctx, acct.DN, computerPw); err != nil {
+			return fail(codeOf(err, ERROR_GEN_FAILURE))
+		}
+	}
+	if opts&NETSETUP_DEFER_SPN_SET == 0 {
+		if err := sess.SetHostNames(ctx, acct.DN, dnsName, spns); err != nil {
+			return fail(codeOf(err, ERROR_GEN_FAILURE))
+		}
+	}
+
+	// Apply the local state changes (3.2.4.13.2) as one atomic save.
+	next := Membership{
+		DomainNetBIOS:   strings.ToUpper(firstNonEmpty(info.NetBIOSName, dc.DomainFlat)),
+		DomainFQDN:      strings.ToLower(firstNonEmpty(info.DNSName, dc.DomainDNS)),
+		DomainSID:       info.SID,
+		DomainGUID:      firstNonEmpty(info.GUID, dc.DomainGUID),
+		ForestFQDN:      strings.ToLower(firstNonEmpty(info.ForestName, dc.ForestDNS)),
+		SiteName:        dc.ClientSite,
+		ClientName:      sam,
+		DNSHostName:     dnsName,
+		Password:        Secret(computerPw),
+		PasswordSetTime: j.cfg.Now().UTC(),
+	}
+	if cur.Joined() && strings.EqualFold(cur.DomainSID, info.SID) {
+		next.PreviousPassword = cur.Password
+	}
+	if err := j.cfg.Store.Save(ctx, next); err != nil {
+		j.log.ErrorContext(ctx, "joinlogic: saving domain membership", "err", err)
+		return fail(codeOf(err, ERROR_INTERNAL_ERROR))
+	}
+	j.log.InfoContext(ctx, "joinlogic: joined domain", "membership", next)
+	return NERR_Success
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Unjoin processes NetrUnjoinDomain2/3 (MS-WKST 3.2.4.14, 3.2.4.23).
+func (j *Joiner) Unjoin(ctx context.Context, r UnjoinRequest) Code {
+	c := j.unjoin(ctx, r)
+	j.log.InfoContext(ctx, "joinlogic: unjoin", "method", r.Method,
+		"options", fmt.Sprintf("0x%08x", r.Options), "caller", r.Caller.Domain+`\`+r.Caller.User, "result", c.String())
+	return c
+}
+
+func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
+	if !validMethod(r.Method) {
+		return ERROR_NOT_SUPPORTED
+	}
+	if !isNamedPipe(r.Protseq) {
+		return RPC_S_PROTSEQ_NOT_SUPPORTED
+	}
+	if !j.busy.TryLock() {
+		return RPC_S_CALL_IN_PROGRESS
+	}
+	defer j.busy.Unlock()
+	if c := checkChangeConfig(r.Caller); c != NERR_Success {
+		return c
+	}
+	pw, _, c := decryptPassword(r.Password)
+	if c != NERR_Success {
+		return c
+	}
+	cur, err := j.cfg.Store.Load()
+	if err != nil {
+		j.log.ErrorContext(ctx, "joinlogic: loading membership", "err", err)
+		return ERROR_INTERNAL_ERROR
+	}
+	if !cur.Joined() {
+		return NERR_SetupNotJoined
+	}
+	if r.Options&^NETSETUP_ACCT_DELETE != 0 && r.Options&NETSETUP_IGNORE_UNSUPPORTED_FLAGS == 0 {
+		return ERROR_INVALID_FLAGS
+	}
+	if j.cfg.IsDomainController {
+		return NERR_SetupDomainController
+	}
+
+	var undo undoStack
+	// The specification locates a DC and opens a session before the local
+	// changes; the only use it makes of that session is the
+	// NETSETUP_ACCT_DELETE update of userAccountControl. The DC is
+	// therefore contacted only when that bit is set, so that a machine
+	// whose domain is gone can still leave it.
+	if r.Options&NETSETUP_ACCT_DELETE != 0 {
+		dir := j.cfg.Directory
+		if dir == nil {
+			return ERROR_NO_SUCH_DOMAIN
+		}
+		dc, err := dir.Locate(ctx, LocateRequest{Domain: firstNonEmpty(cur.DomainFQDN, cur.DomainNetBIOS), Writable: true})
+		if err != nil {
+			return codeOf(err, ERROR_NO_SUCH_DOMAIN)
+		}
+		acctName, c := callerAccount(r.AccountName, r.Caller)
+		if c != NERR_Success {
+			return c
+		}
+		sess, err := dir.Bind(ctx, dc, Credentials{Account: acctName, Password: pw})
+		if err != nil {
+			return codeOf(err, ERROR_LOGON_FAILURE)
+		}
+		defer func() {
+			if err := sess.Close(); err != nil {
+				j.log.WarnContext(ctx, "joinlogic: closing directory session", "err", err)
+			}
+		}()
+		sam := firstNonEmpty(cur.ClientName, j.netbiosName()+"$")
+		acct, found, err := sess.FindComputer(ctx, sam)
+		if err != nil {
+			return codeOf(err, ERROR_GEN_FAILURE)
+		}
+		if found {
+			snap, err := sess.Snapshot(ctx, acct.DN)
+			if err != nil {
+				return codeOf(err, ERROR_GEN_FAILURE)
+			}
+			if err := sess.DisableComputer(ctx, acct.DN); err != nil {
+				return codeOf(err, ERROR_GEN_FAILURE)
+			}
+			undo.push("re-enable computer account", func(ctx context.Context) error {
+				return sess.Restore(ctx, snap)
+			})
+		} else {
+			j.log.WarnContext(ctx, "joinlogic: computer account to disable not found", "sam", sam)
+		}
+	}
+
+	// ClientName, DomainName, DomainSid, ForestNameFQDN, DomainGuid,
+	// SiteName and Password all become NULL.
+	if err := j.cfg.Store.Save(ctx, Membership{}); err != nil {
+		j.log.ErrorContext(ctx, "joinlogic: clearing domain membership", "err", err)
+		undo.run(ctx, j.log)
+		return codeOf(err, ERROR_INTERNAL_ERROR)
+	}
+	return NERR_Success
+}
+
+// ValidateName processes NetrValidateName2/3 (MS-WKST 3.2.4.16, 3.2.4.25)
+// as far as it can be answered here: syntax for every type, the
+// server-name and BUILTIN rules, and domain existence through the
+// Directory when there is one (syntax only without). The NetBIOS name
+// registration tests (<90>, <91>: ERROR_DUP_NAME for machines) need a
+// NetBIOS name service and are not made.
+func (j *Joiner) ValidateName(ctx context.Context, r ValidateNameRequest) Code {
+	c := j.validateName(ctx, r)
+	j.log.DebugContext(ctx, "joinlogic: validate name", "method", r.Method, "type", r.NameType, "result", c.String())
+	return c
+}
+
+func (j *Joiner) validateName(ctx context.Context, r ValidateNameRequest) Code {
+	if !validMethod(r.Method) {
+		return ERROR_NOT_SUPPORTED
+	}
+	if !isNamedPipe(r.Protseq) {
+		return RPC_S_PROTSEQ_NOT_SUPPORTED
+	}
+	// "The server SHOULD stop ... if the caller is not local" (<89>:
+	// RPC_E_REMOTE_DISABLED). Remote callers are this server's purpose, so
+	// the check is not made.
+	if c := checkQuery(r.Caller); c != NERR_Success {
+		return c
+	}
+	if _, _, c := decryptPassword(r.Password); c != NERR_Success {
+		return c
+	}
+	if r.NameType == NetSetupUnknown || r.Name == nil {
+		return ERROR_INVALID_PARAMETER
+	}
+	name := *r.Name
+	if c := nameSyntax(name, r.NameType); c != NERR_Success {
+		return c
+	}
+	switch r.NameType {
+	case NetSetupWorkgroup:
+		if strings.EqualFold(name, j.cfg.ComputerName) {
+			return NERR_InvalidWorkgroupName
+		}
+	case NetSetupDomain, NetSetupNonExistentDomain:
+		if strings.EqualFold(name, builtinDomainName) {
+			return NERR_InvalidComputer
+		}
+		if j.cfg.Directory == nil {
+			return NERR_Success
+		}
+		_, err := j.cfg.Directory.Locate(ctx, LocateRequest{Domain: name})
+		c := codeOf(err, ERROR_NO_SUCH_DOMAIN)
+		if r.NameType == NetSetupDomain {
+			return c // <92>: a DC found means the domain exists
+		}
+		switch c { // <93>: a DC found means the name is taken
+		case NERR_Success:
+			return ERROR_DUP_NAME
+		case ERROR_NO_SUCH_DOMAIN:
+			return NERR_Success
+		default:
+			return c
+		}
+	}
+	return NERR_Success
+}
+
+// JoinInformation answers NetrGetJoinInformation (MS-WKST 3.2.4.12); the
+// protocol-sequence and access checks belong to the caller.
+//
+// The specification's rules test DomainNameFQDN first and would report a
+// workgroup member (whose FQDN is NULL by 3.2.4.13.4) as unjoined; they are
+// applied in the order that keeps the three states apart: a domain member
+// (DomainSid set) reports its domain's flat name, which is what 3.2.1.6
+// says DomainName.FQDN holds for AD domains; a workgroup member its
+// workgroup; anything else NetSetupUnjoined with an empty name.
+func (j *Joiner) JoinInformation(ctx context.Context) (name string, status uint32, err error) {
+	if err := ctx.Err(); err != nil {
+		return "", NetSetupUnknownStatus, err
+	}
+	m, err := j.cfg.Store.Load()
+	if err != nil {
+		return "", NetSetupUnknownStatus, fmt.Errorf("joinlogic: loading membership: %w", err)
+	}
+	switch {
+	case m.Joined():
+		return firstNonEmpty(m.DomainNetBIOS, m.DomainFQDN), NetSetupDomainName, nil
+	case m.Workgroup != "":
+		return m.Workgroup, NetSetupWorkgroupName, nil
+	}
+	return "", NetSetupUnjoined, nil
+}

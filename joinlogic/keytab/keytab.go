@@ -1,0 +1,188 @@
+package keytab
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	gokeytab "github.com/jcmturner/gokrb5/v8/keytab"
+)
+
+// DefaultEncTypes are the key types written when Entries.EncTypes is
+// empty: AES256-CTS-HMAC-SHA1-96, AES128-CTS-HMAC-SHA1-96 and RC4-HMAC
+// (the 0x1C of msDS-SupportedEncryptionTypes, MS-KILE 2.2.7).
+var DefaultEncTypes = []int32{
+	etypeID.AES256_CTS_HMAC_SHA1_96,
+	etypeID.AES128_CTS_HMAC_SHA1_96,
+	etypeID.RC4_HMAC,
+}
+
+// Entries describes the keys of one computer account.
+type Entries struct {
+	// ComputerName is the NetBIOS name without the trailing '$'. Required.
+	ComputerName string
+	// DNSHostName is the computer's fully qualified name (host/fqdn).
+	// Default "": name.realm in lower case.
+	DNSHostName string
+	// Realm is the Kerberos realm (the DNS domain in upper case). Required.
+	Realm string
+	// Password is the machine account password. Required; never logged.
+	Password string
+	// KVNO is the key version number the KDC reports (msDS-KeyVersionNumber).
+	// Default 0 is written as 1.
+	KVNO uint32
+	// EncTypes are the key types to write. Default DefaultEncTypes.
+	EncTypes []int32
+	// Timestamp is stored with each entry. Default time.Now().
+	Timestamp time.Time
+}
+
+// Salt returns the salt Active Directory uses for the keys of a computer
+// account (MS-KILE 3.1.1.2): the realm in upper case, "host", the account
+// name without '$' in lower case, ".", the realm in lower case. For
+// EXAMPLE.TEST and WS1 that is "EXAMPLE.TESThostws1.example.test".
+func Salt(realm, computerName string) string {
+	name := strings.ToLower(strings.TrimSuffix(computerName, "$"))
+	return strings.ToUpper(realm) + "host" + name + "." + strings.ToLower(realm)
+}
+
+// Principals returns the principal names (without realm) the keytab
+// holds: NAME$, host/NAME, host/fqdn, RestrictedKrbHost/NAME and
+// RestrictedKrbHost/fqdn.
+func (e Entries) Principals() []string {
+	name := strings.ToUpper(strings.TrimSuffix(e.ComputerName, "$"))
+	fqdn := e.fqdn()
+	return []string{
+		name + "$",
+		"host/" + name,
+		"host/" + fqdn,
+		"RestrictedKrbHost/" + name,
+		"RestrictedKrbHost/" + fqdn,
+	}
+}
+
+func (e Entries) fqdn() string {
+	if e.DNSHostName != "" {
+		return strings.ToLower(e.DNSHostName)
+	}
+	return strings.ToLower(strings.TrimSuffix(e.ComputerName, "$") + "." + e.Realm)
+}
+
+func (e Entries) validate() error {
+	name := strings.TrimSuffix(e.ComputerName, "$")
+	switch {
+	case name == "" || strings.ContainsAny(name, "/@\x00"):
+		return errors.New("keytab: invalid computer name")
+	case e.Realm == "" || strings.ContainsAny(e.Realm, "/@\x00"):
+		return errors.New("keytab: invalid realm")
+	case e.Password == "":
+		return errors.New("keytab: empty password")
+	case strings.ContainsAny(e.DNSHostName, "/@\x00"):
+		return errors.New("keytab: invalid DNS host name")
+	}
+	return nil
+}
+
+// Build returns the keytab for e (gokrb5's keytab format version 0x502).
+func Build(e Entries) (*gokeytab.Keytab, error) {
+	if err := e.validate(); err != nil {
+		return nil, err
+	}
+	kvno := e.KVNO
+	if kvno == 0 {
+		kvno = 1
+	}
+	ts := e.Timestamp
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	ets := e.EncTypes
+	if len(ets) == 0 {
+		ets = DefaultEncTypes
+	}
+	realm := strings.ToUpper(e.Realm)
+	salt := Salt(realm, e.ComputerName)
+	kt := gokeytab.New()
+	for _, et := range ets {
+		etype, err := crypto.GetEtype(et)
+		if err != nil {
+			return nil, fmt.Errorf("keytab: encryption type %d: %w", et, err)
+		}
+		// gokrb5 derives AddEntry's key with the default (user) salt;
+		// the key is replaced below with the computer-account salt.
+		key, err := etype.StringToKey(e.Password, salt, etype.GetDefaultStringToKeyParams())
+		if err != nil {
+			return nil, fmt.Errorf("keytab: deriving the type %d key: %w", et, err)
+		}
+		for _, p := range e.Principals() {
+			if err := kt.AddEntry(p, realm, e.Password, ts, uint8(kvno), et); err != nil {
+				return nil, fmt.Errorf("keytab: adding %s: %w", p, err)
+			}
+			ent := &kt.Entries[len(kt.Entries)-1]
+			ent.Key.KeyValue = append([]byte(nil), key...)
+			ent.KVNO = kvno
+			ent.KVNO8 = uint8(kvno)
+		}
+	}
+	return kt, nil
+}
+
+// Write builds the keytab for e and replaces path with it atomically: a
+// temporary file in the same directory, written with mode 0600, synced,
+// renamed over path, then the directory synced.
+func Write(path string, e Entries) error {
+	kt, err := Build(e)
+	if err != nil {
+		return err
+	}
+	b, err := kt.Marshal()
+	if err != nil {
+		return fmt.Errorf("keytab: encoding: %w", err)
+	}
+	defer clear(b)
+	return writeAtomic(path, b)
+}
+
+func writeAtomic(path string, b []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("keytab: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(0o600); err != nil {
+		return fmt.Errorf("keytab: %w", err)
+	}
+	if _, err = f.Write(b); err != nil {
+		return fmt.Errorf("keytab: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("keytab: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("keytab: %w", err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("keytab: %w", err)
+	}
+	d, derr := os.Open(dir)
+	if derr != nil {
+		return fmt.Errorf("keytab: syncing %s: %w", dir, derr)
+	}
+	defer d.Close()
+	if derr := d.Sync(); derr != nil {
+		return fmt.Errorf("keytab: syncing %s: %w", dir, derr)
+	}
+	return nil
+}

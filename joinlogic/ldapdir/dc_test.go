@@ -1,0 +1,466 @@
+package ldapdir
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wkssvcd/wkssvcd/internal/testdc"
+	"github.com/wkssvcd/wkssvcd/joinlogic"
+	"github.com/wkssvcd/wkssvcd/joinlogic/keytab"
+)
+
+func TestMain(m *testing.M) { os.Exit(testdc.Main(m)) }
+
+func newDir(t *testing.T, dc *testdc.DC, mod ...func(*Config)) *Directory {
+	t.Helper()
+	cfg := Config{
+		DNSServer:              net.JoinHostPort(dc.Addr, "53"),
+		CAFile:                 dc.CAFile,
+		Timeout:                5 * time.Second,
+		Logger:                 slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OperatingSystem:        "Linux",
+		OperatingSystemVersion: "6.1",
+	}
+	for _, f := range mod {
+		f(&cfg)
+	}
+	return New(cfg)
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func wantCode(t *testing.T, err error, want joinlogic.Code) {
+	t.Helper()
+	var c joinlogic.Code
+	if !errors.As(err, &c) || c != want {
+		t.Fatalf("error %v: want code %v", err, want)
+	}
+}
+
+func admin(dc *testdc.DC) joinlogic.Credentials {
+	return joinlogic.Credentials{Account: joinlogic.Account{User: dc.AdminUser}, Password: dc.AdminPassword}
+}
+
+// randName returns a fresh NetBIOS computer name (at most 15 characters).
+func randName(t *testing.T, prefix string) string {
+	t.Helper()
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return strings.ToUpper(prefix + hex.EncodeToString(b))
+}
+
+func locate(t *testing.T, d *Directory, req joinlogic.LocateRequest) joinlogic.DCInfo {
+	t.Helper()
+	info, err := d.Locate(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Locate(%+v): %v", req, err)
+	}
+	return info
+}
+
+func bindAdmin(t *testing.T, d *Directory, dc *testdc.DC) (joinlogic.DCInfo, *Session) {
+	t.Helper()
+	info := locate(t, d, joinlogic.LocateRequest{Domain: dc.DNSDomain, Writable: true})
+	s, err := d.bind(context.Background(), info, admin(dc))
+	if err != nil {
+		t.Fatalf("Bind: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return info, s
+}
+
+func TestLocate(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	d := newDir(t, dc)
+	for _, req := range []joinlogic.LocateRequest{
+		{Domain: dc.DNSDomain, Writable: true},
+		{Domain: strings.ToUpper(dc.DNSDomain) + ".", Writable: true},
+		{Domain: dc.DNSDomain, DCName: dc.HostName, Writable: true},
+		{Domain: dc.DNSDomain, DCName: strings.ToUpper(dc.HostFQDN)},
+		{Domain: dc.DNSDomain, DCName: `\\` + dc.HostFQDN},
+		{Domain: dc.DNSDomain, DCName: dc.Addr},
+		{Domain: dc.Domain, DCName: dc.HostFQDN},
+	} {
+		info := locate(t, d, req)
+		if !strings.EqualFold(info.DCName, dc.HostFQDN) || info.DCAddress != dc.Addr ||
+			!strings.EqualFold(info.DomainDNS, dc.DNSDomain) || info.DomainFlat != dc.Domain ||
+			!strings.EqualFold(info.ForestDNS, dc.DNSDomain) || len(info.DomainGUID) != 36 ||
+			info.ReadOnlyDC || !info.GlobalCatlog || info.DCSiteName == "" {
+			t.Errorf("Locate(%+v) = %+v", req, info)
+		}
+	}
+	// A NetBIOS domain name is found through the configured controllers.
+	d2 := newDir(t, dc, func(c *Config) { c.DomainControllers = []string{"nowhere.invalid", dc.HostFQDN} })
+	if info := locate(t, d2, joinlogic.LocateRequest{Domain: "example", Writable: true}); info.DomainFlat != dc.Domain {
+		t.Errorf("flat Locate = %+v", info)
+	}
+}
+
+func TestLocateErrors(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	d := newDir(t, dc, func(c *Config) { c.Hosts = map[string]string{"member1.example.test": "127.0.0.1"} })
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		req  joinlogic.LocateRequest
+		want joinlogic.Code
+	}{
+		// 127.0.0.1 runs no directory: the named computer is not a DC of
+		// a domain that exists.
+		{"named non-DC", joinlogic.LocateRequest{Domain: dc.DNSDomain, DCName: "member1", Writable: true}, joinlogic.ERROR_INVALID_DOMAIN_ROLE},
+		{"named non-DC by address", joinlogic.LocateRequest{Domain: dc.DNSDomain, DCName: "127.0.0.1"}, joinlogic.ERROR_INVALID_DOMAIN_ROLE},
+		{"named DC of another domain", joinlogic.LocateRequest{Domain: "other.test", DCName: dc.HostFQDN}, joinlogic.ERROR_NO_SUCH_DOMAIN},
+		{"named DC unresolvable", joinlogic.LocateRequest{Domain: dc.DNSDomain, DCName: "nosuchhost"}, joinlogic.ERROR_NO_SUCH_DOMAIN},
+		{"unresolvable domain", joinlogic.LocateRequest{Domain: "nosuch.test", Writable: true}, joinlogic.ERROR_NO_SUCH_DOMAIN},
+		{"flat domain without controllers", joinlogic.LocateRequest{Domain: "EXAMPLE"}, joinlogic.ERROR_NO_SUCH_DOMAIN},
+		{"empty", joinlogic.LocateRequest{}, joinlogic.ERROR_NO_SUCH_DOMAIN},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := d.Locate(ctx, c.req)
+			wantCode(t, err, c.want)
+		})
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := d.Locate(cctx, joinlogic.LocateRequest{Domain: dc.DNSDomain}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Locate with a cancelled context: %v", err)
+	}
+}
+
+func TestBindErrors(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	d := newDir(t, dc)
+	ctx := context.Background()
+	info := locate(t, d, joinlogic.LocateRequest{Domain: dc.DNSDomain, Writable: true})
+
+	bad := admin(dc)
+	bad.Password += "x"
+	_, err := d.Bind(ctx, info, bad)
+	wantCode(t, err, joinlogic.ERROR_LOGON_FAILURE)
+
+	upn := joinlogic.Credentials{Account: joinlogic.Account{User: dc.AdminUser, Domain: dc.DNSDomain, UPN: true}, Password: dc.AdminPassword}
+	s, err := d.Bind(ctx, info, upn)
+	if err != nil {
+		t.Fatalf("UPN bind: %v", err)
+	}
+	s.Close()
+
+	// A certificate that does not chain to the configured CA is refused.
+	other := newDir(t, dc, func(c *Config) { c.CAFile = "" })
+	_, err = other.Bind(ctx, info, admin(dc))
+	wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+	// The certificate names the DC, not its address.
+	byAddr := info
+	byAddr.DCName = dc.Addr
+	_, err = d.Bind(ctx, byAddr, admin(dc))
+	wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+	// Only the explicit switch skips verification.
+	skip := newDir(t, dc, func(c *Config) { c.CAFile, c.DangerousSkipTLSVerify = "", true })
+	s, err = skip.Bind(ctx, byAddr, admin(dc))
+	if err != nil {
+		t.Fatalf("bind without verification: %v", err)
+	}
+	s.Close()
+
+	missing := newDir(t, dc, func(c *Config) { c.CAFile = filepath.Join(t.TempDir(), "none.pem") })
+	_, err = missing.Bind(ctx, info, admin(dc))
+	wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+}
+
+func TestDomainInfoAndContainers(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	d := newDir(t, dc)
+	ctx := context.Background()
+	info, s := bindAdmin(t, d, dc)
+	di, err := s.DomainInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if di.NetBIOSName != dc.Domain || !strings.EqualFold(di.DNSName, dc.DNSDomain) ||
+		!strings.EqualFold(di.ForestName, dc.DNSDomain) || !strings.HasPrefix(di.SID, "S-1-5-21-") ||
+		!strings.EqualFold(di.GUID, info.DomainGUID) {
+		t.Errorf("DomainInfo = %+v (located %+v)", di, info)
+	}
+	if out := dc.MustSambaTool(t, "user", "show", dc.AdminUser, "--attributes=objectSid"); !strings.Contains(out, di.SID+"-500") {
+		t.Errorf("domain SID %s is not the Administrator's prefix:\n%s", di.SID, out)
+	}
+	cc, err := s.ComputersContainer(ctx)
+	if err != nil || !strings.EqualFold(cc, "CN=Computers,"+dc.BaseDN) {
+		t.Errorf("ComputersContainer = %q, %v", cc, err)
+	}
+	for dn, want := range map[string]bool{
+		cc:                                   true,
+		"OU=Domain Controllers," + dc.BaseDN: true,
+		"OU=NoSuchOU," + dc.BaseDN:           false,
+		"not a DN":                           false,
+		"":                                   false,
+	} {
+		got, err := s.ContainerExists(ctx, dn)
+		if err != nil || got != want {
+			t.Errorf("ContainerExists(%q) = %v, %v; want %v", dn, got, err, want)
+		}
+	}
+}
+
+func attrs(t *testing.T, s *Session, dn string, names ...string) *ldap.Entry {
+	t.Helper()
+	e, err := s.read(context.Background(), dn, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestComputerLifecycleAndKeytab(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	d := newDir(t, dc)
+	ctx := context.Background()
+	info, s := bindAdmin(t, d, dc)
+	cc, err := s.ComputersContainer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := randName(t, "WS")
+	sam := name + "$"
+	fqdn := strings.ToLower(name) + "." + dc.DNSDomain
+
+	if _, found, err := s.FindComputer(ctx, sam); err != nil || found {
+		t.Fatalf("FindComputer before create: %v, %v", found, err)
+	}
+	acct, err := s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: cc, CommonName: name, SAMAccountName: sam})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.DeleteComputer(context.Background(), acct.DN) })
+	got, found, err := s.FindComputer(ctx, strings.ToLower(sam))
+	if err != nil || !found || !strings.EqualFold(got.DN, acct.DN) || !strings.EqualFold(got.ParentDN, cc) ||
+		got.SAMAccountName != sam || got.UserAccountControl&uacWorkstationTrust == 0 {
+		t.Fatalf("FindComputer = %+v, %v, %v; created %+v", got, found, err, acct)
+	}
+	_, err = s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: cc, CommonName: name, SAMAccountName: sam})
+	wantCode(t, err, joinlogic.NERR_UserExists)
+
+	password := "Mach1ne-" + hex.EncodeToString([]byte(name)) + "-pw/ü"
+	if err := s.SetMachinePassword(ctx, acct.DN, password); err != nil {
+		t.Fatal(err)
+	}
+	err = s.SetMachinePassword(ctx, acct.DN, "a")
+	wantCode(t, err, joinlogic.ERROR_PASSWORD_RESTRICTION)
+	spns := []string{"HOST/" + fqdn, "HOST/" + name}
+	if err := s.SetHostNames(ctx, acct.DN, fqdn, spns); err != nil {
+		t.Fatal(err)
+	}
+	e := attrs(t, s, acct.DN, "userAccountControl", "dNSHostName", "servicePrincipalName",
+		"msDS-SupportedEncryptionTypes", "operatingSystem", "operatingSystemVersion", "msDS-KeyVersionNumber")
+	if v := e.GetAttributeValue("userAccountControl"); v != strconv.Itoa(uacWorkstationTrust) {
+		t.Errorf("userAccountControl = %s", v)
+	}
+	if v := e.GetAttributeValue("dNSHostName"); v != fqdn {
+		t.Errorf("dNSHostName = %s", v)
+	}
+	gotSPN := e.GetAttributeValues("servicePrincipalName")
+	for _, want := range []string{"HOST/" + fqdn, "HOST/" + name, "RestrictedKrbHost/" + fqdn, "RestrictedKrbHost/" + name} {
+		if !slices.ContainsFunc(gotSPN, func(v string) bool { return strings.EqualFold(v, want) }) {
+			t.Errorf("servicePrincipalName %v lacks %s", gotSPN, want)
+		}
+	}
+	if v := e.GetAttributeValue("msDS-SupportedEncryptionTypes"); v != "28" {
+		t.Errorf("msDS-SupportedEncryptionTypes = %s", v)
+	}
+	if e.GetAttributeValue("operatingSystem") != "Linux" || e.GetAttributeValue("operatingSystemVersion") != "6.1" {
+		t.Errorf("operatingSystem = %q %q", e.GetAttributeValue("operatingSystem"), e.GetAttributeValue("operatingSystemVersion"))
+	}
+
+	if err := s.VerifyMachinePassword(ctx, sam, password); err != nil {
+		t.Errorf("VerifyMachinePassword(right): %v", err)
+	}
+	wantCode(t, s.VerifyMachinePassword(ctx, sam, password+"x"), joinlogic.ERROR_LOGON_FAILURE)
+	wantCode(t, s.VerifyMachinePassword(ctx, sam, ""), joinlogic.ERROR_LOGON_FAILURE)
+
+	// The keytab written from the password obtains a ticket from the KDC.
+	kvno, _ := strconv.ParseUint(e.GetAttributeValue("msDS-KeyVersionNumber"), 10, 32)
+	kt := filepath.Join(t.TempDir(), "krb5.keytab")
+	if err := keytab.Write(kt, keytab.Entries{ComputerName: name, DNSHostName: fqdn, Realm: dc.Realm, Password: password, KVNO: uint32(kvno)}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := dc.Kinit(ctx, kt, sam+"@"+dc.Realm); err != nil {
+		t.Fatalf("kinit with the written keytab: %v", err)
+	} else {
+		t.Logf("kinit: %s", out)
+	}
+	// The same with the old password's keytab fails: the proof is real.
+	bad := filepath.Join(t.TempDir(), "bad.keytab")
+	if err := keytab.Write(bad, keytab.Entries{ComputerName: name, Realm: dc.Realm, Password: password + "x", KVNO: uint32(kvno)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Kinit(ctx, bad, sam+"@"+dc.Realm); err == nil {
+		t.Error("kinit succeeded with a keytab of the wrong password")
+	}
+
+	// Snapshot, change, Restore.
+	snap, err := s.Snapshot(ctx, acct.DN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetHostNames(ctx, acct.DN, "other."+dc.DNSDomain, []string{"HOST/other." + dc.DNSDomain}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DisableComputer(ctx, acct.DN); err != nil {
+		t.Fatal(err)
+	}
+	if v := attrs(t, s, acct.DN, "userAccountControl").GetAttributeValue("userAccountControl"); v != strconv.Itoa(uacWorkstationTrust|uacAccountDisable) {
+		t.Errorf("after DisableComputer userAccountControl = %s", v)
+	}
+	wantCode(t, s.VerifyMachinePassword(ctx, sam, password), joinlogic.ERROR_LOGON_FAILURE)
+	if err := s.Restore(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.Snapshot(ctx, acct.DN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range snap.Attributes {
+		w := after.Attributes[k]
+		slices.Sort(v)
+		slices.Sort(w)
+		if !slices.Equal(v, w) {
+			t.Errorf("after Restore %s = %v, want %v", k, w, v)
+		}
+	}
+	if err := s.VerifyMachinePassword(ctx, sam, password); err != nil {
+		t.Errorf("after Restore the account is not usable: %v", err)
+	}
+
+	// Delete, twice.
+	if err := s.DeleteComputer(ctx, acct.DN); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.FindComputer(ctx, sam); err != nil || found {
+		t.Fatalf("FindComputer after delete: %v, %v", found, err)
+	}
+	if err := s.DeleteComputer(ctx, acct.DN); err != nil {
+		t.Errorf("second DeleteComputer: %v", err)
+	}
+	_, err = s.Snapshot(ctx, acct.DN)
+	wantCode(t, err, joinlogic.ERROR_NONE_MAPPED)
+	_ = info
+}
+
+func TestCreateErrors(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	d := newDir(t, dc)
+	ctx := context.Background()
+	info, s := bindAdmin(t, d, dc)
+
+	// Missing OU.
+	name := randName(t, "MO")
+	_, err := s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: "OU=NoSuchOU," + dc.BaseDN, CommonName: name, SAMAccountName: name + "$"})
+	wantCode(t, err, joinlogic.ERROR_FILE_NOT_FOUND)
+
+	// An account existing in another OU: found with its own parent, and a
+	// second add of the same sAMAccountName elsewhere is refused.
+	ou := "OU=JoinTestOU" + randName(t, "") + "," + dc.BaseDN
+	dc.CreateOU(t, ou)
+	name = randName(t, "OU")
+	acct, err := s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: ou, CommonName: name, SAMAccountName: name + "$"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.DeleteComputer(context.Background(), acct.DN) })
+	got, found, err := s.FindComputer(ctx, name+"$")
+	if err != nil || !found || !strings.EqualFold(got.ParentDN, ou) {
+		t.Fatalf("FindComputer = %+v, %v, %v; want parent %s", got, found, err, ou)
+	}
+	cc, _ := s.ComputersContainer(ctx)
+	_, err = s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: cc, CommonName: name, SAMAccountName: name + "$"})
+	wantCode(t, err, joinlogic.NERR_UserExists)
+
+	// A plain user may bind but not create computers (on Samba, despite
+	// ms-DS-MachineAccountQuota).
+	user, pw := strings.ToLower(randName(t, "u")), "Pl41n.User-"+randName(t, "")
+	dc.CreateUser(t, user, pw)
+	ps, err := d.Bind(ctx, info, joinlogic.Credentials{Account: joinlogic.Account{User: user, Domain: dc.Domain}, Password: pw})
+	if err != nil {
+		t.Fatalf("plain user bind: %v", err)
+	}
+	defer ps.Close()
+	name = randName(t, "AD")
+	_, err = ps.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: cc, CommonName: name, SAMAccountName: name + "$"})
+	wantCode(t, err, joinlogic.ERROR_ACCESS_DENIED)
+	err = ps.SetMachinePassword(ctx, acct.DN, "Some.Long-Passw0rd")
+	wantCode(t, err, joinlogic.ERROR_ACCESS_DENIED)
+}
+
+func TestDCStoppedMidway(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	d := newDir(t, dc, func(c *Config) { c.Timeout = 3 * time.Second })
+	info, s := bindAdmin(t, d, dc)
+	dc.Stop(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := s.DomainInfo(ctx)
+	wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+	_, _, err = s.FindComputer(ctx, "X$")
+	wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+	_, err = d.Bind(ctx, info, admin(dc))
+	wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+	_, err = d.Locate(ctx, joinlogic.LocateRequest{Domain: dc.DNSDomain, DCName: dc.Addr})
+	wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+	_, err = d.Locate(ctx, joinlogic.LocateRequest{Domain: dc.DNSDomain})
+	wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+	if ctx.Err() != nil {
+		t.Fatalf("the failures took longer than the test's bound: %v", ctx.Err())
+	}
+	s.Close()
+
+	dc.Start(t)
+	_, s2 := bindAdmin(t, d, dc)
+	if _, err := s2.DomainInfo(context.Background()); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+}
+
+func TestSessionHonoursCancellation(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	d := newDir(t, dc)
+	_, s := bindAdmin(t, d, dc)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.DomainInfo(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("DomainInfo with a cancelled context: %v", err)
+	}
+	if got := joinlogicCode(err2(s.ComputersContainer(ctx))); got != 0 {
+		t.Errorf("ComputersContainer cancelled carries code %v", got)
+	}
+}
+
+func err2[T any](_ T, err error) error { return err }
+
+func joinlogicCode(err error) joinlogic.Code {
+	var c joinlogic.Code
+	errors.As(err, &c)
+	return c
+}

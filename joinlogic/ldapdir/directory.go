@@ -1,0 +1,455 @@
+package ldapdir
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wkssvcd/wkssvcd/joinlogic"
+)
+
+// Config configures a Directory. The zero value works against a domain
+// whose controllers are found through the system resolver and whose LDAPS
+// certificates chain to the system roots.
+type Config struct {
+	// DNSServer is the "host:port" of the DNS server asked for SRV and
+	// address records. Default "": the system resolver.
+	DNSServer string
+	// Hosts maps host names (case-insensitive) to IP addresses, consulted
+	// before DNS. Default nil.
+	Hosts map[string]string
+	// DomainControllers are host names or addresses pinged, in order,
+	// before the DNS SRV lookup when no controller is named; they let a
+	// domain given by its NetBIOS name be found. Default nil.
+	DomainControllers []string
+	// CAFile is a PEM file of the certificates that may issue controller
+	// LDAPS certificates. Default "": the system roots.
+	CAFile string
+	// DangerousSkipTLSVerify accepts any LDAPS certificate. Passwords then
+	// go to whoever answers. Default false; only for diagnostics.
+	DangerousSkipTLSVerify bool
+	// LDAPPort is the port of the LDAP ping. Default 389.
+	LDAPPort int
+	// LDAPSPort is the port of LDAP over TLS. Default 636.
+	LDAPSPort int
+	// Timeout bounds each network exchange (a dial plus one request).
+	// Default 10 s. The caller's context deadline also applies.
+	Timeout time.Duration
+	// Logger receives debug and warning records. Default slog.Default().
+	Logger *slog.Logger
+	// OperatingSystem and OperatingSystemVersion, when not empty, are
+	// written to new computer objects. Default "": not written.
+	OperatingSystem        string
+	OperatingSystemVersion string
+	// SupportedEncryptionTypes is written to msDS-SupportedEncryptionTypes
+	// of new computer objects. Default 0x1C (RC4-HMAC, AES128, AES256 —
+	// MS-KILE 2.2.7); a negative value leaves the attribute unset.
+	SupportedEncryptionTypes int
+}
+
+// Directory implements joinlogic.Directory. It is safe for concurrent use;
+// the Sessions it returns are not.
+type Directory struct {
+	cfg      Config
+	log      *slog.Logger
+	resolver *net.Resolver
+	roots    *x509.CertPool
+	rootsErr error
+}
+
+var _ joinlogic.Directory = (*Directory)(nil)
+
+// New returns a Directory for cfg. A CAFile that cannot be read makes
+// every Bind fail (the error names the file).
+func New(cfg Config) *Directory {
+	if cfg.LDAPPort == 0 {
+		cfg.LDAPPort = 389
+	}
+	if cfg.LDAPSPort == 0 {
+		cfg.LDAPSPort = 636
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.SupportedEncryptionTypes == 0 {
+		cfg.SupportedEncryptionTypes = 0x1C
+	}
+	d := &Directory{cfg: cfg, log: cfg.Logger, resolver: net.DefaultResolver}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	if cfg.DNSServer != "" {
+		server := cfg.DNSServer
+		d.resolver = &net.Resolver{
+			PreferGo: true,
+			Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var nd net.Dialer
+				return nd.DialContext(ctx, network, server)
+			},
+		}
+	}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		switch {
+		case err != nil:
+			d.rootsErr = fmt.Errorf("ldapdir: reading CA file: %w", err)
+		default:
+			d.roots = x509.NewCertPool()
+			if !d.roots.AppendCertsFromPEM(pem) {
+				d.rootsErr = fmt.Errorf("ldapdir: no PEM certificate in %s", cfg.CAFile)
+			}
+		}
+	}
+	return d
+}
+
+// codeError attaches a joinlogic.Code to an error while keeping both in
+// the chain for errors.Is/As.
+func codeError(c joinlogic.Code, format string, args ...any) error {
+	return fmt.Errorf("%w: %w", c, fmt.Errorf(format, args...))
+}
+
+// opTimeout is the time one exchange may take under ctx.
+func (d *Directory) opTimeout(ctx context.Context) time.Duration {
+	t := d.cfg.Timeout
+	if dl, ok := ctx.Deadline(); ok {
+		if r := time.Until(dl); r < t {
+			t = r
+		}
+	}
+	if t <= 0 {
+		t = time.Millisecond
+	}
+	return t
+}
+
+// Locate implements joinlogic.Locator (MS-WKST 3.2.4.13.3 with the
+// DsrGetDcNameEx2 rules of MS-NRPC 3.5.4.3.1).
+func (d *Directory) Locate(ctx context.Context, req joinlogic.LocateRequest) (joinlogic.DCInfo, error) {
+	domain := strings.TrimSuffix(strings.TrimSpace(req.Domain), ".")
+	if domain == "" {
+		return joinlogic.DCInfo{}, codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: empty domain name")
+	}
+	if req.DCName != "" {
+		return d.validateNamed(ctx, domain, req)
+	}
+	info, err := d.find(ctx, domain, req.Writable)
+	if err != nil {
+		return joinlogic.DCInfo{}, err
+	}
+	return info, nil
+}
+
+// validateNamed checks the controller the caller named. MS-WKST
+// 3.2.4.13.3 asks DsrGetDcNameEx2 on that computer: when the call fails
+// the answer is ERROR_NO_SUCH_DOMAIN, when it names another controller
+// ERROR_INVALID_DOMAIN_ROLE. A computer that answers the LDAP ping as a
+// suitable controller of the domain is the controller itself; any other
+// reachable computer would have located some other controller of the
+// domain, so the domain is located to tell the two failures apart.
+func (d *Directory) validateNamed(ctx context.Context, domain string, req joinlogic.LocateRequest) (joinlogic.DCInfo, error) {
+	name := strings.TrimPrefix(strings.TrimSpace(req.DCName), `\\`)
+	addrs, err := d.resolveHost(ctx, name, domain)
+	if err != nil {
+		return joinlogic.DCInfo{}, codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: resolving domain controller %q: %w", name, err)
+	}
+	var why error
+	for _, a := range addrs {
+		resp, err := d.ping(ctx, a, domain)
+		if err != nil {
+			why = err
+			continue
+		}
+		switch {
+		case !pingNamesDomain(resp, domain):
+			why = fmt.Errorf("%s answers for domain %s, not %s", name, resp.DNSDomainName, domain)
+		case !pingNamesHost(resp, name, a):
+			why = fmt.Errorf("%s answers as %s", name, resp.DNSHostName)
+		case req.Writable && resp.Flags&FlagWritable == 0:
+			why = fmt.Errorf("%s is a read-only domain controller", name)
+		default:
+			return dcInfo(resp, a), nil
+		}
+	}
+	if ctx.Err() != nil {
+		return joinlogic.DCInfo{}, ctx.Err()
+	}
+	if _, ferr := d.find(ctx, domain, req.Writable); ferr != nil {
+		return joinlogic.DCInfo{}, codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: %s is not a usable domain controller of %s (%v) and the domain cannot be located: %w", name, domain, why, ferr)
+	}
+	return joinlogic.DCInfo{}, codeError(joinlogic.ERROR_INVALID_DOMAIN_ROLE, "ldapdir: %s is not a usable domain controller of %s: %v", name, domain, why)
+}
+
+// find locates a controller of domain: the configured controllers first,
+// then the DNS SRV records of MS-NRPC 3.5.4.3.1 / MS-ADTS 6.3.6.
+func (d *Directory) find(ctx context.Context, domain string, writable bool) (joinlogic.DCInfo, error) {
+	var tried []string
+	try := func(host string) (joinlogic.DCInfo, bool) {
+		addrs, err := d.resolveHost(ctx, host, domain)
+		if err != nil {
+			tried = append(tried, fmt.Sprintf("%s: %v", host, err))
+			return joinlogic.DCInfo{}, false
+		}
+		for _, a := range addrs {
+			resp, err := d.ping(ctx, a, domain)
+			switch {
+			case err != nil:
+				tried = append(tried, fmt.Sprintf("%s: %v", a, err))
+			case !pingNamesDomain(resp, domain):
+				tried = append(tried, fmt.Sprintf("%s: a controller of %s", a, resp.DNSDomainName))
+			case writable && resp.Flags&FlagWritable == 0:
+				tried = append(tried, fmt.Sprintf("%s: read-only", a))
+			default:
+				return dcInfo(resp, a), true
+			}
+		}
+		return joinlogic.DCInfo{}, false
+	}
+	for _, h := range d.cfg.DomainControllers {
+		if info, ok := try(h); ok {
+			return info, nil
+		}
+		if ctx.Err() != nil {
+			return joinlogic.DCInfo{}, ctx.Err()
+		}
+	}
+	if strings.Contains(domain, ".") {
+		lctx, cancel := context.WithTimeout(ctx, d.opTimeout(ctx))
+		_, srvs, err := d.resolver.LookupSRV(lctx, "ldap", "tcp", "dc._msdcs."+domain)
+		cancel()
+		if err != nil {
+			tried = append(tried, fmt.Sprintf("SRV _ldap._tcp.dc._msdcs.%s: %v", domain, err))
+		}
+		sortSRV(srvs)
+		for _, s := range srvs {
+			if info, ok := try(strings.TrimSuffix(s.Target, ".")); ok {
+				return info, nil
+			}
+			if ctx.Err() != nil {
+				return joinlogic.DCInfo{}, ctx.Err()
+			}
+		}
+	} else if len(d.cfg.DomainControllers) == 0 {
+		tried = append(tried, "a NetBIOS domain name needs Config.DomainControllers")
+	}
+	if ctx.Err() != nil {
+		return joinlogic.DCInfo{}, ctx.Err()
+	}
+	return joinlogic.DCInfo{}, codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: no domain controller of %s found (%s)", domain, strings.Join(tried, "; "))
+}
+
+// sortSRV orders records by priority, then by descending weight (RFC 2782
+// without the random pick: the order is reproducible).
+func sortSRV(s []*net.SRV) {
+	sort.SliceStable(s, func(i, j int) bool {
+		if s[i].Priority != s[j].Priority {
+			return s[i].Priority < s[j].Priority
+		}
+		return s[i].Weight > s[j].Weight
+	})
+}
+
+// resolveHost returns the addresses of host: an IP literal as is, then
+// Config.Hosts, then DNS; a single-label name is tried within domain first.
+func (d *Directory) resolveHost(ctx context.Context, host, domain string) ([]string, error) {
+	host = strings.TrimSuffix(host, ".")
+	if host == "" {
+		return nil, errors.New("empty host name")
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return []string{ip.String()}, nil
+	}
+	names := []string{host}
+	if !strings.Contains(host, ".") && strings.Contains(domain, ".") {
+		names = []string{host + "." + domain, host}
+	}
+	for _, n := range names {
+		for k, v := range d.cfg.Hosts {
+			if strings.EqualFold(k, n) {
+				return []string{v}, nil
+			}
+		}
+	}
+	var last error
+	for _, n := range names {
+		lctx, cancel := context.WithTimeout(ctx, d.opTimeout(ctx))
+		addrs, err := d.resolver.LookupHost(lctx, n)
+		cancel()
+		if err == nil && len(addrs) > 0 {
+			return addrs, nil
+		}
+		last = err
+	}
+	if last == nil {
+		last = errors.New("no address")
+	}
+	return nil, last
+}
+
+// pingFilter builds the LDAP ping filter of MS-ADTS 6.3.3: NtVer asks for
+// NETLOGON_NT_VERSION_5 | NETLOGON_NT_VERSION_5EX (6.3.1.1), DnsDomain
+// names the domain when it is a DNS name.
+func pingFilter(domain string) string {
+	f := `(NtVer=\06\00\00\00)`
+	if strings.Contains(domain, ".") {
+		f = "(&(DnsDomain=" + ldap.EscapeFilter(domain) + ")" + f + ")"
+	}
+	return f
+}
+
+// ping sends an LDAP ping over TCP (a rootDSE search for the Netlogon
+// attribute, MS-ADTS 6.3.3) to addr and decodes the answer.
+func (d *Directory) ping(ctx context.Context, addr, domain string) (*PingResponse, error) {
+	conn, err := d.dial(ctx, "ldap", addr, d.cfg.LDAPPort, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+		pingFilter(domain), []string{"Netlogon"}, nil)
+	var res *ldap.SearchResult
+	err = withConn(ctx, d.opTimeout(ctx), conn, func() error {
+		var err error
+		res, err = conn.Search(req)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("LDAP ping to %s: %w", addr, err)
+	}
+	for _, e := range res.Entries {
+		if v := e.GetEqualFoldRawAttributeValue("Netlogon"); len(v) > 0 {
+			resp, err := ParsePingResponse(v)
+			if err != nil {
+				return nil, fmt.Errorf("LDAP ping to %s: %w", addr, err)
+			}
+			if resp.Flags&FlagDS == 0 {
+				return nil, fmt.Errorf("LDAP ping to %s: not a directory service", addr)
+			}
+			return resp, nil
+		}
+	}
+	return nil, fmt.Errorf("LDAP ping to %s: no Netlogon answer for %s (%d entries)", addr, domain, len(res.Entries))
+}
+
+func pingNamesDomain(r *PingResponse, domain string) bool {
+	return strings.EqualFold(r.DNSDomainName, domain) || strings.EqualFold(r.NetBIOSDomainName, domain)
+}
+
+// pingNamesHost reports whether the answer names the controller the
+// caller gave (its DNS host name, first label, NetBIOS name, or the
+// address that was asked).
+func pingNamesHost(r *PingResponse, name, addr string) bool {
+	if net.ParseIP(name) != nil {
+		return name == addr
+	}
+	first, _, _ := strings.Cut(r.DNSHostName, ".")
+	return strings.EqualFold(name, r.DNSHostName) || strings.EqualFold(name, first) ||
+		strings.EqualFold(name, r.NetBIOSComputerName)
+}
+
+func dcInfo(r *PingResponse, addr string) joinlogic.DCInfo {
+	name := r.DNSHostName
+	if name == "" {
+		name = r.NetBIOSComputerName
+	}
+	return joinlogic.DCInfo{
+		DCName:       name,
+		DCAddress:    addr,
+		DomainDNS:    r.DNSDomainName,
+		DomainFlat:   r.NetBIOSDomainName,
+		ForestDNS:    r.DNSForestName,
+		DomainGUID:   r.GUIDString(),
+		DCSiteName:   r.DCSiteName,
+		ClientSite:   r.ClientSiteName,
+		ReadOnlyDC:   r.Flags&FlagWritable == 0,
+		GlobalCatlog: r.Flags&FlagGC != 0,
+	}
+}
+
+// dial connects to addr:port with scheme "ldap" or "ldaps".
+func (d *Directory) dial(ctx context.Context, scheme, addr string, port int, tc *tls.Config) (*ldap.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	nd := &net.Dialer{Timeout: d.opTimeout(ctx)}
+	url := scheme + "://" + net.JoinHostPort(addr, strconv.Itoa(port))
+	opts := []ldap.DialOpt{ldap.DialWithDialer(nd)}
+	if tc != nil {
+		opts = []ldap.DialOpt{ldap.DialWithTLSDialer(tc, nd)}
+	}
+	type result struct {
+		c   *ldap.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := ldap.DialURL(url, opts...)
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, r.err
+		}
+		return r.c, nil
+	case <-ctx.Done():
+		// The dial ends by itself within the dialer timeout; its
+		// connection, if any, is closed then.
+		go func() {
+			if r := <-ch; r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+// withConn runs fn, one request on conn, bounded by timeout and ctx: a
+// cancelled context closes the connection, which ends the request.
+func withConn(ctx context.Context, timeout time.Duration, conn *ldap.Conn, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	conn.SetTimeout(timeout)
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	err := fn()
+	stop()
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	return err
+}
+
+// tlsConfig verifies the controller's certificate for serverName.
+func (d *Directory) tlsConfig(serverName string) (*tls.Config, error) {
+	if d.cfg.DangerousSkipTLSVerify {
+		d.log.Warn("ldapdir: LDAPS certificate verification is disabled", "server", serverName)
+		return &tls.Config{InsecureSkipVerify: true, ServerName: serverName}, nil //nolint:gosec // explicitly requested
+	}
+	if d.rootsErr != nil {
+		return nil, d.rootsErr
+	}
+	return &tls.Config{RootCAs: d.roots, ServerName: serverName, MinVersion: tls.VersionTLS12}, nil
+}
+
+// isNetworkError reports errors of the transport rather than of LDAP.
+func isNetworkError(err error) bool {
+	var le *ldap.Error
+	if errors.As(err, &le) {
+		return le.ResultCode == ldap.ErrorNetwork || le.ResultCode == ldap.ErrorUnexpectedResponse
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF)
+}

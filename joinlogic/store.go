@@ -1,0 +1,303 @@
+package joinlogic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// StoreFormatVersion is the version of the membership file this package
+// writes and the only one it reads.
+const StoreFormatVersion = 1
+
+// DefaultWorkgroup is the workgroup of a machine that has no membership
+// file yet.
+const DefaultWorkgroup = "WORKGROUP"
+
+// maxStoreFileSize bounds what OpenStore reads; a real file is a few
+// hundred bytes.
+const maxStoreFileSize = 1 << 20
+
+// Secret is a password kept in the membership. It prints, logs and
+// %#v-formats as "[REDACTED]"; Reveal returns the value.
+type Secret string
+
+// String redacts the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[REDACTED]"
+}
+
+// GoString redacts the value for %#v.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// LogValue redacts the value in log/slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Reveal returns the password itself.
+func (s Secret) Reveal() string { return string(s) }
+
+// Membership is the domain membership ADM of MS-WKST 3.2.1.6, persisted by
+// Store. A machine is joined to a domain exactly when DomainSID is set
+// (MS-WKST 3.2.4.14 tests DomainSid); otherwise Workgroup, if set, names
+// its workgroup (DomainName.NetBIOS of a machine not in a domain).
+type Membership struct {
+	// DomainNetBIOS is DomainName.NetBIOS of the joined domain.
+	DomainNetBIOS string `json:"domain_netbios,omitempty"`
+	// DomainFQDN is the DNS name of the joined domain.
+	DomainFQDN string `json:"domain_fqdn,omitempty"`
+	// DomainSID is the domain's SID in string form; empty when not joined.
+	DomainSID string `json:"domain_sid,omitempty"`
+	// DomainGUID is the domain's GUID in string form.
+	DomainGUID string `json:"domain_guid,omitempty"`
+	// ForestFQDN is ForestNameFQDN.
+	ForestFQDN string `json:"forest_fqdn,omitempty"`
+	// SiteName is the client site learnt from the locator.
+	SiteName string `json:"site_name,omitempty"`
+	// ClientName is the sAMAccountName of the computer object ("NAME$").
+	ClientName string `json:"client_name,omitempty"`
+	// DNSHostName is the dNSHostName the join wrote (ComputerNameFQDN).
+	DNSHostName string `json:"dns_host_name,omitempty"`
+	// Password is the current machine password (domain-secret).
+	Password Secret `json:"password,omitempty"`
+	// PreviousPassword is the machine password before the last change.
+	PreviousPassword Secret `json:"previous_password,omitempty"`
+	// PasswordSetTime is when Password was set.
+	PasswordSetTime time.Time `json:"password_set_time,omitzero"`
+	// Workgroup is the workgroup name when not joined to a domain.
+	Workgroup string `json:"workgroup,omitempty"`
+}
+
+// DefaultMembership is the state of a machine without a membership file:
+// in workgroup WORKGROUP.
+func DefaultMembership() Membership { return Membership{Workgroup: DefaultWorkgroup} }
+
+// Joined reports whether the membership is a domain membership.
+func (m Membership) Joined() bool { return m.DomainSID != "" }
+
+// LogValue lists the non-secret fields.
+func (m Membership) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("domain_netbios", m.DomainNetBIOS),
+		slog.String("domain_fqdn", m.DomainFQDN),
+		slog.String("domain_sid", m.DomainSID),
+		slog.String("client_name", m.ClientName),
+		slog.String("site", m.SiteName),
+		slog.String("workgroup", m.Workgroup),
+		slog.Bool("has_password", m.Password != ""),
+	)
+}
+
+// validate checks the invariants a stored membership must hold.
+func (m Membership) validate() error {
+	if m.Joined() {
+		if m.DomainNetBIOS == "" && m.DomainFQDN == "" {
+			return errors.New("joined membership without a domain name")
+		}
+		if m.Password == "" {
+			return errors.New("joined membership without a machine password")
+		}
+	}
+	return nil
+}
+
+// stateFile is the on-disk form.
+type stateFile struct {
+	Version    int             `json:"version"`
+	Membership json.RawMessage `json:"membership"`
+}
+
+// parseState decodes a membership file. A file that is not exactly one JSON
+// object of a known version with known fields is an error.
+func parseState(data []byte) (Membership, error) {
+	var f stateFile
+	if err := decodeStrict(data, &f); err != nil {
+		return Membership{}, fmt.Errorf("membership file: %w", err)
+	}
+	if f.Version != StoreFormatVersion {
+		return Membership{}, fmt.Errorf("membership file: unsupported format version %d (want %d)", f.Version, StoreFormatVersion)
+	}
+	if len(f.Membership) == 0 || bytes.Equal(f.Membership, []byte("null")) {
+		return Membership{}, errors.New("membership file: no membership")
+	}
+	var m Membership
+	if err := decodeStrict(f.Membership, &m); err != nil {
+		return Membership{}, fmt.Errorf("membership file: %w", err)
+	}
+	if err := m.validate(); err != nil {
+		return Membership{}, fmt.Errorf("membership file: %w", err)
+	}
+	return m, nil
+}
+
+// decodeStrict decodes exactly one JSON value with no unknown fields.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+// encodeState is the inverse of parseState.
+func encodeState(m Membership) ([]byte, error) {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.MarshalIndent(stateFile{Version: StoreFormatVersion, Membership: raw}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// Store persists a Membership in one file, written atomically: a temporary
+// file in the same directory is written, synced and renamed over the old
+// one, then the directory is synced. The file has mode 0600. It is safe for
+// concurrent use.
+type Store struct {
+	path string
+
+	mu  sync.Mutex
+	cur Membership
+}
+
+// OpenStore reads the membership file at path. A missing file yields the
+// default state (workgroup WORKGROUP) and is created by the first Save; a
+// file that cannot be parsed or has an unknown version is an error, never a
+// silent reset. Leftover temporary files of an interrupted Save are removed.
+func OpenStore(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("joinlogic: empty membership file path")
+	}
+	s := &Store{path: path}
+	removeStaleTemps(path)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		s.cur = DefaultMembership()
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("joinlogic: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxStoreFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("joinlogic: reading %s: %w", path, err)
+	}
+	if len(data) > maxStoreFileSize {
+		return nil, fmt.Errorf("joinlogic: %s is larger than %d bytes", path, maxStoreFileSize)
+	}
+	m, err := parseState(data)
+	if err != nil {
+		return nil, fmt.Errorf("joinlogic: %s: %w", path, err)
+	}
+	s.cur = m
+	return s, nil
+}
+
+// tempPrefix is the name prefix of Save's temporary files.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+func removeStaleTemps(path string) {
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := tempPrefix(path)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+var _ MembershipStore = (*Store)(nil)
+
+// Path returns the file the store writes.
+func (s *Store) Path() string { return s.path }
+
+// Load returns the current membership (as last opened or saved).
+func (s *Store) Load() (Membership, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur, nil
+}
+
+// Save replaces the persisted membership with m. On error the previous
+// file is intact (or, if only the final directory sync failed, m is in place
+// but may not survive a power loss) and Load still returns the old value.
+func (s *Store) Save(ctx context.Context, m Membership) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := m.validate(); err != nil {
+		return fmt.Errorf("joinlogic: refusing to save: %w", err)
+	}
+	data, err := encodeState(m)
+	if err != nil {
+		return fmt.Errorf("joinlogic: encoding membership: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := writeAtomic(s.path, data); err != nil {
+		return fmt.Errorf("joinlogic: saving membership: %w", err)
+	}
+	s.cur = m
+	return nil
+}
+
+// writeAtomic writes data to path through a synced temporary file in the
+// same directory and a rename, then syncs the directory.
+func writeAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, tempPrefix(path)+"*")
+	if err != nil {
+		return err
+	}
+	tmpName := tmp.Name()
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmpName)
+		}
+	}()
+	if err = tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmpName, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
