@@ -1,0 +1,554 @@
+package smb2
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
+)
+
+// errDisconnect ends a connection without a response (MS-SMB2 3.3.7.1).
+var errDisconnect = errors.New("smb2: disconnect")
+
+// Negotiate state values of Connection.NegotiateDialect (MS-SMB2 3.3.1.7).
+const (
+	dialectNone     uint16 = 0xFFFF
+	dialectWildcard uint16 = 0x02FF
+)
+
+// Security modes and capabilities (MS-SMB2 2.2.3, 2.2.4).
+const (
+	secModeSigningEnabled  uint16 = 0x0001
+	secModeSigningRequired uint16 = 0x0002
+	capLargeMTU            uint32 = 0x00000004
+	capEncryption          uint32 = 0x00000040
+)
+
+// conn is one client connection (MS-SMB2 3.3.1.7).
+type conn struct {
+	srv       *Server
+	cfg       *Config
+	nc        net.Conn
+	log       *slog.Logger
+	ctx       context.Context
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+
+	wmu sync.Mutex // serializes writes to nc
+
+	// Negotiated state: written only by the reader goroutine before any
+	// session exists, read afterwards.
+	dialect        uint16
+	clientGUID     [16]byte
+	clientSecMode  uint16
+	clientCaps     uint32
+	clientDialects []uint16
+	serverSecMode  uint16
+	serverCaps     uint32
+	cipher         uint16
+	signingAlg     uint16 // 3.x signing algorithm
+	preauth        []byte // Connection.PreauthIntegrityHashValue (3.1.1)
+
+	credits *creditWindow // reader goroutine only
+
+	mu          sync.Mutex // guards the maps below
+	sessions    map[uint64]*session
+	opens       map[uint64]*open // by FileId.Volatile
+	pending     map[uint64]*asyncOp
+	nextAsyncID uint64
+	nextFileID  uint64
+	asyncWG     sync.WaitGroup
+	readSlots   chan struct{} // bounded async operations
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &conn{
+		srv:       s,
+		cfg:       &s.cfg,
+		nc:        nc,
+		log:       s.cfg.Logger.With("remote", nc.RemoteAddr().String()),
+		ctx:       ctx,
+		cancel:    cancel,
+		dialect:   dialectNone,
+		credits:   newCreditWindow(s.cfg.MaxCredits),
+		sessions:  make(map[uint64]*session),
+		opens:     make(map[uint64]*open),
+		pending:   make(map[uint64]*asyncOp),
+		readSlots: make(chan struct{}, s.cfg.MaxPendingReads),
+	}
+}
+
+// close ends the connection; safe to call from any goroutine.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.nc.Close()
+	})
+}
+
+func (c *conn) negotiated() bool {
+	return c.dialect != dialectNone && c.dialect != dialectWildcard
+}
+
+func (c *conn) maxFrame() int {
+	m := max(c.cfg.MaxTransactSize, c.cfg.MaxReadSize, c.cfg.MaxWriteSize)
+	return int(m) + 256 + smbcrypto.TransformHeaderSize
+}
+
+// serve runs the read loop until the connection ends, then releases every
+// open and waits for the asynchronous operations.
+func (c *conn) serve() {
+	defer func() {
+		c.close()
+		c.mu.Lock()
+		opens := make([]*open, 0, len(c.opens))
+		for _, o := range c.opens {
+			opens = append(opens, o)
+		}
+		c.opens = map[uint64]*open{}
+		c.sessions = map[uint64]*session{}
+		c.mu.Unlock()
+		for _, o := range opens {
+			o.cancel()
+			o.pipe.Close()
+		}
+		c.asyncWG.Wait()
+	}()
+	for {
+		frame, err := c.readFrame()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				c.log.Debug("connection read ended", "err", err)
+			}
+			return
+		}
+		if err := c.handleFrame(frame); err != nil {
+			c.log.Debug("disconnecting", "err", err)
+			return
+		}
+	}
+}
+
+// readFrame reads one Direct TCP transport message (MS-SMB2 2.1): a zero
+// byte, a 24-bit big-endian length and the message. NetBIOS session
+// keep-alives (0x85) are skipped.
+func (c *conn) readFrame() ([]byte, error) {
+	var hdr [4]byte
+	for {
+		if c.cfg.IdleTimeout > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
+		} else {
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		if _, err := io.ReadFull(c.nc, hdr[:1]); err != nil {
+			return nil, err
+		}
+		c.nc.SetReadDeadline(time.Now().Add(c.cfg.ReadTimeout))
+		if _, err := io.ReadFull(c.nc, hdr[1:]); err != nil {
+			return nil, err
+		}
+		n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
+		switch hdr[0] {
+		case 0x85:
+			if n != 0 {
+				return nil, errMalformed
+			}
+			continue
+		case 0x00:
+		default:
+			return nil, errMalformed
+		}
+		if n < 4 || n > c.maxFrame() {
+			return nil, errMalformed
+		}
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(c.nc, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+}
+
+// writeFrame sends one transport message.
+func (c *conn) writeFrame(msg []byte) error {
+	b := make([]byte, 4+len(msg))
+	b[1], b[2], b[3] = byte(len(msg)>>16), byte(len(msg)>>8), byte(len(msg))
+	copy(b[4:], msg)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.ReadTimeout))
+	_, err := c.nc.Write(b)
+	if err != nil {
+		c.close()
+	}
+	return err
+}
+
+func (c *conn) handleFrame(frame []byte) error {
+	switch [4]byte(frame[0:4]) {
+	case protoSMB1:
+		return c.handleSMB1Negotiate(frame)
+	case protoTransform:
+		if !c.negotiated() || c.dialect < smbcrypto.Dialect300 {
+			return errDisconnect
+		}
+		return c.handleTransform(frame)
+	case protoSMB2:
+		return c.handleChain(frame, nil)
+	}
+	return errDisconnect
+}
+
+// handleTransform decrypts an SMB2 TRANSFORM_HEADER message (MS-SMB2
+// 3.3.5.2.1.1); any failure disconnects.
+func (c *conn) handleTransform(frame []byte) error {
+	sid, err := smbcrypto.ParseTransformHeader(frame)
+	if err != nil {
+		return errDisconnect
+	}
+	c.mu.Lock()
+	s := c.sessions[sid]
+	c.mu.Unlock()
+	if s == nil || s.state != sessionValid || s.dec == nil {
+		return errDisconnect
+	}
+	plain, err := smbcrypto.Decrypt(s.dec, frame)
+	if err != nil {
+		return errDisconnect
+	}
+	return c.handleChain(plain, s)
+}
+
+// request is one element of a received chain while it is processed.
+type request struct {
+	hdr       header // SessionID/TreeID already resolved for related operations
+	msg       []byte
+	encrypted bool
+	signed    bool
+	related   bool
+	prevFile  *fileID // FileId of the previous related operation
+	sess      *session
+	tree      *tree
+}
+
+// result is what a command handler produces.
+type result struct {
+	status   uint32
+	body     []byte
+	forceSig bool         // sign even when not otherwise required
+	signWith *session     // session whose key signs the response
+	fileID   *fileID      // FileId used or generated, for related operations
+	async    *asyncOp     // the operation went async: body is the interim
+	after    func([]byte) // sees the final unsigned response bytes
+}
+
+func errResult(status uint32) result {
+	return result{status: status, body: errorBody()}
+}
+
+// response is one element of a response chain.
+type response struct {
+	hdr   header
+	body  []byte
+	sign  *session
+	after func([]byte)
+}
+
+// handleChain processes a (possibly compounded) SMB2 message. enc is the
+// session whose key decrypted it, or nil.
+func (c *conn) handleChain(buf []byte, enc *session) error {
+	msgs, err := splitCompound(buf, maxCompound)
+	if err != nil {
+		return errDisconnect
+	}
+	var (
+		resps   []response
+		ops     []*asyncOp
+		prevSID uint64
+		prevTID uint32
+		prevFID *fileID
+		prevSt  uint32
+		related bool
+	)
+	defer func() {
+		for _, op := range ops {
+			close(op.interimSent)
+		}
+	}()
+	for i, m := range msgs {
+		h, err := parseHeader(m)
+		if err != nil || h.Command > cmdMax {
+			return errDisconnect
+		}
+		if h.Flags&flagServerToRedir != 0 {
+			return errDisconnect
+		}
+		if !c.negotiated() && h.Command != cmdNegotiate {
+			return errDisconnect
+		}
+		if h.Command == cmdNegotiate && (i > 0 || len(msgs) > 1) {
+			return errDisconnect
+		}
+		isRelated := i > 0 && h.Flags&flagRelated != 0
+		if i == 1 {
+			related = isRelated
+		}
+		if enc != nil && !isRelated && h.SessionID != enc.id {
+			return errDisconnect
+		}
+		if h.Command == cmdCancel {
+			c.handleCancel(h, isRelated, prevSID)
+			continue
+		}
+		// MS-SMB2 3.3.5.2.3: the MessageId window.
+		charge := uint64(h.CreditCharge)
+		if c.dialect == smbcrypto.Dialect202 || !c.negotiated() {
+			charge = 1
+		}
+		if !c.credits.consume(h.MessageID, charge) {
+			return errDisconnect
+		}
+		req := &request{hdr: h, msg: m, encrypted: enc != nil, related: isRelated}
+		if isRelated {
+			req.hdr.SessionID = prevSID
+			req.hdr.TreeID = prevTID
+			req.prevFile = prevFID
+		}
+		var res result
+		if isRelated && prevSt != statusSuccess && prevSt != statusBufferOverflow && prevSt != statusPending {
+			res = errResult(prevSt)
+		} else {
+			res, err = c.dispatch(req)
+			if err != nil {
+				return err
+			}
+		}
+		if res.async != nil {
+			ops = append(ops, res.async)
+		}
+		// Response header: a copy of the request's (MS-SMB2 3.3.4.1).
+		rh := header{
+			CreditCharge: h.CreditCharge,
+			Status:       res.status,
+			Command:      h.Command,
+			Flags:        flagServerToRedir | (h.Flags & flagPriorityMask),
+			MessageID:    h.MessageID,
+			TreeID:       req.hdr.TreeID,
+			SessionID:    req.hdr.SessionID,
+		}
+		if res.async != nil {
+			rh.Flags |= flagAsyncCommand
+			rh.AsyncID = res.async.asyncID
+		}
+		if related && i > 0 {
+			rh.Flags |= flagRelated
+		}
+		rh.Credit = c.credits.grant(h.Credit)
+		var signer *session
+		if enc == nil && res.async == nil {
+			s := res.signWith
+			if s == nil {
+				s = req.sess
+			}
+			if s != nil && s.signingKey != nil && (res.forceSig || req.signed || s.signingRequired) {
+				signer = s
+			}
+		}
+		resps = append(resps, response{hdr: rh, body: res.body, sign: signer, after: res.after})
+		prevSID, prevTID, prevSt = rh.SessionID, rh.TreeID, res.status
+		if res.fileID != nil {
+			prevFID = res.fileID
+		}
+	}
+	if len(resps) == 0 {
+		return nil
+	}
+	return c.sendChain(resps, enc)
+}
+
+// sendChain assembles, signs or encrypts, and writes a response chain
+// (MS-SMB2 3.3.4.1.3).
+func (c *conn) sendChain(resps []response, enc *session) error {
+	var out []byte
+	for i := range resps {
+		r := &resps[i]
+		n := headerSize + len(r.body)
+		pad := 0
+		if i < len(resps)-1 {
+			pad = (8 - n%8) % 8
+			r.hdr.NextCommand = uint32(n + pad)
+		}
+		m := make([]byte, n+pad)
+		if r.sign != nil {
+			r.hdr.Flags |= flagSigned
+		}
+		r.hdr.put(m)
+		copy(m[headerSize:], r.body)
+		if r.after != nil {
+			r.after(m)
+		}
+		if r.sign != nil {
+			smbcrypto.Sign(r.sign.signingAlg, r.sign.signingKey, m)
+		}
+		out = append(out, m...)
+	}
+	if enc != nil {
+		var err error
+		if out, err = c.encrypt(enc, out); err != nil {
+			return errDisconnect
+		}
+	}
+	return c.writeFrame(out)
+}
+
+func (c *conn) encrypt(s *session, msg []byte) ([]byte, error) {
+	nonce, err := s.nonces.Next()
+	if err != nil {
+		return nil, err
+	}
+	return smbcrypto.Encrypt(s.enc, nonce, s.id, msg), nil
+}
+
+// dispatch runs the common request checks of MS-SMB2 3.3.5.2 and the
+// command handler.
+func (c *conn) dispatch(req *request) (result, error) {
+	h := &req.hdr
+	if h.Command == cmdNegotiate {
+		return c.handleNegotiate(req)
+	}
+	c.mu.Lock()
+	s := c.sessions[h.SessionID]
+	c.mu.Unlock()
+	// MS-SMB2 3.3.5.2.4: signatures.
+	if !req.encrypted {
+		if h.Flags&flagSigned != 0 {
+			if s != nil && s.state == sessionValid && s.signingKey != nil {
+				if !smbcrypto.Verify(s.signingAlg, s.signingKey, req.msg) {
+					return errResult(statusAccessDenied), nil
+				}
+				req.signed = true
+			} else if s != nil && s.state == sessionValid {
+				return errResult(statusNotSupported), nil
+			}
+		} else if s != nil && s.state == sessionValid {
+			// MS-SMB2 3.3.5.7: at 3.1.1 an unsigned, unencrypted
+			// TREE_CONNECT of an authenticated session disconnects.
+			if h.Command == cmdTreeConnect && c.dialect == smbcrypto.Dialect311 && !s.identity.Anonymous {
+				return result{}, errDisconnect
+			}
+			if s.signingRequired && h.Command != cmdSessionSetup {
+				return errResult(statusAccessDenied), nil
+			}
+		}
+	}
+	switch h.Command {
+	case cmdSessionSetup:
+		return c.handleSessionSetup(req, s)
+	case cmdEcho:
+		req.sess = s
+		if err := decodeSimple(req.msg); err != nil {
+			return errResult(statusInvalidParameter), nil
+		}
+		return result{body: encodeSimpleResponse()}, nil
+	}
+	// MS-SMB2 3.3.5.2.9: the session.
+	if s == nil {
+		return errResult(statusUserSessionDeleted), nil
+	}
+	if s.state != sessionValid && h.Command != cmdLogoff && h.Command != cmdClose {
+		return errResult(statusUserSessionDeleted), nil
+	}
+	req.sess = s
+	switch h.Command {
+	case cmdLogoff:
+		return c.handleLogoff(req)
+	case cmdTreeConnect:
+		return c.handleTreeConnect(req)
+	}
+	// MS-SMB2 3.3.5.2.11: the tree connect.
+	c.mu.Lock()
+	t := s.trees[h.TreeID]
+	c.mu.Unlock()
+	if t == nil {
+		return errResult(statusNetworkNameDeleted), nil
+	}
+	req.tree = t
+	switch h.Command {
+	case cmdTreeDisconnect:
+		return c.handleTreeDisconnect(req)
+	case cmdCreate:
+		return c.handleCreate(req)
+	case cmdClose:
+		return c.handleClose(req)
+	case cmdFlush:
+		return c.handleFlush(req)
+	case cmdRead:
+		return c.handleRead(req)
+	case cmdWrite:
+		return c.handleWrite(req)
+	case cmdIoctl:
+		return c.handleIoctl(req)
+	case cmdQueryInfo:
+		return c.handleQueryInfo(req)
+	case cmdSetInfo:
+		if _, err := decodeSetInfo(req.msg); err != nil {
+			return errResult(statusInvalidParameter), nil
+		}
+		return errResult(statusNotSupported), nil
+	}
+	// LOCK, QUERY_DIRECTORY, CHANGE_NOTIFY, OPLOCK_BREAK on a pipe.
+	return errResult(statusNotSupported), nil
+}
+
+// chargeCovers checks CreditCharge against the payload or response size
+// of READ, WRITE and IOCTL (MS-SMB2 3.3.5.2.5, 3.1.5.2).
+func (c *conn) chargeCovers(h *header, size uint32) bool {
+	if c.dialect == smbcrypto.Dialect202 || size <= 65536 {
+		return true
+	}
+	return h.CreditCharge != 0 && uint32(h.CreditCharge) >= 1+(size-1)/65536
+}
+
+// lookupOpen resolves a request FileId (all-ones in a related operation
+// means the previous operation's FileId, MS-SMB2 3.3.5.2.7.2) to an open of
+// the request's session and tree.
+func (c *conn) lookupOpen(req *request, id fileID) (*open, uint32) {
+	if req.related && id.isAllOnes() {
+		if req.prevFile == nil {
+			return nil, statusInvalidHandle
+		}
+		id = *req.prevFile
+	}
+	c.mu.Lock()
+	o := c.opens[id.Volatile]
+	c.mu.Unlock()
+	if o == nil || o.id != id || o.sessionID != req.sess.id || o.treeID != req.tree.id {
+		return nil, statusFileClosed
+	}
+	return o, statusSuccess
+}
+
+// removeSession deletes a session with its trees and opens.
+func (c *conn) removeSession(s *session) {
+	c.mu.Lock()
+	delete(c.sessions, s.id)
+	var closing []*open
+	for k, o := range c.opens {
+		if o.sessionID == s.id {
+			closing = append(closing, o)
+			delete(c.opens, k)
+		}
+	}
+	s.trees = map[uint32]*tree{}
+	c.mu.Unlock()
+	for _, o := range closing {
+		o.cancel()
+		o.pipe.Close()
+	}
+}

@@ -1,0 +1,16 @@
+// Package smb2 is an SMB 2.0.2 – 3.1.1 server (MS-SMB2) that exposes only
+// the IPC$ share and its named pipes.
+//
+// It owns the transport (Direct TCP framing, MS-SMB2 2.1), the wire codec
+// (wire.go, codec.go: pure decoders and encoders, fuzzed), the
+// per-connection state machine (conn.go: framing, MessageId window and
+// credits, compounding, signing, encryption, dispatch), and the command
+// handlers (negotiate.go, session.go, pipe.go, ioctl.go). One goroutine
+// reads each connection; writes are serialized; a READ or
+// FSCTL_PIPE_TRANSCEIVE that must wait for a pipe message runs in a bounded
+// goroutine that ends with the connection.
+//
+// It does not implement authentication (ipc.Authenticator), the pipes
+// themselves (ipc.Handler) or the cryptographic primitives (package
+// smbcrypto); it serves no disk share and never touches the file system.
+package smb2

@@ -1,0 +1,230 @@
+package smb2
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wkssvcd/wkssvcd/server/ipc"
+	"github.com/wkssvcd/wkssvcd/server/ntlm"
+)
+
+const (
+	testUser     = "alice"
+	testPassword = "Secret123!"
+	testDomain   = "TESTDOM"
+)
+
+// echoPipes serves test pipes:
+//   - "echo": every Write queues one message "echo:" + data
+//   - "big": every Write queues data repeated three times
+//   - "slow": like echo, but the answer is queued 20 ms later (async READ)
+//   - "silent": never answers (reads pend until cancelled or closed)
+//
+// It records the OpenInfo of every open.
+type echoPipes struct {
+	mu    sync.Mutex
+	opens []ipc.OpenInfo
+}
+
+func (h *echoPipes) HasPipe(name string) bool {
+	return name == "echo" || name == "big" || name == "silent" || name == "slow"
+}
+
+func (h *echoPipes) OpenPipe(ctx context.Context, info ipc.OpenInfo) (ipc.Pipe, error) {
+	if !h.HasPipe(info.Pipe) {
+		return nil, ipc.ErrNoSuchPipe
+	}
+	if info.Pipe == "silent" && info.Identity.Anonymous {
+		return nil, ipc.ErrAccessDenied
+	}
+	h.mu.Lock()
+	h.opens = append(h.opens, info)
+	h.mu.Unlock()
+	return &echoPipe{kind: info.Pipe, out: make(chan []byte, 16), closed: make(chan struct{})}, nil
+}
+
+func (h *echoPipes) lastOpen() ipc.OpenInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.opens) == 0 {
+		return ipc.OpenInfo{}
+	}
+	return h.opens[len(h.opens)-1]
+}
+
+type echoPipe struct {
+	kind   string
+	out    chan []byte
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (p *echoPipe) Write(ctx context.Context, b []byte) error {
+	select {
+	case <-p.closed:
+		return ipc.ErrPipeClosed
+	default:
+	}
+	var msg []byte
+	switch p.kind {
+	case "echo":
+		msg = append([]byte("echo:"), b...)
+	case "slow":
+		msg = append([]byte("echo:"), b...)
+		go func() {
+			select {
+			case <-time.After(20 * time.Millisecond):
+			case <-p.closed:
+				return
+			}
+			select {
+			case p.out <- msg:
+			default:
+			}
+		}()
+		return nil
+	case "big":
+		msg = bytes.Repeat(b, 3)
+	default:
+		return nil
+	}
+	select {
+	case p.out <- msg:
+		return nil
+	default:
+		return ipc.ErrPipeBusy
+	}
+}
+
+func (p *echoPipe) ReadMessage(ctx context.Context) ([]byte, error) {
+	select {
+	case m := <-p.out:
+		return m, nil
+	case <-p.closed:
+		return nil, ipc.ErrPipeClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (p *echoPipe) Close() error {
+	p.once.Do(func() { close(p.closed) })
+	return nil
+}
+
+func testAuth() ipc.Authenticator {
+	return ntlm.NewAuthenticator(ntlm.Config{
+		NetBIOSComputer: "TESTSRV",
+		NetBIOSDomain:   testDomain,
+		DNSComputer:     "testsrv.test.example",
+		DNSDomain:       "test.example",
+		Accounts:        ntlm.StaticAccounts{{Name: testUser, NTHash: ntlm.NTHash(testPassword), Admin: true}},
+		AllowAnonymous:  true,
+	})
+}
+
+type testServer struct {
+	srv   *Server
+	pipes *echoPipes
+	addr  *net.TCPAddr
+	tap   *tapListener
+	done  chan error
+}
+
+// startServer runs a server on 127.0.0.1:0 and shuts it down at the end of
+// the test, checking that no goroutine outlives it.
+func startServer(t *testing.T, mod func(*Config)) *testServer {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	pipes := &echoPipes{}
+	cfg := Config{Auth: testAuth(), Pipes: pipes}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tap := &tapListener{Listener: ln}
+	ts := &testServer{srv: srv, pipes: pipes, addr: ln.Addr().(*net.TCPAddr), tap: tap, done: make(chan error, 1)}
+	go func() { ts.done <- srv.Serve(tap) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-ts.done; err != ErrServerClosed {
+			t.Errorf("Serve returned %v", err)
+		}
+		checkGoroutines(t, before)
+	})
+	return ts
+}
+
+// checkGoroutines waits for the goroutine count to settle back to at most
+// before, then reports the leftover stacks of this package.
+func checkGoroutines(t *testing.T, before int) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if runtime.NumGoroutine() <= before {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+		if strings.Contains(g, "server/smb2.") && !strings.Contains(g, "_test.go") {
+			t.Errorf("leaked goroutine:\n%s", g)
+		}
+	}
+}
+
+// tapListener counts transport messages that carry a TRANSFORM header in
+// each direction.
+type tapListener struct {
+	net.Listener
+	clientTransforms, serverTransforms atomic.Int64
+}
+
+func (l *tapListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &tapConn{Conn: c, l: l}, nil
+}
+
+type tapConn struct {
+	net.Conn
+	l *tapListener
+}
+
+var transformMarker = []byte{0xFD, 'S', 'M', 'B'}
+
+func (c *tapConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n >= 4 && bytes.Equal(b[:4], transformMarker) {
+		c.l.clientTransforms.Add(1)
+	}
+	return n, err
+}
+
+func (c *tapConn) Write(b []byte) (int, error) {
+	if len(b) >= 8 && bytes.Equal(b[4:8], transformMarker) {
+		c.l.serverTransforms.Add(1)
+	}
+	return c.Conn.Write(b)
+}

@@ -1,0 +1,195 @@
+package smb2
+
+import (
+	"crypto/rand"
+	"errors"
+	"strings"
+
+	"github.com/wkssvcd/wkssvcd/server/ipc"
+	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
+)
+
+const (
+	sessionFlagIsNull = 0x0002
+	treeMaximalAccess = 0x001F01FF
+)
+
+func (c *conn) newSessionID() uint64 {
+	for {
+		var b [8]byte
+		rand.Read(b[:])
+		id := le.Uint64(b[:])
+		if id == 0 || id == ^uint64(0) {
+			continue
+		}
+		if _, ok := c.sessions[id]; !ok {
+			return id
+		}
+	}
+}
+
+// handleSessionSetup is MS-SMB2 3.3.5.5.
+func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
+	r, err := decodeSessionSetup(req.msg)
+	if err != nil {
+		return errResult(statusInvalidParameter), nil
+	}
+	if r.Flags&sessionFlagBinding != 0 && c.dialect >= smbcrypto.Dialect300 {
+		return errResult(statusRequestNotAccepted), nil // no multichannel
+	}
+	is311 := c.dialect == smbcrypto.Dialect311
+	if req.hdr.SessionID == 0 {
+		c.mu.Lock()
+		if len(c.sessions) >= maxSessionsPerConn {
+			c.mu.Unlock()
+			return errResult(statusInsufficientResources), nil
+		}
+		s = &session{
+			id:    c.newSessionID(),
+			exch:  c.cfg.Auth.NewExchange(),
+			trees: make(map[uint32]*tree),
+		}
+		if is311 {
+			s.preauth = append([]byte(nil), c.preauth...)
+		}
+		c.sessions[s.id] = s
+		c.mu.Unlock()
+		req.hdr.SessionID = s.id
+	} else {
+		if s == nil {
+			return errResult(statusUserSessionDeleted), nil
+		}
+		if s.state == sessionValid && s.exch == nil {
+			// Re-authentication (MS-SMB2 3.3.5.5.2): keys stay unchanged.
+			s.exch = c.cfg.Auth.NewExchange()
+			s.reauth = true
+		}
+	}
+	req.sess = s
+	if is311 && !s.reauth {
+		s.preauth = smbcrypto.PreauthHash(s.preauth, req.msg)
+	}
+	out, done, err := s.exch.Step(r.SecurityBuffer)
+	if err != nil {
+		c.removeSession(s)
+		req.sess = nil
+		if errors.Is(err, ipc.ErrLogonFailure) {
+			c.log.Info("logon failure", "session", s.id)
+			return errResult(statusLogonFailure), nil
+		}
+		c.log.Debug("bad security token", "err", err)
+		return errResult(statusInvalidParameter), nil
+	}
+	if !done {
+		res := result{status: statusMoreProcessingRequired, body: encodeSessionSetupResponse(0, out)}
+		if is311 && !s.reauth {
+			res.after = func(m []byte) { s.preauth = smbcrypto.PreauthHash(s.preauth, m) }
+		}
+		return res, nil
+	}
+	id := s.exch.Identity()
+	key := s.exch.SessionKey()
+	s.exch = nil
+	if s.reauth {
+		s.reauth = false
+		if id.Anonymous != s.identity.Anonymous || !strings.EqualFold(id.User, s.identity.User) {
+			c.removeSession(s)
+			req.sess = nil
+			return errResult(statusLogonFailure), nil
+		}
+		s.identity = id
+		return result{body: encodeSessionSetupResponse(0, out), forceSig: s.signingKey != nil}, nil
+	}
+	s.identity = id
+	var flags uint16
+	if id.Anonymous || len(key) == 0 {
+		// Null session: no keys, never signed (MS-SMB2 3.3.5.5.3).
+		s.identity.Anonymous = true
+		flags = sessionFlagIsNull
+	} else {
+		sk := make([]byte, 16)
+		copy(sk, key)
+		keys := smbcrypto.DeriveSessionKeys(c.dialect, sk, key, s.preauth, c.cipher)
+		s.sessionKey = sk
+		s.signingKey = keys.Signing
+		s.appKey = keys.Application
+		s.signingAlg = c.signingAlg
+		s.signingRequired = !c.cfg.SigningOptional || r.SecurityMode&uint8(secModeSigningRequired) != 0
+		if c.dialect >= smbcrypto.Dialect300 && c.cipher != 0 && keys.Encryption != nil && keys.Decryption != nil {
+			if s.enc, err = smbcrypto.NewAEAD(c.cipher, keys.Encryption); err != nil {
+				return result{}, err
+			}
+			if s.dec, err = smbcrypto.NewAEAD(c.cipher, keys.Decryption); err != nil {
+				return result{}, err
+			}
+			if s.nonces, err = smbcrypto.NewNonceSource(s.enc.NonceSize()); err != nil {
+				return result{}, err
+			}
+		}
+	}
+	s.state = sessionValid
+	c.log.Info("session established", "session", s.id, "user", id.User, "domain", id.Domain, "anonymous", s.identity.Anonymous, "dialect", c.dialect)
+	return result{body: encodeSessionSetupResponse(flags, out), forceSig: s.signingKey != nil, signWith: s}, nil
+}
+
+// handleLogoff is MS-SMB2 3.3.5.6; the response is signed with the keys of
+// the session it ends.
+func (c *conn) handleLogoff(req *request) (result, error) {
+	if err := decodeSimple(req.msg); err != nil {
+		return errResult(statusInvalidParameter), nil
+	}
+	c.removeSession(req.sess)
+	return result{body: encodeSimpleResponse()}, nil
+}
+
+// handleTreeConnect is MS-SMB2 3.3.5.7: only IPC$ exists.
+func (c *conn) handleTreeConnect(req *request) (result, error) {
+	s := req.sess
+	if c.dialect == smbcrypto.Dialect311 && !s.identity.Anonymous && !req.signed && !req.encrypted {
+		return result{}, errDisconnect
+	}
+	path, err := decodeTreeConnect(req.msg)
+	if err != nil {
+		return errResult(statusInvalidParameter), nil
+	}
+	share, ok := shareName(path)
+	if !ok {
+		return errResult(statusBadNetworkName), nil
+	}
+	if !strings.EqualFold(share, "IPC$") {
+		return errResult(statusBadNetworkName), nil
+	}
+	c.mu.Lock()
+	if len(s.trees) >= maxTreesPerSession {
+		c.mu.Unlock()
+		return errResult(statusInsufficientResources), nil
+	}
+	s.nextTreeID++
+	t := &tree{id: s.nextTreeID}
+	s.trees[t.id] = t
+	c.mu.Unlock()
+	req.hdr.TreeID = t.id
+	return result{body: encodeTreeConnectResponse(shareTypePipe, shareFlagNoCache, 0, treeMaximalAccess)}, nil
+}
+
+// handleTreeDisconnect is MS-SMB2 3.3.5.8.
+func (c *conn) handleTreeDisconnect(req *request) (result, error) {
+	if err := decodeSimple(req.msg); err != nil {
+		return errResult(statusInvalidParameter), nil
+	}
+	c.mu.Lock()
+	delete(req.sess.trees, req.tree.id)
+	var closing []*open
+	for k, o := range c.opens {
+		if o.sessionID == req.sess.id && o.treeID == req.tree.id {
+			closing = append(closing, o)
+			delete(c.opens, k)
+		}
+	}
+	c.mu.Unlock()
+	for _, o := range closing {
+		o.cancel()
+		o.pipe.Close()
+	}
+	return result{body: encodeSimpleResponse()}, nil
+}
