@@ -1,0 +1,713 @@
+package dcerpc
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	msrpc "github.com/oiweiwei/go-msrpc/dcerpc"
+	"github.com/oiweiwei/go-msrpc/ndr"
+
+	"github.com/wkssvcd/wkssvcd/server/ipc"
+)
+
+// maxContextsPerInterface bounds the presentation contexts of one
+// association (MS-RPCE 3.3.3.5.5).
+const maxContextsPerInterface = 4000
+
+// oldCallWindow is how far below the current call_id a stray
+// continuation fragment is silently dropped (MS-RPCE 3.3.3.5.6).
+const oldCallWindow = 150
+
+// statusUnknownAuthnService is RPC_S_UNKNOWN_AUTHN_SERVICE (MS-ERREF
+// 2.2), the fault for an authenticated alter_context (MS-RPCE 3.3.3.5.3).
+const statusUnknownAuthnService uint32 = 0x000006D3
+
+var errContextLimit = errors.New("dcerpc: presentation context limit reached")
+
+// call is one reassembled request waiting for, or in, dispatch.
+type call struct {
+	callID uint32
+	ctxID  uint16
+	opnum  uint16
+	drep   [4]byte
+	iface  *Interface
+	stub   []byte
+
+	// Guarded by assoc.mu.
+	cancelled bool
+	orphaned  bool
+	cancel    context.CancelFunc
+}
+
+// item is one unit of the per-pipe work queue: either pre-encoded output
+// (bind_ack, bind_nak, a fault decided on input) or a call to dispatch.
+// Keeping both in one queue keeps the output in input order.
+type item struct {
+	msgs [][]byte
+	call *call
+}
+
+// assoc is one association: one pipe open (or one TCP connection) with
+// its presentation contexts, reassembly state and dispatch goroutine.
+// It implements ipc.Pipe.
+type assoc struct {
+	cfg     Config
+	srv     *Server
+	log     *slog.Logger
+	ifaces  []Interface
+	info    ipc.OpenInfo
+	protseq string
+	secAddr string
+	ctx     context.Context // cancelled by Close
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the worker returns
+
+	mu         sync.Mutex
+	in         []byte // bytes of a partial PDU
+	bound      bool
+	frag       int // negotiated fragment size
+	assocGroup uint32
+	contexts   map[uint16]*Interface
+	sawCall    bool
+	lastCallID uint32
+	cur        *call // request being reassembled
+	skipping   bool  // drop continuation fragments of skipCallID
+	skipCallID uint32
+	items      []item
+	running    *call
+	outq       [][]byte
+	closed     bool // Close was called
+	broken     bool // fatal protocol error: no more input accepted
+	workerDone bool
+	outReady   chan struct{} // closed and renewed when outq grows or state ends
+	space      chan struct{} // closed and renewed when outq or items shrink
+	itemReady  chan struct{} // closed and renewed when items grows
+}
+
+var _ ipc.Pipe = (*assoc)(nil)
+
+func newAssoc(s *Server, ifaces []Interface, info ipc.OpenInfo, protseq, secAddr string) *assoc {
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &assoc{
+		cfg:       s.cfg,
+		srv:       s,
+		log:       s.log.With("pipe", info.Pipe, "protseq", protseq),
+		ifaces:    ifaces,
+		info:      info,
+		protseq:   protseq,
+		secAddr:   secAddr,
+		ctx:       ctx,
+		cancel:    cancel,
+		done:      make(chan struct{}),
+		contexts:  make(map[uint16]*Interface),
+		outReady:  make(chan struct{}),
+		space:     make(chan struct{}),
+		itemReady: make(chan struct{}),
+	}
+	go a.worker()
+	return a
+}
+
+// signal wakes every waiter on *ch.
+func signal(ch *chan struct{}) {
+	close(*ch)
+	*ch = make(chan struct{})
+}
+
+// Write appends p to the input stream and processes every complete PDU.
+// Binds are answered and requests reassembled here; calls run on the
+// pipe's worker, so Write never waits for a call.
+func (a *assoc) Write(ctx context.Context, p []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed || a.broken {
+		return ipc.ErrPipeClosed
+	}
+	if len(a.outq) >= a.cfg.MaxQueued || len(a.items) >= a.cfg.MaxQueued {
+		return ipc.ErrPipeBusy
+	}
+	a.in = append(a.in, p...)
+	off := 0
+	for !a.broken {
+		n, ok := peekFragLength(a.in[off:])
+		if !ok {
+			break
+		}
+		if n < headerLen || a.in[off] != rpcVersion || a.in[off+1] > rpcVersionMinorMax {
+			// Framing is lost or this is not DCE/RPC (C706 12.6.3.1):
+			// fail now rather than wait for frag_length bytes.
+			a.fail(a.in[off:off+headerLen], fmt.Errorf("%w: header %x", errMalformed, a.in[off:off+headerLen]))
+			break
+		}
+		if len(a.in)-off < n {
+			break
+		}
+		a.handlePDU(a.in[off : off+n])
+		off += n
+	}
+	if a.broken || off == len(a.in) {
+		a.in = nil
+	} else if off > 0 {
+		a.in = append([]byte(nil), a.in[off:]...)
+	}
+	if a.broken {
+		return ipc.ErrPipeClosed
+	}
+	return nil
+}
+
+// writeWait is Write that waits while the pipe is busy (stream transports).
+func (a *assoc) writeWait(ctx context.Context, p []byte) error {
+	for {
+		a.mu.Lock()
+		ch := a.space
+		a.mu.Unlock()
+		err := a.Write(ctx, p)
+		if !errors.Is(err, ipc.ErrPipeBusy) {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.ctx.Done():
+			return ipc.ErrPipeClosed
+		}
+	}
+}
+
+// ReadMessage returns the next output PDU.
+func (a *assoc) ReadMessage(ctx context.Context) ([]byte, error) {
+	a.mu.Lock()
+	for {
+		if len(a.outq) > 0 {
+			m := a.outq[0]
+			a.outq[0] = nil
+			a.outq = a.outq[1:]
+			signal(&a.space)
+			a.mu.Unlock()
+			return m, nil
+		}
+		if a.closed || (a.broken && a.workerDone) {
+			a.mu.Unlock()
+			return nil, ipc.ErrPipeClosed
+		}
+		ch := a.outReady
+		a.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		a.mu.Lock()
+	}
+}
+
+// Close ends the association: queued calls are dropped, the call in
+// flight sees its context cancelled, and readers get ErrPipeClosed once
+// the output already queued is consumed.
+func (a *assoc) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	a.cancel()
+	a.items = nil
+	a.cur = nil
+	a.in = nil
+	signal(&a.outReady)
+	signal(&a.space)
+	signal(&a.itemReady)
+	return nil
+}
+
+// waitWorker waits until the worker has returned or ctx ends.
+func (a *assoc) waitWorker(ctx context.Context) {
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+	}
+}
+
+// enqueue adds pre-encoded output to the work queue. Caller holds mu.
+func (a *assoc) enqueue(msgs ...[]byte) {
+	a.items = append(a.items, item{msgs: msgs})
+	signal(&a.itemReady)
+}
+
+// enqueueFault queues a fault for a call that is not executed. Caller
+// holds mu.
+func (a *assoc) enqueueFault(callID uint32, ctxID uint16, status uint32) {
+	a.log.Debug("dcerpc: fault", "call_id", callID, "status", fmt.Sprintf("0x%08x", status))
+	a.enqueue(encodeFault(callID, pfcDidNotExecute, ctxID, status))
+}
+
+// fail handles a PDU that breaks the protocol beyond recovery: it answers
+// with bind_nak (for a bind) or a protocol-error fault, and stops taking
+// input (MS-RPCE 3.3.3.5.7). Caller holds mu.
+func (a *assoc) fail(raw []byte, err error) {
+	a.log.Warn("dcerpc: protocol error, closing the association", "err", err)
+	var callID uint32
+	var ptype uint8 = 0xFF
+	if len(raw) >= headerLen {
+		ptype = raw[2]
+		if raw[4]&drepIntegerLittleEndianBit != 0 {
+			callID = binary.LittleEndian.Uint32(raw[12:])
+		} else {
+			callID = binary.BigEndian.Uint32(raw[12:])
+		}
+	}
+	if ptype == ptBind {
+		a.enqueue(encodeBindNak(callID, nakProtocolVersionNS))
+	} else {
+		a.enqueue(encodeFault(callID, pfcDidNotExecute, 0, StatusProtocolError))
+	}
+	a.cur = nil
+	a.broken = true
+	signal(&a.itemReady)
+}
+
+// skip makes continuation fragments of callID be dropped. Caller holds mu.
+func (a *assoc) skip(callID uint32) {
+	a.skipping = true
+	a.skipCallID = callID
+}
+
+// handlePDU processes one whole fragment. Caller holds mu.
+func (a *assoc) handlePDU(raw []byte) {
+	p, err := parsePDU(raw)
+	if err != nil {
+		a.fail(raw, err)
+		return
+	}
+	switch p.Type {
+	case ptBind:
+		a.onBind(p, raw)
+	case ptAlterContext:
+		a.onAlterContext(p, raw)
+	case ptRequest:
+		a.onRequest(p)
+	case ptCoCancel:
+		a.onCancel(p.CallID, false)
+	case ptOrphaned:
+		a.onCancel(p.CallID, true)
+	case ptAuth3:
+		// No security context is ever negotiated (binds with auth get
+		// bind_nak), so a stray rpc_auth_3 has nothing to complete and no
+		// response is defined for it (MS-RPCE 2.2.2.10): ignore it.
+	default:
+		a.fail(raw, fmt.Errorf("%w: unexpected PDU type %d", errMalformed, p.Type))
+	}
+}
+
+// onBind answers a bind (C706 12.6.4.3, MS-RPCE 3.3.1.5.3, 3.3.1.5.6).
+func (a *assoc) onBind(p *pdu, raw []byte) {
+	if a.bound {
+		a.fail(raw, fmt.Errorf("%w: second bind on an association", errMalformed))
+		return
+	}
+	if p.hasAuth {
+		// MS-RPCE 3.3.3.5.3: RPC-level authentication is not offered.
+		a.log.Info("dcerpc: bind with RPC authentication refused", "auth_type", p.authType)
+		a.enqueue(encodeBindNak(p.CallID, nakAuthTypeNotRecognized))
+		return
+	}
+	b, err := parseBind(p)
+	if err != nil {
+		a.fail(raw, err)
+		return
+	}
+	frag := min(int(b.MaxXmitFrag), int(b.MaxRecvFrag), a.cfg.MaxFragment) &^ 7
+	if frag < mustRecvFragLen {
+		a.log.Info("dcerpc: bind with fragment size below the minimum refused",
+			"max_xmit_frag", b.MaxXmitFrag, "max_recv_frag", b.MaxRecvFrag)
+		a.enqueue(encodeBindNak(p.CallID, nakProtocolVersionNS))
+		return
+	}
+	results, err := a.negotiate(b.Contexts)
+	if err != nil {
+		a.enqueue(encodeBindNak(p.CallID, nakLocalLimitExceeded))
+		return
+	}
+	a.bound = true
+	a.frag = frag
+	a.assocGroup = b.AssocGroupID
+	if a.assocGroup == 0 {
+		a.assocGroup = a.srv.newAssocGroup()
+	}
+	a.enqueue(encodeBindAck(ptBindAck, p.CallID, uint16(frag), a.assocGroup, a.secAddr, results))
+}
+
+// onAlterContext adds presentation contexts (C706 12.6.4.1).
+func (a *assoc) onAlterContext(p *pdu, raw []byte) {
+	if !a.bound {
+		a.fail(raw, fmt.Errorf("%w: alter_context before bind", errMalformed))
+		return
+	}
+	if p.hasAuth {
+		a.enqueueFault(p.CallID, 0, statusUnknownAuthnService)
+		return
+	}
+	b, err := parseBind(p)
+	if err != nil {
+		a.fail(raw, err)
+		return
+	}
+	results, err := a.negotiate(b.Contexts)
+	if err != nil {
+		a.enqueueFault(p.CallID, 0, StatusProtocolError)
+		return
+	}
+	a.enqueue(encodeBindAck(ptAlterContextResp, p.CallID, uint16(a.frag), a.assocGroup, "", results))
+}
+
+// lookup finds the interface for an abstract syntax: same UUID and major
+// version, and a minor version not above ours.
+func (a *assoc) lookup(s syntaxID) *Interface {
+	for i := range a.ifaces {
+		is := a.ifaces[i].syntax()
+		if is.UUID == s.UUID && is.Major == s.Major && s.Minor <= is.Minor {
+			return &a.ifaces[i]
+		}
+	}
+	return nil
+}
+
+// negotiate computes the result list for the proposed contexts and
+// records the accepted ones. Caller holds mu.
+func (a *assoc) negotiate(elems []contextElem) ([]contextResult, error) {
+	results := make([]contextResult, len(elems))
+	accepted := make(map[uint16]*Interface)
+	for i, e := range elems {
+		feature := false
+		for _, t := range e.Transfers {
+			feature = feature || t.isBindFeature()
+		}
+		if feature {
+			// MS-RPCE 3.3.1.5.3: we support neither security context
+			// multiplexing nor keeping the connection after orphaned, so
+			// the response bitmask is 0.
+			results[i] = contextResult{Result: resultNegotiateAck, Reason: 0}
+			continue
+		}
+		iface := a.lookup(e.Abstract)
+		if iface == nil {
+			results[i] = contextResult{Result: resultProviderRejection, Reason: reasonAbstractSyntaxNS}
+			continue
+		}
+		hasNDR := false
+		for _, t := range e.Transfers {
+			hasNDR = hasNDR || t == ndr20Syntax
+		}
+		if !hasNDR {
+			results[i] = contextResult{Result: resultProviderRejection, Reason: reasonTransferSyntaxesNS}
+			continue
+		}
+		results[i] = contextResult{Result: resultAcceptance, Transfer: ndr20Syntax}
+		accepted[e.ID] = iface
+	}
+	n := len(a.contexts)
+	for id := range accepted {
+		if _, ok := a.contexts[id]; !ok {
+			n++
+		}
+	}
+	if n > maxContextsPerInterface*len(a.ifaces) {
+		return nil, errContextLimit
+	}
+	for id, iface := range accepted {
+		a.contexts[id] = iface
+	}
+	return results, nil
+}
+
+// onRequest reassembles request fragments (C706 12.6.4.9, MS-RPCE
+// 3.3.3.5.2, 3.3.3.5.4, 3.3.3.5.6, 3.3.3.5.8). Caller holds mu.
+func (a *assoc) onRequest(p *pdu) {
+	q, err := parseRequest(p)
+	if err != nil || p.hasAuth {
+		// A request that cannot be read, or that carries a verifier
+		// although no security context exists, is a protocol error.
+		if a.cur != nil && a.cur.callID == p.CallID {
+			a.cur = nil
+		}
+		a.skip(p.CallID)
+		a.enqueueFault(p.CallID, 0, StatusProtocolError)
+		return
+	}
+	first := p.Flags&pfcFirstFrag != 0
+	last := p.Flags&pfcLastFrag != 0
+	if first {
+		if a.cur != nil {
+			// The previous call never got its last fragment.
+			a.enqueueFault(a.cur.callID, a.cur.ctxID, StatusProtocolError)
+			a.cur = nil
+		}
+		a.skipping = false
+		if a.sawCall && p.CallID <= a.lastCallID {
+			// MS-RPCE 3.3.3.5.2: call_id must increase.
+			a.skip(p.CallID)
+			a.enqueueFault(p.CallID, q.ContextID, StatusProtocolError)
+			return
+		}
+		a.sawCall = true
+		a.lastCallID = p.CallID
+		iface := a.contexts[q.ContextID]
+		if iface == nil {
+			a.skip(p.CallID)
+			a.enqueueFault(p.CallID, q.ContextID, StatusUnknownIf)
+			return
+		}
+		if len(q.Stub) > a.cfg.MaxReassembly {
+			a.skip(p.CallID)
+			a.enqueueFault(p.CallID, q.ContextID, StatusInputTooLarge)
+			return
+		}
+		c := &call{callID: p.CallID, ctxID: q.ContextID, opnum: q.Opnum, drep: p.Drep, iface: iface,
+			stub: append([]byte(nil), q.Stub...)}
+		if last {
+			a.items = append(a.items, item{call: c})
+			signal(&a.itemReady)
+		} else {
+			a.cur = c
+		}
+		return
+	}
+	switch {
+	case a.cur != nil && a.cur.callID == p.CallID:
+		if len(a.cur.stub)+len(q.Stub) > a.cfg.MaxReassembly {
+			a.enqueueFault(a.cur.callID, a.cur.ctxID, StatusInputTooLarge)
+			a.cur = nil
+			a.skip(p.CallID)
+			return
+		}
+		a.cur.stub = append(a.cur.stub, q.Stub...)
+		if last {
+			a.items = append(a.items, item{call: a.cur})
+			a.cur = nil
+			signal(&a.itemReady)
+		}
+	case a.skipping && a.skipCallID == p.CallID:
+		// Rest of a call already answered with a fault.
+	case a.cur != nil:
+		// A fragment of another call in the middle of a fragmented request.
+		a.enqueueFault(a.cur.callID, a.cur.ctxID, StatusProtocolError)
+		a.skip(a.cur.callID)
+		a.cur = nil
+	case a.sawCall && p.CallID < a.lastCallID && a.lastCallID-p.CallID < oldCallWindow:
+		// MS-RPCE 3.3.3.5.6: a late fragment of an old call.
+	default:
+		a.skip(p.CallID)
+		a.enqueueFault(p.CallID, q.ContextID, StatusProtocolError)
+	}
+}
+
+// onCancel handles co_cancel and orphaned (C706 12.6.4.1, 12.6.4.8). The
+// call's context is cancelled; an orphaned call also loses its response.
+func (a *assoc) onCancel(callID uint32, orphan bool) {
+	if orphan && a.cur != nil && a.cur.callID == callID {
+		a.cur = nil
+		a.skip(callID)
+		return
+	}
+	mark := func(c *call) {
+		c.cancelled = true
+		c.orphaned = c.orphaned || orphan
+		if c.cancel != nil {
+			c.cancel()
+		}
+	}
+	if a.running != nil && a.running.callID == callID {
+		mark(a.running)
+		return
+	}
+	for _, it := range a.items {
+		if it.call != nil && it.call.callID == callID {
+			mark(it.call)
+		}
+	}
+}
+
+// worker runs queued items in order until the pipe closes, or until a
+// fatal protocol error and the queue is drained.
+func (a *assoc) worker() {
+	defer close(a.done)
+	defer func() {
+		a.mu.Lock()
+		a.workerDone = true
+		signal(&a.outReady)
+		a.mu.Unlock()
+	}()
+	for {
+		it, ok := a.next()
+		if !ok {
+			return
+		}
+		if it.call == nil {
+			for _, m := range it.msgs {
+				if !a.push(m) {
+					return
+				}
+			}
+			continue
+		}
+		if !a.execute(it.call) {
+			return
+		}
+	}
+}
+
+// next pops the next item, waiting for one.
+func (a *assoc) next() (item, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for {
+		if a.closed {
+			return item{}, false
+		}
+		if len(a.items) > 0 {
+			it := a.items[0]
+			a.items[0] = item{}
+			a.items = a.items[1:]
+			if it.call != nil {
+				a.running = it.call
+			}
+			signal(&a.space)
+			return it, true
+		}
+		if a.broken {
+			return item{}, false
+		}
+		ch := a.itemReady
+		a.mu.Unlock()
+		select {
+		case <-ch:
+		case <-a.ctx.Done():
+		}
+		a.mu.Lock()
+	}
+}
+
+// push queues one output message, waiting while the output queue is
+// full. It returns false once the pipe is closed.
+func (a *assoc) push(m []byte) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for len(a.outq) >= a.cfg.MaxQueued && !a.closed {
+		ch := a.space
+		a.mu.Unlock()
+		select {
+		case <-ch:
+		case <-a.ctx.Done():
+		}
+		a.mu.Lock()
+	}
+	if a.closed {
+		return false
+	}
+	a.outq = append(a.outq, m)
+	signal(&a.outReady)
+	return true
+}
+
+// execute dispatches one call and queues its response fragments or
+// fault. It returns false once the pipe is closed.
+func (a *assoc) execute(c *call) bool {
+	ctx, cancel := context.WithCancel(a.ctx)
+	defer cancel()
+	a.mu.Lock()
+	c.cancel = cancel
+	if c.cancelled {
+		cancel()
+	}
+	frag := a.frag
+	if c.orphaned {
+		// Orphaned before it started: the client wants no answer.
+		a.running = nil
+		a.mu.Unlock()
+		return true
+	}
+	a.mu.Unlock()
+
+	ctx = ipc.NewContext(ctx, &a.info)
+	ctx = context.WithValue(ctx, protseqKey{}, a.protseq)
+	status, stub := a.invoke(ctx, c)
+
+	a.mu.Lock()
+	a.running = nil
+	orphaned := c.orphaned
+	a.mu.Unlock()
+	if orphaned {
+		return true
+	}
+	if status != 0 {
+		flags := uint8(0)
+		if status == StatusOpRangeError || status == StatusBadStubData {
+			flags = pfcDidNotExecute
+		}
+		return a.push(encodeFault(c.callID, flags, c.ctxID, status))
+	}
+	// C706 12.6.4.10 and MS-RPCE 2.2.2.6: split the stub by the
+	// negotiated size; alloc_hint is what remains from this fragment on.
+	maxStub := (frag - responseHdrLen) &^ 7
+	for off, first := 0, true; first || off < len(stub); first = false {
+		n := min(maxStub, len(stub)-off)
+		var flags uint8
+		if first {
+			flags |= pfcFirstFrag
+		}
+		if off+n == len(stub) {
+			flags |= pfcLastFrag
+		}
+		if !a.push(encodeResponse(c.callID, flags, uint32(len(stub)-off), c.ctxID, stub[off:off+n])) {
+			return false
+		}
+		off += n
+	}
+	return true
+}
+
+// invoke decodes and runs the call through the interface's handle and
+// marshals the response. A non-zero status is the fault to send.
+func (a *assoc) invoke(ctx context.Context, c *call) (status uint32, stub []byte) {
+	log := a.log.With("iface", c.iface.Name, "opnum", c.opnum, "call_id", c.callID)
+	defer func() {
+		if r := recover(); r != nil {
+			// The panic value may hold request data: log its type only.
+			log.Error("dcerpc: call panicked", "panic_type", fmt.Sprintf("%T", r))
+			status, stub = StatusFaultUnspec, nil
+		}
+	}()
+	op, err := c.iface.Handle(ctx, int(c.opnum), NewStubReader(c.stub, c.drep[:]))
+	switch {
+	case errors.Is(err, msrpc.ErrNotImplemented), op == nil && err == nil:
+		// Unknown opnums and opnums not used on the wire (C706 N.2).
+		return StatusOpRangeError, nil
+	case op == nil:
+		// The generated handles return no operation only when the
+		// request stub does not decode.
+		log.Debug("dcerpc: request stub does not decode", "err", err)
+		return StatusBadStubData, nil
+	case err != nil:
+		if ctx.Err() != nil {
+			return StatusFaultCancel, nil
+		}
+		log.Warn("dcerpc: call failed", "err", err)
+		return StatusFaultUnspec, nil
+	}
+	b, err := ndr.MarshalResponse(op)
+	if err != nil {
+		log.Warn("dcerpc: response does not marshal", "err", err)
+		return StatusFaultUnspec, nil
+	}
+	return 0, b
+}

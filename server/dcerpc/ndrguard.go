@@ -1,0 +1,91 @@
+package dcerpc
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/oiweiwei/go-msrpc/ndr"
+)
+
+// NewStubReader returns the NDR 2.0 reader the runtime hands to an
+// interface's Handle for a request stub in data representation drep
+// (the packed_drep of the request PDU; nil means little-endian ASCII).
+//
+// go-msrpc's decoders allocate strings and arrays from the counts on the
+// wire before reading the elements, so a forged count could make a call
+// allocate gigabytes. The reader refuses any NDR size (max_count, offset
+// or actual_count, C706 14.3.3) larger than the whole stub: every
+// element takes at least one byte, so no valid request needs more. It
+// is also applied to deferred pointer referents. A conformant-varying
+// [in] array whose max_count exceeds the stub is refused too; no wkssvc
+// request has one.
+func NewStubReader(stub []byte, drep []byte) ndr.Reader {
+	d := ndr.DefaultDataRepresentation
+	if len(drep) == 4 {
+		d = ndr.DataRepresentation(binary.LittleEndian.Uint32(drep))
+	}
+	return &boundedReader{Reader: ndr.NDR20(stub, d), limit: uint64(len(stub))}
+}
+
+// boundedReader checks every size label against limit.
+type boundedReader struct {
+	ndr.Reader
+	limit uint64
+}
+
+// ReadSize reads a size label and refuses one above the stub length.
+func (r *boundedReader) ReadSize(sz *uint64) error {
+	if err := r.Reader.ReadSize(sz); err != nil {
+		return err
+	}
+	if *sz > r.limit {
+		return fmt.Errorf("ndr: size %d exceeds the %d-byte stub", *sz, r.limit)
+	}
+	return nil
+}
+
+// ReadPointer makes the referent decoders, run later by ReadDeferred,
+// read through r. go-msrpc resolves a referent id seen before by handing
+// the earlier pointer to set, whose type assertion panics when the two
+// pointers differ in type; unique pointers never alias (C706 14.3.10),
+// so such a stub is refused instead.
+func (r *boundedReader) ReadPointer(p ndr.Pointer, set func(any), mrs ...ndr.Unmarshaler) error {
+	wrapped := make([]ndr.Unmarshaler, len(mrs))
+	for i, m := range mrs {
+		wrapped[i] = rebound{m: m, r: r}
+	}
+	aliased := false
+	guarded := func(v any) {
+		defer func() {
+			if recover() != nil {
+				aliased = true
+			}
+		}()
+		set(v)
+	}
+	if err := r.Reader.ReadPointer(p, guarded, wrapped...); err != nil {
+		return err
+	}
+	if aliased {
+		return errors.New("ndr: referent id reused for a pointer of another type")
+	}
+	return nil
+}
+
+// Unmarshal decodes m through r.
+func (r *boundedReader) Unmarshal(ctx context.Context, m ndr.Unmarshaler) error {
+	return r.Reader.Unmarshal(ctx, rebound{m: m, r: r})
+}
+
+// rebound runs an Unmarshaler against the bounded reader instead of the
+// reader that invokes it.
+type rebound struct {
+	m ndr.Unmarshaler
+	r *boundedReader
+}
+
+func (b rebound) UnmarshalNDR(ctx context.Context, _ ndr.Reader) error {
+	return b.m.UnmarshalNDR(ctx, b.r)
+}

@@ -1,0 +1,274 @@
+package dcerpc
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	msrpc "github.com/oiweiwei/go-msrpc/dcerpc"
+	"github.com/oiweiwei/go-msrpc/midl/uuid"
+
+	"github.com/wkssvcd/wkssvcd/server/ipc"
+)
+
+// Interface is one RPC interface offered on a pipe.
+type Interface struct {
+	// Name is used in logs, e.g. "wkssvc".
+	Name string
+	// UUID is the interface UUID of the abstract syntax.
+	UUID uuid.UUID
+	// VersionMajor and VersionMinor are the interface version. A client
+	// binds when it asks for the same major and a minor not above ours
+	// (C706 12.6.4.3 compatibility rule).
+	VersionMajor, VersionMinor uint16
+	// Handle decodes the request stub of one call, executes it and
+	// returns the operation whose response is marshalled back. It is a
+	// go-msrpc generated server handle (e.g. wkssvc.WkssvcServerHandle):
+	// a nil operation with a nil error means an opnum it does not serve
+	// (fault nca_op_rng_error, as does dcerpc.ErrNotImplemented); a nil
+	// operation with an error means the stub did not decode (fault
+	// RPC_X_BAD_STUB_DATA); any other error or a panic is a failed call
+	// (fault nca_s_fault_unspec). The reader is NewStubReader's.
+	Handle msrpc.ServerHandle
+}
+
+func (i *Interface) syntax() syntaxID {
+	var d4 [8]byte
+	d4[0], d4[1] = i.UUID.ClockSeqHiAndReserved, i.UUID.ClockSeqLow
+	copy(d4[2:], i.UUID.Node[:])
+	return syntaxID{UUID: guid(i.UUID.TimeLow, i.UUID.TimeMid, i.UUID.TimeHiAndVersion, d4),
+		Major: i.VersionMajor, Minor: i.VersionMinor}
+}
+
+// Config tunes the runtime. The zero value is usable.
+type Config struct {
+	// MaxReassembly is the largest stub, in bytes, of one fragmented
+	// request; a larger request gets a fault (MS-RPCE 3.3.3.5.4).
+	// Default 4 MiB.
+	MaxReassembly int
+	// MaxFragment is the largest fragment this server sends or expects
+	// to receive; the negotiated size is never above the client's
+	// values (MS-RPCE 3.3.1.5.6). Default 4280; values are clamped to
+	// 1432..65535 (C706 12.6.3.1 MustRecvFragSize, frag_length range).
+	// Larger incoming fragments are still accepted.
+	MaxFragment int
+	// MaxQueued is how many output messages, or how many calls waiting
+	// for dispatch, a pipe holds before Write returns ipc.ErrPipeBusy.
+	// Default 64.
+	MaxQueued int
+	// Logger receives diagnostics; it never sees stub data. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxReassembly = 4 << 20
+	DefaultMaxFragment   = 4280
+	DefaultMaxQueued     = 64
+)
+
+// Protocol sequences reported by ProtocolSequence.
+const (
+	ProtseqNamedPipe = "ncacn_np"
+	ProtseqTCP       = "ncacn_ip_tcp"
+)
+
+// Server is an RPC runtime serving registered interfaces on named pipes.
+// It implements ipc.Handler.
+type Server struct {
+	cfg        Config
+	log        *slog.Logger
+	mu         sync.RWMutex
+	pipes      map[string][]Interface
+	assocGroup atomic.Uint32
+}
+
+var _ ipc.Handler = (*Server)(nil)
+
+// NewServer returns a Server with cfg's defaults applied.
+func NewServer(cfg Config) *Server {
+	if cfg.MaxReassembly <= 0 {
+		cfg.MaxReassembly = DefaultMaxReassembly
+	}
+	if cfg.MaxFragment <= 0 {
+		cfg.MaxFragment = DefaultMaxFragment
+	}
+	if cfg.MaxFragment < mustRecvFragLen {
+		cfg.MaxFragment = mustRecvFragLen
+	}
+	if cfg.MaxFragment > 0xFFFF {
+		cfg.MaxFragment = 0xFFFF
+	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, pipes: make(map[string][]Interface)}
+}
+
+// canonicalPipe lower-cases a pipe name and strips "\", "PIPE\" and
+// "\PIPE\" prefixes.
+func canonicalPipe(name string) string {
+	n := strings.ToLower(name)
+	n = strings.TrimPrefix(n, `\`)
+	n = strings.TrimPrefix(n, `pipe\`)
+	return n
+}
+
+// Register offers ifaces on the named pipe (canonical name, e.g.
+// "wkssvc"), in addition to those already registered there.
+func (s *Server) Register(pipe string, ifaces ...Interface) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := canonicalPipe(pipe)
+	s.pipes[p] = append(s.pipes[p], ifaces...)
+}
+
+// HasPipe reports whether any interface is registered on the pipe.
+func (s *Server) HasPipe(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.pipes[canonicalPipe(name)]
+	return ok
+}
+
+func (s *Server) interfaces(pipe string) ([]Interface, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ifs, ok := s.pipes[canonicalPipe(pipe)]
+	return append([]Interface(nil), ifs...), ok
+}
+
+// OpenPipe creates a new association for one open of a named pipe. ctx
+// is only used for the open itself; calls on the pipe are cancelled by
+// Close.
+func (s *Server) OpenPipe(ctx context.Context, info ipc.OpenInfo) (ipc.Pipe, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ifs, ok := s.interfaces(info.Pipe)
+	if !ok {
+		return nil, ipc.ErrNoSuchPipe
+	}
+	info.Pipe = canonicalPipe(info.Pipe)
+	// MS-RPCE 3.3.1.5.5 / notes: the secondary address of a named pipe
+	// endpoint is its full pipe name.
+	return newAssoc(s, ifs, info, ProtseqNamedPipe, `\PIPE\`+info.Pipe), nil
+}
+
+// ServeConn serves one ncacn_ip_tcp-style connection: c carries the same
+// PDUs as a pipe, framed by frag_length. info selects the interfaces
+// (info.Pipe) and gives the caller identity seen by the calls. It returns
+// when the peer closes the connection (nil), on a fatal protocol error,
+// or when ctx ends; c is closed on return.
+func (s *Server) ServeConn(ctx context.Context, c net.Conn, info ipc.OpenInfo) error {
+	defer c.Close()
+	ifs, ok := s.interfaces(info.Pipe)
+	if !ok {
+		return ipc.ErrNoSuchPipe
+	}
+	info.Pipe = canonicalPipe(info.Pipe)
+	if info.Remote == nil {
+		info.Remote = c.RemoteAddr()
+	}
+	if info.Local == nil {
+		info.Local = c.LocalAddr()
+	}
+	secAddr := ""
+	if ta, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		secAddr = strconv.Itoa(ta.Port)
+	}
+	a := newAssoc(s, ifs, info, ProtseqTCP, secAddr)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	outDone := make(chan struct{})
+	go func() { // output: one PDU per message
+		defer close(outDone)
+		for {
+			m, err := a.ReadMessage(ctx)
+			if err != nil {
+				return
+			}
+			if _, err := c.Write(m); err != nil {
+				cancel()
+				return
+			}
+		}
+	}()
+	closerDone := make(chan struct{})
+	go func() { // unblock the read below when ctx ends
+		defer close(closerDone)
+		<-ctx.Done()
+		_ = c.Close()
+	}()
+
+	var result error
+	fatal := false
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if werr := a.writeWait(ctx, buf[:n]); werr != nil {
+				fatal = errors.Is(werr, ipc.ErrPipeClosed)
+				if !fatal && ctx.Err() == nil {
+					result = werr
+				}
+				break
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
+				result = err
+			}
+			break
+		}
+	}
+	if fatal {
+		// A fatal protocol error: let the calls before it and the final
+		// bind_nak or fault go out before the connection closes.
+		a.waitWorker(ctx)
+	}
+	_ = a.Close()
+	<-outDone
+	parentErr := ctx.Err()
+	cancel()
+	<-closerDone
+	if result == nil && parentErr != nil && !errors.Is(parentErr, context.Canceled) {
+		result = parentErr
+	}
+	return result
+}
+
+// newAssocGroup returns a fresh non-zero association group id.
+func (s *Server) newAssocGroup() uint32 {
+	for {
+		if v := s.assocGroup.Add(1); v != 0 {
+			return v
+		}
+	}
+}
+
+type protseqKey struct{}
+
+// ProtocolSequence returns the RPC protocol sequence of the call carried
+// by ctx (ProtseqNamedPipe or ProtseqTCP), or "" outside a call.
+func ProtocolSequence(ctx context.Context) string {
+	s, _ := ctx.Value(protseqKey{}).(string)
+	return s
+}
+
+// ContextWithProtocolSequence returns ctx marked as a call over protseq,
+// as the runtime marks the calls it dispatches.
+func ContextWithProtocolSequence(ctx context.Context, protseq string) context.Context {
+	return context.WithValue(ctx, protseqKey{}, protseq)
+}

@@ -1,0 +1,297 @@
+package wkssvc
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+
+	wkst "github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
+	"github.com/oiweiwei/go-msrpc/ndr"
+
+	msrpc "github.com/oiweiwei/go-msrpc/dcerpc"
+
+	"github.com/wkssvcd/wkssvcd/server/dcerpc"
+	"github.com/wkssvcd/wkssvcd/server/ipc"
+)
+
+// Win32 error codes returned by the methods (MS-ERREF 2.2).
+const (
+	errSuccess                   uint32 = 0
+	errAccessDenied              uint32 = 0x00000005 // ERROR_ACCESS_DENIED
+	errNotSupported              uint32 = 0x00000032 // ERROR_NOT_SUPPORTED
+	errInvalidLevel              uint32 = 0x0000007C // ERROR_INVALID_LEVEL
+	errProtseqNotSupported       uint32 = 0x000006A7 // RPC_S_PROTSEQ_NOT_SUPPORTED
+	errInternalError             uint32 = 0x0000054F // ERROR_INTERNAL_ERROR
+	platformIDNT                 uint32 = 500        // PLATFORM_ID_NT (MS-WKST 2.2.5.1)
+	defaultVersionMajor                 = 10
+	defaultVersionMinor                 = 0
+	defaultKeepConnection               = 600 // MS-WKST 3.2.3 <16>
+	defaultMaxCommands                  = 50  // MS-WKST 3.2.3 <17>
+	defaultSessionTimeout               = 60  // MS-WKST 3.2.3 <19>
+	levelInfo100                        = 100
+	levelInfo101                        = 101
+	levelInfo102                        = 102
+	levelInfo502                        = 502
+	maxNetBIOSComputerNameLength        = 15
+)
+
+// JoinStatus is NETSETUP_JOIN_STATUS (MS-WKST 2.2.3.1).
+type JoinStatus uint32
+
+// Join states (MS-WKST 2.2.3.1).
+const (
+	NetSetupUnknownStatus JoinStatus = 0
+	NetSetupUnjoined      JoinStatus = 1
+	NetSetupWorkgroupName JoinStatus = 2
+	NetSetupDomainName    JoinStatus = 3
+)
+
+// MembershipSource tells which workgroup or domain the host belongs to
+// (the DomainName ADM element, MS-WKST 3.2.1.6).
+type MembershipSource interface {
+	// JoinInformation returns the workgroup or domain name and the join
+	// state. name is empty for NetSetupUnjoined.
+	JoinInformation(ctx context.Context) (name string, status JoinStatus, err error)
+}
+
+// StaticMembership is a fixed MembershipSource, e.g. the configured
+// workgroup of a host that is not joined.
+type StaticMembership struct {
+	Name   string
+	Status JoinStatus
+}
+
+// JoinInformation returns the fixed name and status.
+func (m StaticMembership) JoinInformation(context.Context) (string, JoinStatus, error) {
+	return m.Name, m.Status, nil
+}
+
+// Config describes the workstation the interface reports.
+type Config struct {
+	// ComputerName is the NetBIOS name (ComputerName.NetBIOS, MS-WKST
+	// 3.2.1.2), upper case. Default: the first label of os.Hostname,
+	// upper-cased and cut to 15 characters.
+	ComputerName string
+	// DNSHostName is the host's FQDN (ComputerName.FQDN). The query
+	// levels served here report only the NetBIOS name; the field is kept
+	// for the computer-name methods. Default: empty.
+	DNSHostName string
+	// VersionMajor and VersionMinor are Ver_Major and Ver_Minor (MS-WKST
+	// 3.2.1). Default 10 and 0, as current Windows servers report.
+	VersionMajor, VersionMinor uint32
+	// KeepConnection, MaxCommands and SessionTimeout are the
+	// Keep_Connection, Max_Commands and Session_TimeOut ADM elements
+	// reported at level 502. Defaults 600, 50 and 60 (MS-WKST 3.2.3).
+	KeepConnection, MaxCommands, SessionTimeout uint32
+	// Membership supplies the workgroup or domain (the langroup of levels
+	// 100-102 and the answer of NetrGetJoinInformation). Default:
+	// StaticMembership{Name: "WORKGROUP", Status: NetSetupWorkgroupName}.
+	Membership MembershipSource
+	// Join serves the join, unjoin, rename and name-validation methods.
+	// Default: NotSupportedJoin, which answers ERROR_NOT_SUPPORTED.
+	Join JoinHandler
+	// AllowAnonymousLevel100 lets anonymous callers read
+	// NetrWkstaGetInfo level 100. Default false: the NetSecurityDescriptor
+	// of MS-WKST 3.2.1.1 grants query rights to authenticated users only.
+	AllowAnonymousLevel100 bool
+	// AllowAnyProtocolSequence lets NetrGetJoinInformation answer on
+	// transports other than ncacn_np. Default false: MS-WKST 3.2.4.12
+	// returns RPC_S_PROTSEQ_NOT_SUPPORTED there.
+	AllowAnyProtocolSequence bool
+	// Logger receives diagnostics. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Server implements go-msrpc's wkssvc.WkssvcServer.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+}
+
+var _ wkst.WkssvcServer = (*Server)(nil)
+
+// New returns a Server with cfg's defaults applied.
+func New(cfg Config) *Server {
+	if cfg.ComputerName == "" {
+		h, _ := os.Hostname()
+		h, _, _ = strings.Cut(h, ".")
+		cfg.ComputerName = h
+	}
+	cfg.ComputerName = strings.ToUpper(cfg.ComputerName)
+	if len(cfg.ComputerName) > maxNetBIOSComputerNameLength {
+		cfg.ComputerName = cfg.ComputerName[:maxNetBIOSComputerNameLength]
+	}
+	if cfg.VersionMajor == 0 && cfg.VersionMinor == 0 {
+		cfg.VersionMajor, cfg.VersionMinor = defaultVersionMajor, defaultVersionMinor
+	}
+	if cfg.KeepConnection == 0 {
+		cfg.KeepConnection = defaultKeepConnection
+	}
+	if cfg.MaxCommands == 0 {
+		cfg.MaxCommands = defaultMaxCommands
+	}
+	if cfg.SessionTimeout == 0 {
+		cfg.SessionTimeout = defaultSessionTimeout
+	}
+	if cfg.Membership == nil {
+		cfg.Membership = StaticMembership{Name: "WORKGROUP", Status: NetSetupWorkgroupName}
+	}
+	if cfg.Join == nil {
+		cfg.Join = NotSupportedJoin{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{cfg: cfg, log: cfg.Logger.With("iface", "wkssvc")}
+}
+
+// PipeName is the canonical name of the pipe wkssvc is served on.
+const PipeName = "wkssvc"
+
+// Interfaces returns the registration of s for server/dcerpc: the wkssvc
+// interface 6BFFD098-A112-3610-9833-46C3F87E345A v1.0 (MS-WKST 2.1).
+func Interfaces(s *Server) []dcerpc.Interface {
+	return []dcerpc.Interface{{
+		Name:         "wkssvc",
+		UUID:         *wkst.WkssvcSyntaxUUID,
+		VersionMajor: 1,
+		VersionMinor: 0,
+		Handle: func(ctx context.Context, opnum int, r ndr.Reader) (msrpc.Operation, error) {
+			return wkst.WkssvcServerHandle(ctx, s, opnum, r)
+		},
+	}}
+}
+
+// caller is the identity of the pipe the call arrived on. A call without
+// one is treated as anonymous.
+func caller(ctx context.Context) ipc.Identity {
+	if info, ok := ipc.FromContext(ctx); ok {
+		return info.Identity
+	}
+	return ipc.Identity{Anonymous: true}
+}
+
+// canQuery is the WKSTA_NETAPI_QUERY check of MS-WKST 3.2.1.1: the
+// NetSecurityDescriptor grants it to authenticated users (AU) and
+// administrators.
+func canQuery(id ipc.Identity) bool {
+	return !id.Anonymous && (id.User != "" || id.Admin)
+}
+
+// canChange is the WKSTA_NETAPI_CHANGE_CONFIG check of MS-WKST 3.2.1.1:
+// granted to administrators (BA) only.
+func canChange(id ipc.Identity) bool {
+	return !id.Anonymous && id.Admin
+}
+
+// GetInfo is NetrWkstaGetInfo (MS-WKST 3.2.4.1). Levels 100, 101 and 102
+// need query rights (level 100 also for anonymous callers when
+// configured); level 502 needs administrator rights. Windows also
+// restricts 102 to administrators (<29>); here 102 follows the
+// NetSecurityDescriptor like 101.
+func (s *Server) GetInfo(ctx context.Context, req *wkst.GetInfoRequest) (*wkst.GetInfoResponse, error) {
+	resp := &wkst.GetInfoResponse{Level: req.Level}
+	id := caller(ctx)
+	var allowed bool
+	switch req.Level {
+	case levelInfo100:
+		allowed = canQuery(id) || (id.Anonymous && s.cfg.AllowAnonymousLevel100)
+	case levelInfo101, levelInfo102:
+		allowed = canQuery(id)
+	case levelInfo502:
+		allowed = canChange(id)
+	default:
+		resp.Return = errInvalidLevel
+		return resp, nil
+	}
+	if !allowed {
+		resp.Return = errAccessDenied
+		return resp, nil
+	}
+	var langroup string
+	if req.Level != levelInfo502 {
+		name, _, err := s.cfg.Membership.JoinInformation(ctx)
+		if err != nil {
+			s.log.Warn("wkssvc: membership lookup failed", "err", err)
+			resp.Return = errInternalError
+			return resp, nil
+		}
+		langroup = name
+	}
+	info := &wkst.WorkstationInfo{}
+	switch req.Level {
+	case levelInfo100:
+		info.Value = &wkst.WorkstationInfo_100{WorkstationInfo100: &wkst.WorkstationInfo100{
+			PlatformID:   platformIDNT,
+			ComputerName: s.cfg.ComputerName,
+			LANGroup:     langroup,
+			VerMajor:     s.cfg.VersionMajor,
+			VerMinor:     s.cfg.VersionMinor,
+		}}
+	case levelInfo101:
+		info.Value = &wkst.WorkstationInfo_101{WorkstationInfo101: &wkst.WorkstationInfo101{
+			PlatformID:   platformIDNT,
+			ComputerName: s.cfg.ComputerName,
+			LANGroup:     langroup,
+			VerMajor:     s.cfg.VersionMajor,
+			VerMinor:     s.cfg.VersionMinor,
+			// wki101_lanroot MUST be NULL: the empty string marshals as NULL.
+		}}
+	case levelInfo102:
+		info.Value = &wkst.WorkstationInfo_102{WorkstationInfo102: &wkst.WorkstationInfo102{
+			PlatformID:   platformIDNT,
+			ComputerName: s.cfg.ComputerName,
+			LANGroup:     langroup,
+			VerMajor:     s.cfg.VersionMajor,
+			VerMinor:     s.cfg.VersionMinor,
+			// No interactive users are tracked by this server.
+			LoggedOnUsers: 0,
+		}}
+	case levelInfo502:
+		info.Value = &wkst.WorkstationInfo_502{WorkstationInfo502: &wkst.WorkstationInfo502{
+			KeepConn:    s.cfg.KeepConnection,
+			MaxCmds:     s.cfg.MaxCommands,
+			SessTimeout: s.cfg.SessionTimeout,
+			// wki502_dormant_file_limit is 0 as on Windows (<30>).
+		}}
+	}
+	resp.WorkstationInfo = info
+	resp.Return = errSuccess
+	return resp, nil
+}
+
+// GetJoinInformation is NetrGetJoinInformation (MS-WKST 3.2.4.12).
+func (s *Server) GetJoinInformation(ctx context.Context, req *wkst.GetJoinInformationRequest) (*wkst.GetJoinInformationResponse, error) {
+	resp := &wkst.GetJoinInformationResponse{}
+	if ps := dcerpc.ProtocolSequence(ctx); ps != dcerpc.ProtseqNamedPipe && !s.cfg.AllowAnyProtocolSequence {
+		resp.Return = errProtseqNotSupported
+		return resp, nil
+	}
+	if !canQuery(caller(ctx)) {
+		resp.Return = errAccessDenied
+		return resp, nil
+	}
+	name, status, err := s.cfg.Membership.JoinInformation(ctx)
+	if err != nil {
+		s.log.Warn("wkssvc: membership lookup failed", "err", err)
+		resp.Return = errInternalError
+		return resp, nil
+	}
+	switch status {
+	case NetSetupUnjoined:
+		resp.BufferType = wkst.NetSetupJoinStatusUnjoined
+		resp.NameBuffer = ""
+	case NetSetupWorkgroupName:
+		resp.BufferType = wkst.NetSetupJoinStatusWorkgroupName
+		resp.NameBuffer = name
+	case NetSetupDomainName:
+		resp.BufferType = wkst.NetSetupJoinStatusDomainName
+		resp.NameBuffer = name
+	default:
+		resp.BufferType = wkst.NetSetupJoinStatusUnknownStatus
+		resp.NameBuffer = name
+	}
+	resp.Return = errSuccess
+	return resp, nil
+}

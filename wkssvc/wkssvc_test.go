@@ -1,0 +1,239 @@
+package wkssvc
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	wkst "github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
+	"github.com/oiweiwei/go-msrpc/ndr"
+
+	"github.com/wkssvcd/wkssvcd/server/dcerpc"
+	"github.com/wkssvcd/wkssvcd/server/ipc"
+)
+
+// callCtx is the context of a call over \PIPE\wkssvc by id.
+func callCtx(id ipc.Identity) context.Context {
+	ctx := ipc.NewContext(context.Background(), &ipc.OpenInfo{Pipe: PipeName, Identity: id})
+	return dcerpc.ContextWithProtocolSequence(ctx, dcerpc.ProtseqNamedPipe)
+}
+
+func TestGetInfoAccessRules(t *testing.T) {
+	s := New(Config{ComputerName: "host", Logger: quietLogger()})
+	cases := []struct {
+		id    ipc.Identity
+		level uint32
+		want  uint32
+	}{
+		{userIdentity, 100, 0},
+		{userIdentity, 101, 0},
+		{userIdentity, 102, 0},
+		{userIdentity, 502, errAccessDenied},
+		{adminIdentity, 502, 0},
+		{adminIdentity, 100, 0},
+		{anonIdentity, 100, errAccessDenied},
+		{anonIdentity, 101, errAccessDenied},
+		{anonIdentity, 502, errAccessDenied},
+		{ipc.Identity{}, 100, errAccessDenied}, // no user name: not authenticated
+		{userIdentity, 0, errInvalidLevel},
+		{userIdentity, 1013, errInvalidLevel},
+		{anonIdentity, 99, errInvalidLevel},
+	}
+	for _, c := range cases {
+		r, err := s.GetInfo(callCtx(c.id), &wkst.GetInfoRequest{Level: c.level})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Return != c.want {
+			t.Errorf("%+v level %d: 0x%x, want 0x%x", c.id, c.level, r.Return, c.want)
+		}
+		if r.Return == 0 && r.WorkstationInfo.GetValue() == nil {
+			t.Errorf("%+v level %d: no info", c.id, c.level)
+		}
+	}
+	// Without pipe information the caller is anonymous.
+	r, _ := s.GetInfo(context.Background(), &wkst.GetInfoRequest{Level: 100})
+	if r.Return != errAccessDenied {
+		t.Errorf("no identity: 0x%x", r.Return)
+	}
+}
+
+func TestGetInfoDefaults(t *testing.T) {
+	s := New(Config{ComputerName: "averyveryverylongname", Logger: quietLogger()})
+	r, _ := s.GetInfo(callCtx(userIdentity), &wkst.GetInfoRequest{Level: 100})
+	i := r.WorkstationInfo.GetValue().(*wkst.WorkstationInfo100)
+	if i.ComputerName != "AVERYVERYVERYLO" || i.LANGroup != "WORKGROUP" || i.PlatformID != 500 || i.VerMajor != 10 {
+		t.Fatalf("level 100 = %+v", i)
+	}
+	if New(Config{Logger: quietLogger()}).cfg.ComputerName == "" {
+		t.Fatal("no default computer name")
+	}
+}
+
+type failingMembership struct{}
+
+func (failingMembership) JoinInformation(context.Context) (string, JoinStatus, error) {
+	return "", 0, errors.New("store unavailable")
+}
+
+func TestMembershipFailure(t *testing.T) {
+	s := New(Config{ComputerName: "h", Membership: failingMembership{}, Logger: quietLogger()})
+	r, _ := s.GetInfo(callCtx(userIdentity), &wkst.GetInfoRequest{Level: 101})
+	if r.Return != errInternalError {
+		t.Errorf("GetInfo: 0x%x", r.Return)
+	}
+	j, _ := s.GetJoinInformation(callCtx(userIdentity), &wkst.GetJoinInformationRequest{})
+	if j.Return != errInternalError {
+		t.Errorf("GetJoinInformation: 0x%x", j.Return)
+	}
+}
+
+func TestGetJoinInformation(t *testing.T) {
+	cases := []struct {
+		m        StaticMembership
+		wantName string
+		wantType wkst.NetSetupJoinStatus
+	}{
+		{StaticMembership{"", NetSetupUnjoined}, "", wkst.NetSetupJoinStatusUnjoined},
+		{StaticMembership{"STALE", NetSetupUnjoined}, "", wkst.NetSetupJoinStatusUnjoined},
+		{StaticMembership{"WORKGROUP", NetSetupWorkgroupName}, "WORKGROUP", wkst.NetSetupJoinStatusWorkgroupName},
+		{StaticMembership{"EXAMPLE", NetSetupDomainName}, "EXAMPLE", wkst.NetSetupJoinStatusDomainName},
+		{StaticMembership{"X", NetSetupUnknownStatus}, "X", wkst.NetSetupJoinStatusUnknownStatus},
+	}
+	for _, c := range cases {
+		s := New(Config{ComputerName: "h", Membership: c.m, Logger: quietLogger()})
+		r, _ := s.GetJoinInformation(callCtx(userIdentity), &wkst.GetJoinInformationRequest{NameBuffer: "ignored"})
+		if r.Return != 0 || r.NameBuffer != c.wantName || r.BufferType != c.wantType {
+			t.Errorf("%+v: %+v", c.m, r)
+		}
+	}
+	s := New(Config{ComputerName: "h", Logger: quietLogger()})
+	if r, _ := s.GetJoinInformation(callCtx(anonIdentity), &wkst.GetJoinInformationRequest{}); r.Return != errAccessDenied {
+		t.Errorf("anonymous: 0x%x", r.Return)
+	}
+	// MS-WKST 3.2.4.12: only ncacn_np is served.
+	ctx := dcerpc.ContextWithProtocolSequence(ipc.NewContext(context.Background(), &ipc.OpenInfo{Identity: userIdentity}), dcerpc.ProtseqTCP)
+	if r, _ := s.GetJoinInformation(ctx, &wkst.GetJoinInformationRequest{}); r.Return != errProtseqNotSupported {
+		t.Errorf("over TCP: 0x%x", r.Return)
+	}
+}
+
+// recordingJoin is a JoinHandler that records the call it got.
+type recordingJoin struct {
+	NotSupportedJoin
+	domain string
+}
+
+func (j *recordingJoin) JoinDomain2(_ context.Context, req *wkst.JoinDomain2Request) (*wkst.JoinDomain2Response, error) {
+	j.domain = req.DomainNameParam
+	return &wkst.JoinDomain2Response{}, nil
+}
+
+func TestJoinHandlerDelegation(t *testing.T) {
+	j := &recordingJoin{}
+	s := New(Config{ComputerName: "h", Join: j, Logger: quietLogger()})
+	r, err := s.JoinDomain2(callCtx(adminIdentity), &wkst.JoinDomain2Request{DomainNameParam: "example.test"})
+	if err != nil || r.Return != 0 || j.domain != "example.test" {
+		t.Fatalf("JoinDomain2: %v %+v %q", err, r, j.domain)
+	}
+	r3, _ := s.JoinDomain3(callCtx(adminIdentity), &wkst.JoinDomain3Request{})
+	if r3.Return != errNotSupported {
+		t.Fatalf("JoinDomain3: 0x%x", r3.Return)
+	}
+}
+
+// requestFor returns a zero-valued, marshallable request for opnum.
+func requestFor(opnum int) ndr.Marshaler {
+	switch opnum {
+	case 0:
+		return &wkst.GetInfoRequest{ServerName: `\\host`, Level: 100}
+	case 1:
+		return &wkst.SetInfoRequest{Level: 502, WorkstationInfo: &wkst.WorkstationInfo{Value: &wkst.WorkstationInfo_502{WorkstationInfo502: &wkst.WorkstationInfo502{}}}}
+	case 2:
+		return &wkst.UserEnumRequest{UserInfo: &wkst.WorkstationUserEnum{Level: 0, WorkstationUserInfo: &wkst.WorkstationUserEnum_WorkstationUserInfo{Value: &wkst.WorkstationUserInfo_Level0{Level0: &wkst.WorkstationUserInfo0Container{}}}}}
+	case 5:
+		return &wkst.TransportEnumRequest{TransportInfo: &wkst.WorkstationTransportEnum{Level: 0, WorkstationTransportInfo: &wkst.WorkstationTransportEnum_WorkstationTransportInfo{Value: &wkst.WorkstationTransportInfo_Level0{Level0: &wkst.WorkstationTransportInfo0Container{}}}}}
+	case 6:
+		return &wkst.TransportAddRequest{TransportInfo: &wkst.WorkstationTransportInfo0{}}
+	case 7:
+		return &wkst.TransportDeleteRequest{}
+	case 8:
+		return &wkst.UseAddRequest{Level: 0, Info: &wkst.UseInfo{Value: &wkst.UseInfo_0{UseInfo0: &wkst.UseInfo0{}}}}
+	case 9:
+		return &wkst.UseGetInfoRequest{UseName: "x", Level: 0}
+	case 10:
+		return &wkst.UseDeleteRequest{UseName: "x"}
+	case 11:
+		return &wkst.UseEnumRequest{Info: &wkst.UseEnum{Level: 0, UseInfo: &wkst.UseEnum_UseInfo{Value: &wkst.UseInfo_Level0{Level0: &wkst.UseInfo0Container{}}}}}
+	case 13:
+		return &wkst.WorkstationStatisticsGetRequest{}
+	case 20:
+		return &wkst.GetJoinInformationRequest{NameBuffer: "x"}
+	case 22:
+		return &wkst.JoinDomain2Request{DomainNameParam: "d"}
+	case 23:
+		return &wkst.UnjoinDomain2Request{}
+	case 24:
+		return &wkst.RenameMachineInDomain2Request{}
+	case 25:
+		return &wkst.ValidateName2Request{NameToValidate: "n"}
+	case 26:
+		return &wkst.GetJoinableOUs2Request{DomainNameParam: "d"}
+	case 27:
+		return &wkst.AddAlternateComputerNameRequest{}
+	case 28:
+		return &wkst.RemoveAlternateComputerNameRequest{}
+	case 29:
+		return &wkst.SetPrimaryComputerNameRequest{}
+	case 30:
+		return &wkst.EnumerateComputerNamesRequest{}
+	case 31:
+		return &wkst.JoinDomain3Request{DomainNameParam: "d"}
+	case 32:
+		return &wkst.UnjoinDomain3Request{}
+	case 33:
+		return &wkst.RenameMachineInDomain3Request{}
+	case 34:
+		return &wkst.ValidateName3Request{NameToValidate: "n"}
+	case 35:
+		return &wkst.AddAlternateComputerName2Request{}
+	case 36:
+		return &wkst.RemoveAlternateComputerName2Request{}
+	case 37:
+		return &wkst.SetPrimaryComputerName2Request{}
+	}
+	return nil
+}
+
+// TestEveryOpnumMarshals drives every wire opnum through the generated
+// server handle, as the runtime does, and checks that the answer
+// marshals: no method may leave an out parameter the encoder rejects.
+func TestEveryOpnumMarshals(t *testing.T) {
+	s := New(Config{ComputerName: "h", Logger: quietLogger()})
+	handle := Interfaces(s)[0].Handle
+	for opnum := 0; opnum <= 40; opnum++ {
+		req := requestFor(opnum)
+		for _, id := range []ipc.Identity{userIdentity, adminIdentity} {
+			var stub []byte
+			if req != nil {
+				var err error
+				if stub, err = ndr.Marshal(req); err != nil {
+					t.Fatalf("opnum %d: request does not marshal: %v", opnum, err)
+				}
+			}
+			op, err := handle(callCtx(id), opnum, dcerpc.NewStubReader(stub, nil))
+			if req == nil {
+				if op != nil || err != nil {
+					t.Errorf("opnum %d: want no operation, got %v %v", opnum, op, err)
+				}
+				continue
+			}
+			if err != nil || op == nil {
+				t.Fatalf("opnum %d: %v", opnum, err)
+			}
+			if _, err := ndr.MarshalResponse(op); err != nil {
+				t.Errorf("opnum %d: response does not marshal: %v", opnum, err)
+			}
+		}
+	}
+}
