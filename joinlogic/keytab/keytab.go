@@ -1,16 +1,19 @@
 package keytab
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	gokeytab "github.com/jcmturner/gokrb5/v8/keytab"
+	"golang.org/x/crypto/md4"
 )
 
 // DefaultEncTypes are the key types written when Entries.EncTypes is
@@ -115,12 +118,19 @@ func Build(e Entries) (*gokeytab.Keytab, error) {
 		}
 		// gokrb5 derives AddEntry's key with the default (user) salt;
 		// the key is replaced below with the computer-account salt.
-		key, err := etype.StringToKey(e.Password, salt, etype.GetDefaultStringToKeyParams())
-		if err != nil {
+		var key []byte
+		if et == etypeID.RC4_HMAC {
+			// RFC 4757 2: MD4 of the UTF-16LE password (gokrb5's own
+			// conversion mishandles characters outside ASCII).
+			key = ntHash(e.Password)
+		} else if key, err = etype.StringToKey(e.Password, salt, etype.GetDefaultStringToKeyParams()); err != nil {
 			return nil, fmt.Errorf("keytab: deriving the type %d key: %w", et, err)
 		}
 		for _, p := range e.Principals() {
-			if err := kt.AddEntry(p, realm, e.Password, ts, uint8(kvno), et); err != nil {
+			// The password handed to AddEntry only feeds the key that is
+			// overwritten; a fixed ASCII string keeps gokrb5's RC4
+			// conversion from failing on characters outside the BMP.
+			if err := kt.AddEntry(p, realm, "x", ts, uint8(kvno), et); err != nil {
 				return nil, fmt.Errorf("keytab: adding %s: %w", p, err)
 			}
 			ent := &kt.Entries[len(kt.Entries)-1]
@@ -130,6 +140,20 @@ func Build(e Entries) (*gokeytab.Keytab, error) {
 		}
 	}
 	return kt, nil
+}
+
+// ntHash is MD4 over the UTF-16LE encoding of password (the RC4-HMAC key,
+// RFC 4757 2).
+func ntHash(password string) []byte {
+	u := utf16.Encode([]rune(password))
+	b := make([]byte, 2*len(u))
+	for i, c := range u {
+		binary.LittleEndian.PutUint16(b[2*i:], c)
+	}
+	h := md4.New()
+	h.Write(b)
+	clear(b)
+	return h.Sum(nil)
 }
 
 // Write builds the keytab for e and replaces path with it atomically: a

@@ -40,7 +40,10 @@ type Config struct {
 	// DangerousSkipTLSVerify accepts any LDAPS certificate. Passwords then
 	// go to whoever answers. Default false; only for diagnostics.
 	DangerousSkipTLSVerify bool
-	// LDAPPort is the port of the LDAP ping. Default 389.
+	// PingOverTCP sends LDAP pings as TCP rootDSE searches only. Default
+	// false: UDP (CLDAP) first, TCP when no UDP answer arrives.
+	PingOverTCP bool
+	// LDAPPort is the port of the LDAP ping (UDP and TCP). Default 389.
 	LDAPPort int
 	// LDAPSPort is the port of LDAP over TLS. Default 636.
 	LDAPSPort int
@@ -302,16 +305,45 @@ func (d *Directory) resolveHost(ctx context.Context, host, domain string) ([]str
 // NETLOGON_NT_VERSION_5 | NETLOGON_NT_VERSION_5EX (6.3.1.1), DnsDomain
 // names the domain when it is a DNS name.
 func pingFilter(domain string) string {
-	f := `(NtVer=\06\00\00\00)`
+	// The filter is a conjunction of equality terms (6.3.3.1), even with
+	// one term.
+	f := "(&"
 	if strings.Contains(domain, ".") {
-		f = "(&(DnsDomain=" + ldap.EscapeFilter(domain) + ")" + f + ")"
+		f += "(DnsDomain=" + ldap.EscapeFilter(domain) + ")"
 	}
-	return f
+	return f + `(NtVer=\06\00\00\00))` // NtVersion5 | NtVersion5EX
 }
 
-// ping sends an LDAP ping over TCP (a rootDSE search for the Netlogon
-// attribute, MS-ADTS 6.3.3) to addr and decodes the answer.
+// ping sends an LDAP ping (MS-ADTS 6.3.3) to addr and decodes the answer:
+// over UDP (CLDAP) unless Config.PingOverTCP, and over TCP when no UDP
+// answer arrives.
 func (d *Directory) ping(ctx context.Context, addr, domain string) (*PingResponse, error) {
+	var v []byte
+	var err error
+	if !d.cfg.PingOverTCP {
+		v, err = d.cldapPing(ctx, addr, domain)
+		if err != nil && ctx.Err() == nil && !errors.Is(err, errNoAnswer) {
+			d.log.DebugContext(ctx, "ldapdir: CLDAP ping failed, trying TCP", "addr", addr, "err", err)
+			v, err = d.tcpPing(ctx, addr, domain)
+		}
+	} else {
+		v, err = d.tcpPing(ctx, addr, domain)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("LDAP ping to %s: %w", addr, err)
+	}
+	resp, err := ParsePingResponse(v, NtVersion5|NtVersion5EX)
+	if err != nil {
+		return nil, fmt.Errorf("LDAP ping to %s: %w", addr, err)
+	}
+	if resp.Flags&FlagDS == 0 {
+		return nil, fmt.Errorf("LDAP ping to %s: not a directory service", addr)
+	}
+	return resp, nil
+}
+
+// tcpPing is the LDAP ping as a rootDSE search over TCP.
+func (d *Directory) tcpPing(ctx context.Context, addr, domain string) ([]byte, error) {
 	conn, err := d.dial(ctx, "ldap", addr, d.cfg.LDAPPort, nil)
 	if err != nil {
 		return nil, err
@@ -326,21 +358,14 @@ func (d *Directory) ping(ctx context.Context, addr, domain string) (*PingRespons
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("LDAP ping to %s: %w", addr, err)
+		return nil, err
 	}
 	for _, e := range res.Entries {
 		if v := e.GetEqualFoldRawAttributeValue("Netlogon"); len(v) > 0 {
-			resp, err := ParsePingResponse(v)
-			if err != nil {
-				return nil, fmt.Errorf("LDAP ping to %s: %w", addr, err)
-			}
-			if resp.Flags&FlagDS == 0 {
-				return nil, fmt.Errorf("LDAP ping to %s: not a directory service", addr)
-			}
-			return resp, nil
+			return v, nil
 		}
 	}
-	return nil, fmt.Errorf("LDAP ping to %s: no Netlogon answer for %s (%d entries)", addr, domain, len(res.Entries))
+	return nil, fmt.Errorf("%w for %s", errNoAnswer, domain)
 }
 
 func pingNamesDomain(r *PingResponse, domain string) bool {

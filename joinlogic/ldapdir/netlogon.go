@@ -16,20 +16,26 @@ const (
 
 // DS_FLAG bits of a ping response (MS-ADTS 6.3.1.2).
 const (
-	FlagPDC         = 0x00000001 // DS_PDC_FLAG
-	FlagGC          = 0x00000004 // DS_GC_FLAG
-	FlagLDAP        = 0x00000008 // DS_LDAP_FLAG
-	FlagDS          = 0x00000010 // DS_DS_FLAG
-	FlagKDC         = 0x00000020 // DS_KDC_FLAG
-	FlagTimeServ    = 0x00000040 // DS_TIMESERV_FLAG
-	FlagClosest     = 0x00000080 // DS_CLOSEST_FLAG
-	FlagWritable    = 0x00000100 // DS_WRITABLE_FLAG
-	FlagGoodTime    = 0x00000200 // DS_GOOD_TIMESERV_FLAG
-	FlagNDNC        = 0x00000400 // DS_NDNC_FLAG
-	FlagDNSDC       = 0x20000000 // DS_DNS_CONTROLLER_FLAG
-	FlagDNSDomain   = 0x40000000 // DS_DNS_DOMAIN_FLAG
-	FlagDNSForest   = 0x80000000 // DS_DNS_FOREST_FLAG
-	ntVersion5EXIP  = 0x00000008 // NETLOGON_NT_VERSION_5EX_WITH_IP (MS-ADTS 6.3.1.1)
+	FlagPDC       = 0x00000001 // DS_PDC_FLAG
+	FlagGC        = 0x00000004 // DS_GC_FLAG
+	FlagLDAP      = 0x00000008 // DS_LDAP_FLAG
+	FlagDS        = 0x00000010 // DS_DS_FLAG
+	FlagKDC       = 0x00000020 // DS_KDC_FLAG
+	FlagTimeServ  = 0x00000040 // DS_TIMESERV_FLAG
+	FlagClosest   = 0x00000080 // DS_CLOSEST_FLAG
+	FlagWritable  = 0x00000100 // DS_WRITABLE_FLAG
+	FlagGoodTime  = 0x00000200 // DS_GOOD_TIMESERV_FLAG
+	FlagNDNC      = 0x00000400 // DS_NDNC_FLAG
+	FlagDNSDC     = 0x20000000 // DS_DNS_CONTROLLER_FLAG
+	FlagDNSDomain = 0x40000000 // DS_DNS_DOMAIN_FLAG
+	FlagDNSForest = 0x80000000 // DS_DNS_FOREST_FLAG
+)
+
+// NETLOGON_NT_VERSION bits of the NtVer filter term (MS-ADTS 6.3.1.1).
+const (
+	NtVersion5      = 0x00000002 // NETLOGON_NT_VERSION_5
+	NtVersion5EX    = 0x00000004 // NETLOGON_NT_VERSION_5EX
+	ntVersion5EXIP  = 0x00000008 // NETLOGON_NT_VERSION_5EX_WITH_IP
 	ntVersionClSite = 0x00000010 // NETLOGON_NT_VERSION_WITH_CLOSEST_SITE
 )
 
@@ -62,9 +68,12 @@ const maxNameLen = 255
 var errShortPing = errors.New("ldapdir: truncated NETLOGON_SAM_LOGON_RESPONSE_EX")
 
 // ParsePingResponse decodes the Netlogon attribute value of an LDAP ping
-// (MS-ADTS 6.3.3.2). Every offset and length is checked; malformed input
-// yields an error, never a panic.
-func ParsePingResponse(b []byte) (*PingResponse, error) {
+// (MS-ADTS 6.3.3.2) sent with NtVer = ntVer: the optional DcSockAddr and
+// NextClosestSiteName fields are present according to what was asked
+// (6.3.1.9), not according to the NtVersion the answer carries. Every
+// offset and length is checked; malformed input yields an error, never a
+// panic.
+func ParsePingResponse(b []byte, ntVer uint32) (*PingResponse, error) {
 	// Opcode, Sbz, Flags, DomainGuid, then eight names at least one byte
 	// each, then NtVersion, LmNtToken, Lm20Token.
 	if len(b) < 2+2+4+16+8+8 {
@@ -80,8 +89,7 @@ func ParsePingResponse(b []byte) (*PingResponse, error) {
 		return nil, fmt.Errorf("ldapdir: ping response opcode %d is not a NETLOGON_SAM_LOGON_RESPONSE_EX", r.Opcode)
 	}
 	copy(r.DomainGUID[:], b[8:24])
-	// The trailer (NtVersion, LmNtToken, Lm20Token) is the last 8 bytes;
-	// NtVersion tells which optional fields precede it.
+	// The trailer (NtVersion, LmNtToken, Lm20Token) is the last 8 bytes.
 	end := len(b) - 8
 	r.NtVersion = binary.LittleEndian.Uint32(b[end : end+4])
 	off := 24
@@ -95,7 +103,7 @@ func ParsePingResponse(b []byte) (*PingResponse, error) {
 		}
 		*dst, off = s, next
 	}
-	if r.NtVersion&ntVersion5EXIP != 0 && off < end {
+	if ntVer&ntVersion5EXIP != 0 && off < end {
 		n := int(b[off])
 		off++
 		if n > end-off {
@@ -108,7 +116,8 @@ func ParsePingResponse(b []byte) (*PingResponse, error) {
 		}
 		off += n
 	}
-	if r.NtVersion&ntVersionClSite != 0 && off < end {
+	// A controller below DS_BEHAVIOR_WIN2008 leaves this field out.
+	if ntVer&ntVersionClSite != 0 && off < end {
 		s, next, err := readCompressedName(b[:end], off)
 		if err != nil {
 			return nil, err
@@ -159,13 +168,13 @@ func readCompressedName(msg []byte, off int) (string, int, error) {
 			if off+1+l > len(msg) {
 				return "", 0, errShortPing
 			}
+			if sb.Len()+1+l > maxNameLen {
+				return "", 0, errors.New("ldapdir: name too long in ping response")
+			}
 			if sb.Len() > 0 {
 				sb.WriteByte('.')
 			}
 			sb.Write(msg[off+1 : off+1+l])
-			if sb.Len() > maxNameLen {
-				return "", 0, errors.New("ldapdir: name too long in ping response")
-			}
 			off += 1 + l
 		}
 	}

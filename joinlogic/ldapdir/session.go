@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 
@@ -440,11 +439,17 @@ func (s *Session) SetMachinePassword(ctx context.Context, dn, password string) e
 	mod := ldap.NewModifyRequest(dn, nil)
 	mod.Replace("unicodePwd", []string{unicodePwd(password)})
 	mod.Replace("userAccountControl", []string{strconv.FormatUint(uint64(uac), 10)})
-	err = s.do(ctx, func() error { return s.conn.Modify(mod) })
-	switch {
-	case err == nil:
-		return nil
-	case ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation), ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform):
+	if err := s.do(ctx, func() error { return s.conn.Modify(mod) }); err != nil {
+		return passwordError(err, dn)
+	}
+	return nil
+}
+
+// passwordError maps a refused unicodePwd write: AD answers a password
+// its policy rejects with constraintViolation or unwillingToPerform
+// (MS-ADTS 3.1.1.3.1.5.2), which is ERROR_PASSWORD_RESTRICTION.
+func passwordError(err error, dn string) error {
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) || ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform) {
 		return codeError(joinlogic.ERROR_PASSWORD_RESTRICTION, "ldapdir: setting the password of %s: %w", dn, err)
 	}
 	return opError(err, "setting the password of "+dn)
@@ -521,6 +526,3 @@ func (s *Session) VerifyMachinePassword(ctx context.Context, sam, password strin
 	}
 	return nil
 }
-
-// Addr returns the address the session is connected to.
-func (s *Session) Addr() string { return net.JoinHostPort(s.addr, strconv.Itoa(s.d.cfg.LDAPSPort)) }

@@ -1,0 +1,15 @@
+// Package testdc runs a throwaway Samba Active Directory domain controller
+// on 127.0.0.2 for tests that need a real domain: LDAP/LDAPS, Kerberos, DNS
+// and SMB of the domain EXAMPLE.TEST (NetBIOS EXAMPLE, host dc1).
+//
+// It owns only the files under its own temporary directories (a provisioned
+// template cached in os.TempDir and one copy per run) and the samba process
+// group it starts; it never touches the host's Samba configuration,
+// /run/samba or /var/lib/samba, and it stops only the processes it started,
+// by their process id. It needs root, the samba and samba-tool binaries, and
+// the address 127.0.0.2 on an interface (ip addr add 127.0.0.2/8 dev lo).
+// Without them, Start skips the test, or fails it when WKSSVCD_E2E=1.
+//
+// A test binary shares one controller through Main; test binaries running
+// at the same time take turns on 127.0.0.2 through a file lock.
+package testdc

@@ -1,0 +1,74 @@
+package testdc
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) { os.Exit(Main(m)) }
+
+func TestStartAnswersLDAPSAndSambaTool(t *testing.T) {
+	dc := Start(t, Options{})
+	if err := dc.probe(); err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	out := dc.MustSambaTool(t, "domain", "info", dc.Addr)
+	if !strings.Contains(strings.ToLower(out), dc.DNSDomain) {
+		t.Fatalf("samba-tool domain info does not name %s:\n%s", dc.DNSDomain, out)
+	}
+	dc.CreateUser(t, "plainuser1", "Pl41n.User-Pass")
+	dc.CreateOU(t, "OU=FixtureOU,"+dc.BaseDN)
+	out = dc.MustSambaTool(t, "ou", "list")
+	if !strings.Contains(out, "FixtureOU") {
+		t.Fatalf("OU not listed:\n%s", out)
+	}
+	if again := Start(t, Options{}); again != dc {
+		t.Fatal("second Start in the same binary did not return the shared DC")
+	}
+}
+
+func TestStopAndStart(t *testing.T) {
+	dc := Start(t, Options{})
+	dc.Stop(t)
+	if dc.Running() {
+		t.Fatal("Running after Stop")
+	}
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(dc.Addr, "636"), time.Second); err == nil {
+		c.Close()
+		t.Fatal("LDAPS still answers after Stop")
+	}
+	dc.Start(t)
+	if err := dc.probe(); err != nil {
+		t.Fatalf("probe after restart: %v", err)
+	}
+	c, err := tls.Dial("tcp", net.JoinHostPort(dc.Addr, "636"), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	_ = context.Background()
+}
+
+func TestHelpers(t *testing.T) {
+	if haveAddr("192.0.2.123") {
+		t.Error("haveAddr reports a documentation address as local")
+	}
+	if !haveAddr("127.0.0.1") {
+		t.Error("haveAddr misses 127.0.0.1")
+	}
+	got := redactArgs([]string{"user", "create", "u1", "--newpassword=secret", "P@ss"})
+	if strings.Join(got, " ") != "user create [...]" {
+		t.Errorf("redactArgs = %v", got)
+	}
+	conf := krb5Conf()
+	for _, want := range []string{"default_realm = " + Realm, "kdc = " + Addr, "dns_lookup_kdc = false"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("krb5.conf lacks %q:\n%s", want, conf)
+		}
+	}
+}
