@@ -127,16 +127,9 @@ func TestGoMSRPCClientGetInfo(t *testing.T) {
 		t.Errorf("level 101 = %+v", i101)
 	}
 
-	r102, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 102})
-	if err != nil || r102.Return != 0 {
-		t.Fatalf("level 102: %v %+v", err, r102)
-	}
-	i102 := r102.WorkstationInfo.GetValue().(*wkst.WorkstationInfo102)
-	if i102.ComputerName != "WKHOST" || i102.VerMajor != 10 {
-		t.Errorf("level 102 = %+v", i102)
-	}
-
-	// Level 502 is for administrators only.
+	// Levels 102 and 502 are for administrators only.
+	_, err = cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 102})
+	wantCode(t, "level 102 as user", err, errAccessDenied)
 	_, err = cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 502})
 	wantCode(t, "level 502 as user", err, errAccessDenied)
 
@@ -158,6 +151,14 @@ func TestGoMSRPCClientGetInfo(t *testing.T) {
 
 func TestGoMSRPCClientAdmin(t *testing.T) {
 	cli, ctx := dialClient(t, serveTCP(t, testConfig(), adminIdentity))
+	r102, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 102})
+	if err != nil || r102.Return != 0 {
+		t.Fatalf("level 102: %v %+v", err, r102)
+	}
+	i102 := r102.WorkstationInfo.GetValue().(*wkst.WorkstationInfo102)
+	if i102.ComputerName != "WKHOST" || i102.VerMajor != 10 {
+		t.Errorf("level 102 = %+v", i102)
+	}
 	r, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 502})
 	if err != nil || r.Return != 0 {
 		t.Fatalf("level 502: %v %+v", err, r)

@@ -185,11 +185,10 @@ func canChange(id ipc.Identity) bool {
 	return !id.Anonymous && id.Admin
 }
 
-// GetInfo is NetrWkstaGetInfo (MS-WKST 3.2.4.1). Levels 100, 101 and 102
-// need query rights (level 100 also for anonymous callers when
-// configured); level 502 needs administrator rights. Windows also
-// restricts 102 to administrators (<29>); here 102 follows the
-// NetSecurityDescriptor like 101.
+// GetInfo is NetrWkstaGetInfo (MS-WKST 3.2.4.1). Levels 100 and 101 need
+// query rights (level 100 also for anonymous callers when configured);
+// levels 102 and 502 need administrator rights, as Windows requires
+// (MS-WKST <29>) and Samba does too.
 func (s *Server) GetInfo(ctx context.Context, req *wkst.GetInfoRequest) (*wkst.GetInfoResponse, error) {
 	resp := &wkst.GetInfoResponse{Level: req.Level}
 	id := caller(ctx)
@@ -197,9 +196,9 @@ func (s *Server) GetInfo(ctx context.Context, req *wkst.GetInfoRequest) (*wkst.G
 	switch req.Level {
 	case levelInfo100:
 		allowed = canQuery(id) || (id.Anonymous && s.cfg.AllowAnonymousLevel100)
-	case levelInfo101, levelInfo102:
+	case levelInfo101:
 		allowed = canQuery(id)
-	case levelInfo502:
+	case levelInfo102, levelInfo502:
 		allowed = canChange(id)
 	default:
 		resp.Return = errInvalidLevel

@@ -27,7 +27,8 @@ func TestGetInfoAccessRules(t *testing.T) {
 	}{
 		{userIdentity, 100, 0},
 		{userIdentity, 101, 0},
-		{userIdentity, 102, 0},
+		{userIdentity, 102, errAccessDenied},
+		{adminIdentity, 102, 0},
 		{userIdentity, 502, errAccessDenied},
 		{adminIdentity, 502, 0},
 		{adminIdentity, 100, 0},
