@@ -1,0 +1,181 @@
+// Command wkssvcd serves the Workstation Service Remote Protocol (MS-WKST)
+// over SMB2/3 named pipes so that remote-management tools can query this
+// host and join it to a domain.
+//
+// With no flags it listens on 127.0.0.1:1445 with a default state
+// directory; see -h for the flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/wkssvcd/wkssvcd/joinlogic"
+	"github.com/wkssvcd/wkssvcd/joinlogic/ldapdir"
+	"github.com/wkssvcd/wkssvcd/server/dcerpc"
+	"github.com/wkssvcd/wkssvcd/server/ntlm"
+	"github.com/wkssvcd/wkssvcd/server/smb2"
+	"github.com/wkssvcd/wkssvcd/server/srvsvc"
+	"github.com/wkssvcd/wkssvcd/wkssvc"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "wkssvcd:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the daemon and serves until ctx ends, then shuts down cleanly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	level, err := cfg.logLevel()
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	admins, err := resolveAdmins(cfg, getenv)
+	if err != nil {
+		return err
+	}
+
+	d, err := newDaemon(cfg, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wkssvcd: serving \\\\%s\\IPC$\\PIPE\\wkssvc on %s (state in %s)\n", cfg.NetBIOSName, ln.Addr(), cfg.StateDir)
+	for _, a := range admins {
+		fmt.Fprintf(stdout, "wkssvcd: administrator %q, password from %s\n", a.User, a.From)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- d.smb.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.smb.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, smb2.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// daemon is the assembled server: SMB front, RPC runtime, wkssvc adapter.
+type daemon struct {
+	smb *smb2.Server
+}
+
+func newDaemon(cfg *config, logger *slog.Logger) (*daemon, error) {
+	var accounts ntlm.StaticAccounts
+	for _, a := range cfg.Admins {
+		accounts = append(accounts, ntlm.Account{Name: a.User, NTHash: ntlm.NTHash(a.Password), Admin: true})
+	}
+	for _, u := range cfg.Users {
+		accounts = append(accounts, ntlm.Account{Name: u.User, NTHash: ntlm.NTHash(u.Password)})
+	}
+	auth := ntlm.NewAuthenticator(ntlm.Config{
+		NetBIOSComputer: cfg.NetBIOSName,
+		NetBIOSDomain:   cfg.NetBIOSName, // local accounts: the computer is its own domain
+		DNSComputer:     cfg.DNSHostName,
+		DNSDomain:       cfg.DNSHostName,
+		Accounts:        accounts,
+		AllowAnonymous:  cfg.AllowAnonymous,
+		Logger:          logger.With("component", "ntlm"),
+	})
+
+	store, err := openStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dir := ldapdir.New(ldapdir.Config{
+		DNSServer:              cfg.DNSServer,
+		DomainControllers:      cfg.DomainControllers,
+		CAFile:                 cfg.LDAPCAFile,
+		DangerousSkipTLSVerify: cfg.DangerousSkipLDAPTLSVerify,
+		OperatingSystem:        "wkssvcd",
+		Logger:                 logger.With("component", "ldap"),
+	})
+	joiner, err := joinlogic.New(joinlogic.Config{
+		ComputerName: cfg.NetBIOSName,
+		DNSHostName:  cfg.DNSHostName,
+		Store:        store,
+		Directory:    dir,
+		Logger:       logger.With("component", "join"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	membership := wkssvc.NewMembership(joiner)
+	wk := wkssvc.New(wkssvc.Config{
+		ComputerName: cfg.NetBIOSName,
+		DNSHostName:  cfg.DNSHostName,
+		Membership:   membership,
+		Join:         membership,
+		Logger:       logger.With("component", "wkssvc"),
+	})
+	rpc := dcerpc.NewServer(dcerpc.Config{Logger: logger.With("component", "dcerpc")})
+	rpc.Register("wkssvc", wkssvc.Interfaces(wk)...)
+	rpc.Register("srvsvc", srvsvc.Interfaces(srvsvc.New(srvsvc.Config{ComputerName: cfg.NetBIOSName}))...)
+
+	smb, err := smb2.NewServer(smb2.Config{
+		Auth:   auth,
+		Pipes:  rpc,
+		Logger: logger.With("component", "smb2"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &daemon{smb: smb}, nil
+}
+
+// openStore opens the membership file in the state directory. A host with
+// no saved membership starts in the configured workgroup; a file that
+// cannot be read stops the daemon (it is never silently reset).
+func openStore(cfg *config) (*joinlogic.Store, error) {
+	path := filepath.Join(cfg.StateDir, membershipFile)
+	_, statErr := os.Stat(path)
+	store, err := joinlogic.OpenStore(path)
+	if err != nil {
+		return nil, fmt.Errorf("membership state: %w", err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) && cfg.Workgroup != joinlogic.DefaultWorkgroup {
+		m := joinlogic.DefaultMembership()
+		m.Workgroup = cfg.Workgroup
+		if err := store.Save(context.Background(), m); err != nil {
+			return nil, fmt.Errorf("membership state: %w", err)
+		}
+	}
+	return store, nil
+}
+
+const membershipFile = "membership.json"

@@ -1,0 +1,48 @@
+"""Calls NetrWkstaGetInfo through impacket over SMB and prints what it saw.
+
+usage: impacket_getinfo.py HOST PORT DIALECT USER PASSWORD LEVEL
+DIALECT is 2.0.2, 2.1 or 3.0. Prints "sessionkey=<hex>" (the key impacket
+uses for JOINPR blobs), "dialect=<hex>" and the fields of the answer;
+an RPC or SMB error is printed as "error=<text>" with exit code 1.
+"""
+import sys
+
+from impacket.dcerpc.v5 import transport, wkst
+from impacket.smb3structs import SMB2_DIALECT_002, SMB2_DIALECT_21, SMB2_DIALECT_30
+from impacket.smbconnection import SMBConnection
+
+DIALECTS = {"2.0.2": SMB2_DIALECT_002, "2.1": SMB2_DIALECT_21, "3.0": SMB2_DIALECT_30}
+
+
+def main():
+    host, port, dialect, user, password, level = sys.argv[1:7]
+    conn = SMBConnection(host, host, sess_port=int(port), preferredDialect=DIALECTS[dialect], timeout=20)
+    conn.login(user, password)
+    print("dialect=%#x" % conn.getDialect())
+    print("sessionkey=%s" % conn.getSessionKey().hex())
+    rpc = transport.SMBTransport(host, int(port), filename=r"\wkssvc", smb_connection=conn)
+    dce = rpc.get_dce_rpc()
+    dce.connect()
+    dce.bind(wkst.MSRPC_UUID_WKST)
+    resp = wkst.hNetrWkstaGetInfo(dce, int(level))
+    info = resp["WkstaInfo"]
+    tag = info["tag"]
+    body = info["WkstaInfo%d" % tag]
+    for field in ("wki%d_platform_id", "wki%d_computername", "wki%d_langroup",
+                  "wki%d_ver_major", "wki%d_ver_minor", "wki%d_lanroot", "wki%d_logged_on_users"):
+        name = field % tag
+        try:
+            value = body[name]
+        except Exception:
+            continue
+        print("%s=%s" % (name.split("_", 1)[1], str(value).rstrip("\x00")))
+    dce.disconnect()
+    conn.logoff()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:  # reported to the Go test, which decides
+        print("error=%s" % e)
+        sys.exit(1)
