@@ -20,7 +20,6 @@ import (
 // Addresses and accounts of the end-to-end environment. scripts/test adds
 // the loopback addresses and sets WKSSVCD_E2E=1.
 const (
-	daemonAddr = "127.0.0.3"
 	netbios    = "WKHOST"
 	dnsName    = "wkhost.example.test"
 	adminUser  = "admin"
@@ -29,6 +28,17 @@ const (
 	plainPass  = "B0b-Secret!"
 	pythonPath = "/usr/bin/python3" // the interpreter Debian's impacket is installed for
 )
+
+// daemonAddr is the loopback address the daemon under test listens on
+// (port 445); $WKSSVCD_E2E_ADDR overrides it.
+var daemonAddr = envOr("WKSSVCD_E2E_ADDR", "127.0.0.3")
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
 
 var (
 	binDir   string // built binaries

@@ -24,6 +24,14 @@ from impacket.smbconnection import SMBConnection
 
 DIALECTS = {"2.0.2": SMB2_DIALECT_002, "2.1": SMB2_DIALECT_21, "3.0": SMB2_DIALECT_30}
 
+class DCERPCSessionError(DCERPCException):
+    """impacket raises this module's DCERPCSessionError for a non-zero return
+    of a call defined here."""
+
+    def __init__(self, error_string=None, error_code=None, packet=None):
+        DCERPCException.__init__(self, error_string, error_code, packet)
+
+
 # MS-WKST 2.2.5.19, defined here: impacket 0.10 lacks opnums 31 and 32.
 class CIPHER_ARRAY(NDRUniConformantArray):
     item = "c"

@@ -433,9 +433,13 @@ func (c *conn) dispatch(req *request) (result, error) {
 					return errResult(statusAccessDenied), nil
 				}
 				req.signed = true
-			} else if s != nil && s.state == sessionValid {
+			} else if s != nil && s.state == sessionValid && !s.identity.Anonymous {
 				return errResult(statusNotSupported), nil
 			}
+			// A null session has no key to sign with, yet impacket signs
+			// its requests whenever the server requires signing. The spec
+			// answers STATUS_NOT_SUPPORTED; Windows and Samba accept such
+			// requests as unsigned, and so does this server.
 		} else if s != nil && s.state == sessionValid {
 			// MS-SMB2 3.3.5.7: at 3.1.1 an unsigned, unencrypted
 			// TREE_CONNECT of an authenticated session disconnects.
