@@ -142,8 +142,9 @@ type ComputerAccounts interface {
 	// FindComputer looks the object up by sAMAccountName; found is false
 	// when there is none.
 	FindComputer(ctx context.Context, samAccountName string) (acct ComputerAccount, found bool, err error)
-	// CreateComputer adds the object. A caller who may not create
-	// computers gets ERROR_ACCESS_DENIED; an existing name NERR_UserExists.
+	// CreateComputer adds the object, disabled until SetMachinePassword
+	// enables it. A caller who may not create computers gets
+	// ERROR_ACCESS_DENIED; an existing name NERR_UserExists.
 	CreateComputer(ctx context.Context, nc NewComputer) (ComputerAccount, error)
 	// DeleteComputer removes an object this join created (rollback).
 	DeleteComputer(ctx context.Context, dn string) error
@@ -174,6 +175,15 @@ type MachineVerifier interface {
 	VerifyMachinePassword(ctx context.Context, samAccountName, password string) error
 }
 
+// KeyVersionReader reads the key version number of a computer object.
+type KeyVersionReader interface {
+	// KeyVersionNumber returns msDS-KeyVersionNumber of dn (MS-ADA2,
+	// MS-ADTS 3.1.1.4.5.16): the version of the keys derived from the
+	// account's current password, which a keytab must carry. It is read
+	// after SetMachinePassword, which changes it.
+	KeyVersionNumber(ctx context.Context, dn string) (uint32, error)
+}
+
 // Session is an authenticated connection to one controller.
 type Session interface {
 	DomainQuerier
@@ -181,6 +191,7 @@ type Session interface {
 	ComputerAccounts
 	ComputerUpdater
 	MachineVerifier
+	KeyVersionReader
 	// Close ends the session; it is called once, also after failures.
 	Close() error
 }

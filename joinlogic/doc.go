@@ -6,7 +6,10 @@
 // 3.2.4.22–3.2.4.25) in the specification's order and answers with the
 // MS-ERREF codes those sections name. The domain side of a join is reached
 // only through the small Directory interfaces declared here; the membership
-// (MS-WKST 3.2.1.6) lives in a versioned 0600 file written atomically.
+// (MS-WKST 3.2.1.6) lives in a versioned 0600 file written atomically,
+// and the machine account's keytab is kept in step with it through the
+// KeytabStore interface: a join installs it before the membership is saved
+// and puts the previous one back on failure; unjoins remove it.
 //
 // It must not touch SMB, NDR or RPC wire types, nor decrypt JOINPR password
 // blobs itself: callers hand it transport-neutral requests and a

@@ -15,6 +15,7 @@ type fakeComputer struct {
 	password        string
 	dnsHostName     string
 	spns            []string
+	kvno            uint32
 }
 
 // fakeDirectory is an in-memory Directory recording every state change.
@@ -29,6 +30,8 @@ type fakeDirectory struct {
 	containers map[string]bool   // normalised DNs that exist
 	accounts   map[string]*fakeComputer
 	fail       map[string]error // operation → error it returns
+	failOnce   map[string]error // operation → error it returns the next time only
+	lostAnswer map[string]bool  // operation → applied, then fails as a broken connection
 	log        []string         // operations that changed or probed state
 	binds      []Credentials
 	open       int // sessions not yet closed
@@ -55,6 +58,8 @@ func newFakeDirectory() *fakeDirectory {
 		containers: map[string]bool{normalizeDN("CN=Computers,DC=example,DC=test"): true, normalizeDN("OU=Servers,DC=example,DC=test"): true},
 		accounts:   map[string]*fakeComputer{},
 		fail:       map[string]error{},
+		failOnce:   map[string]error{},
+		lostAnswer: map[string]bool{},
 	}
 }
 
@@ -62,7 +67,7 @@ func (f *fakeDirectory) addAccount(parent, name string, uac uint32) *fakeCompute
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := &fakeComputer{dn: "CN=" + name + "," + parent, parent: parent, sam: name + "$", uac: uac,
-		password: "old-password", dnsHostName: "old.example.test", spns: []string{"HOST/old"}}
+		password: "old-password", dnsHostName: "old.example.test", spns: []string{"HOST/old"}, kvno: 5}
 	f.accounts[strings.ToUpper(c.sam)] = c
 	return c
 }
@@ -93,7 +98,13 @@ func (f *fakeDirectory) record(op string, args ...any) {
 	f.log = append(f.log, strings.Join(parts, " "))
 }
 
-func (f *fakeDirectory) failure(op string) error { return f.fail[op] }
+func (f *fakeDirectory) failure(op string) error {
+	if err, ok := f.failOnce[op]; ok {
+		delete(f.failOnce, op)
+		return err
+	}
+	return f.fail[op]
+}
 
 func (f *fakeDirectory) Locate(ctx context.Context, req LocateRequest) (DCInfo, error) {
 	if f.entered != nil {
@@ -183,9 +194,12 @@ func (s *fakeSession) CreateComputer(ctx context.Context, nc NewComputer) (Compu
 		return ComputerAccount{}, err
 	}
 	c := &fakeComputer{dn: "CN=" + nc.CommonName + "," + nc.ContainerDN, parent: nc.ContainerDN, sam: nc.SAMAccountName,
-		uac: UF_WORKSTATION_TRUST_ACCOUNT | UF_ACCOUNTDISABLE}
+		uac: UF_WORKSTATION_TRUST_ACCOUNT | UF_ACCOUNTDISABLE, kvno: 1}
 	s.f.accounts[strings.ToUpper(c.sam)] = c
 	s.f.record("create", c.dn)
+	if s.f.lostAnswer["create"] {
+		return ComputerAccount{}, fmt.Errorf("connection reset: %w", ERROR_NO_SUCH_DOMAIN)
+	}
 	return ComputerAccount{DN: c.dn, ParentDN: c.parent, SAMAccountName: c.sam, UserAccountControl: c.uac}, nil
 }
 
@@ -257,6 +271,7 @@ func (s *fakeSession) SetMachinePassword(ctx context.Context, dn, password strin
 		return ERROR_NONE_MAPPED
 	}
 	c.password = password
+	c.kvno++
 	c.uac = c.uac&^(UF_ACCOUNTDISABLE|UF_SERVER_TRUST_ACCOUNT) | UF_WORKSTATION_TRUST_ACCOUNT
 	return nil
 }
@@ -300,6 +315,19 @@ func (s *fakeSession) VerifyMachinePassword(ctx context.Context, sam, password s
 		return ERROR_LOGON_FAILURE
 	}
 	return nil
+}
+
+func (s *fakeSession) KeyVersionNumber(ctx context.Context, dn string) (uint32, error) {
+	defer s.lock()()
+	s.f.record("kvno", dn)
+	if err := s.f.failure("kvno"); err != nil {
+		return 0, err
+	}
+	c := s.byDN(dn)
+	if c == nil {
+		return 0, ERROR_NONE_MAPPED
+	}
+	return c.kvno, nil
 }
 
 func (s *fakeSession) Close() error {

@@ -97,6 +97,12 @@ type Config struct {
 	// NETSETUP_ACCT_DELETE likewise, and NetSetupDomain validation checks
 	// syntax only.
 	Directory Directory
+	// Keytab, when set, receives the Kerberos keys of the machine account:
+	// a domain join installs them after the directory work succeeded and
+	// before the membership is saved, and a failure of any later step puts
+	// the previous keytab back; unjoins and workgroup joins remove it.
+	// Default nil: no keytab is kept.
+	Keytab KeytabStore
 	// IsDomainController makes join and unjoin answer
 	// NERR_SetupDomainController. Default false: this server is never a DC.
 	IsDomainController bool
@@ -232,6 +238,52 @@ func (u undoStack) run(ctx context.Context, log *slog.Logger) {
 	}
 }
 
+// rollbackSession is the directory session the undo steps of a join or
+// unjoin use: the call's own session, and, once a step fails on it (its
+// connection may be what broke), a fresh session bound to the same
+// controller with the same credentials, for that step and the rest.
+type rollbackSession struct {
+	dir   Directory
+	dc    DCInfo
+	cred  Credentials
+	sess  Session
+	fresh Session
+	bound bool // a fresh session was asked for
+}
+
+// do runs fn on the current session, and on a fresh one if that fails.
+func (r *rollbackSession) do(ctx context.Context, fn func(Session) error) error {
+	s := r.sess
+	if r.fresh != nil {
+		s = r.fresh
+	}
+	err := fn(s)
+	if err == nil || r.bound {
+		return err
+	}
+	r.bound = true
+	fresh, berr := r.dir.Bind(ctx, r.dc, r.cred)
+	if berr != nil {
+		return errors.Join(err, berr)
+	}
+	r.fresh = fresh
+	if ferr := fn(fresh); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return nil
+}
+
+// close ends the fresh session, if one was opened.
+func (r *rollbackSession) close(ctx context.Context, log *slog.Logger) {
+	if r.fresh == nil {
+		return
+	}
+	if err := r.fresh.Close(); err != nil {
+		log.WarnContext(ctx, "joinlogic: closing rollback session", "err", err)
+	}
+	r.fresh = nil
+}
+
 // Join processes NetrJoinDomain2/3 (MS-WKST 3.2.4.13, 3.2.4.22).
 func (j *Joiner) Join(ctx context.Context, r JoinRequest) Code {
 	c := j.join(ctx, r)
@@ -294,9 +346,20 @@ func (j *Joiner) joinWorkgroup(ctx context.Context, cur Membership, name string)
 	if !workgroupSyntaxOK(name) || strings.EqualFold(name, j.cfg.ComputerName) {
 		return NERR_InvalidWorkgroupName
 	}
+	var undo undoStack
+	// A workgroup member has no machine account, so it keeps no keytab.
+	if kt := j.cfg.Keytab; kt != nil {
+		restore, err := kt.Remove(ctx)
+		if err != nil {
+			j.log.ErrorContext(ctx, "joinlogic: removing keytab", "err", err)
+			return codeOf(err, ERROR_INTERNAL_ERROR)
+		}
+		undo.push("restore keytab", restore)
+	}
 	next := Membership{Workgroup: strings.ToUpper(name)}
 	if err := j.cfg.Store.Save(ctx, next); err != nil {
 		j.log.ErrorContext(ctx, "joinlogic: saving workgroup membership", "err", err)
+		undo.run(ctx, j.log)
 		return codeOf(err, ERROR_INTERNAL_ERROR)
 	}
 	return NERR_Success
@@ -459,6 +522,8 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 	spns := []string{"HOST/" + dnsName, "HOST/" + name}
 
 	var undo undoStack
+	rb := &rollbackSession{dir: dir, dc: dc, cred: cred, sess: sess}
+	defer rb.close(ctx, j.log)
 	fail := func(c Code) Code {
 		undo.run(ctx, j.log)
 		return c
@@ -480,11 +545,19 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 		if !found {
 			acct, err = sess.CreateComputer(ctx, NewComputer{ContainerDN: ouDN, CommonName: name, SAMAccountName: sam})
 			if err != nil {
-				return codeOf(err, ERROR_GEN_FAILURE)
+				c := codeOf(err, ERROR_GEN_FAILURE)
+				if answerMayBeLost(c) {
+					// The add may have been applied before the connection
+					// broke; remove what it would have left.
+					undo.push("delete computer account of an unanswered create", func(ctx context.Context) error {
+						return rb.do(ctx, func(s Session) error { return deleteUnfinished(ctx, s, sam, ouDN) })
+					})
+				}
+				return fail(c)
 			}
 			dn := acct.DN
 			undo.push("delete created computer account", func(ctx context.Context) error {
-				return sess.DeleteComputer(ctx, dn)
+				return rb.do(ctx, func(s Session) error { return s.DeleteComputer(ctx, dn) })
 			})
 		}
 	} else if !found {
@@ -498,7 +571,7 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 			return codeOf(err, ERROR_GEN_FAILURE)
 		}
 		undo.push("restore computer account", func(ctx context.Context) error {
-			return sess.Restore(ctx, snap)
+			return rb.do(ctx, func(s Session) error { return s.Restore(ctx, snap) })
 		})
 	}
 	if opts&NETSETUP_ACCT_CREATE == 0 && unsecure {
@@ -507,6 +580,18 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 		}
 	}
 	if !readonly {
+		// unicodePwd cannot be read back, so a rollback can give an
+		// existing account its former password only when this machine
+		// knows it: a re-join (DOMAIN_JOIN_IF_JOINED) of the account it is
+		// joined with. The push comes before the change, since a failed
+		// modify may still have been applied.
+		if found && cur.Joined() && cur.Password != "" && strings.EqualFold(cur.DomainSID, info.SID) &&
+			strings.EqualFold(cur.ClientName, sam) && cur.Password.Reveal() != computerPw {
+			dn, prev := acct.DN, cur.Password
+			undo.push("restore previous machine password", func(ctx context.Context) error {
+				return rb.do(ctx, func(s Session) error { return s.SetMachinePassword(ctx, dn, prev.Reveal()) })
+			})
+		}
 		if err := sess.SetMachinePassword(ctx, acct.DN, computerPw); err != nil {
 			return fail(codeOf(err, ERROR_GEN_FAILURE))
 		}
@@ -515,6 +600,33 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 		if err := sess.SetHostNames(ctx, acct.DN, dnsName, spns); err != nil {
 			return fail(codeOf(err, ERROR_GEN_FAILURE))
 		}
+	}
+
+	// The keytab of the account, with the key version the password set
+	// produced; installed last before the membership, so that every
+	// failure up to the save puts the previous keytab back.
+	if kt := j.cfg.Keytab; kt != nil {
+		kvno, err := sess.KeyVersionNumber(ctx, acct.DN)
+		if err == nil && kvno == 0 {
+			err = errNoKeyVersion
+		}
+		if err != nil {
+			j.log.ErrorContext(ctx, "joinlogic: reading the key version number", "dn", acct.DN, "err", err)
+			return fail(codeOf(err, ERROR_GEN_FAILURE))
+		}
+		ent := KeytabEntries{
+			ComputerName: name,
+			DNSHostName:  dnsName,
+			Realm:        strings.ToUpper(firstNonEmpty(info.DNSName, dc.DomainDNS)),
+			Password:     Secret(computerPw),
+			KVNO:         kvno,
+		}
+		restore, err := kt.Install(ctx, ent)
+		if err != nil {
+			j.log.ErrorContext(ctx, "joinlogic: installing keytab", "keytab", ent, "err", err)
+			return fail(codeOf(err, ERROR_INTERNAL_ERROR))
+		}
+		undo.push("restore previous keytab", restore)
 	}
 
 	// Apply the local state changes (3.2.4.13.2) as one atomic save.
@@ -539,6 +651,27 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 	}
 	j.log.InfoContext(ctx, "joinlogic: joined domain", "membership", next)
 	return NERR_Success
+}
+
+// answerMayBeLost reports the codes of a directory call that failed on
+// the way (the connection broke, the call timed out or was cancelled), so
+// that the controller may have applied it without the answer arriving.
+func answerMayBeLost(c Code) bool {
+	return c == ERROR_NO_SUCH_DOMAIN || c == ERROR_TIMEOUT || c == ERROR_CANCELLED
+}
+
+// deleteUnfinished removes the object an unanswered CreateComputer may
+// have added: named sam, in container, and still disabled as a new object
+// is until SetMachinePassword. Anything else is not this join's to delete.
+func deleteUnfinished(ctx context.Context, s Session, sam, container string) error {
+	acct, found, err := s.FindComputer(ctx, sam)
+	if err != nil {
+		return err
+	}
+	if !found || !sameDN(acct.ParentDN, container) || acct.UserAccountControl&UF_ACCOUNTDISABLE == 0 {
+		return nil
+	}
+	return s.DeleteComputer(ctx, acct.DN)
 }
 
 func firstNonEmpty(s ...string) string {
@@ -592,6 +725,16 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 	}
 
 	var undo undoStack
+	fail := func(c Code) Code {
+		undo.run(ctx, j.log)
+		return c
+	}
+	var rb *rollbackSession
+	defer func() {
+		if rb != nil {
+			rb.close(ctx, j.log)
+		}
+	}()
 	// The specification locates a DC and opens a session before the local
 	// changes; the only use it makes of that session is the
 	// NETSETUP_ACCT_DELETE update of userAccountControl. The DC is
@@ -610,10 +753,12 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 		if c != NERR_Success {
 			return c
 		}
-		sess, err := dir.Bind(ctx, dc, Credentials{Account: acctName, Password: pw})
+		cred := Credentials{Account: acctName, Password: pw}
+		sess, err := dir.Bind(ctx, dc, cred)
 		if err != nil {
 			return codeOf(err, ERROR_LOGON_FAILURE)
 		}
+		rb = &rollbackSession{dir: dir, dc: dc, cred: cred, sess: sess}
 		defer func() {
 			if err := sess.Close(); err != nil {
 				j.log.WarnContext(ctx, "joinlogic: closing directory session", "err", err)
@@ -629,15 +774,25 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 			if err != nil {
 				return codeOf(err, ERROR_GEN_FAILURE)
 			}
-			if err := sess.DisableComputer(ctx, acct.DN); err != nil {
-				return codeOf(err, ERROR_GEN_FAILURE)
-			}
 			undo.push("re-enable computer account", func(ctx context.Context) error {
-				return sess.Restore(ctx, snap)
+				return rb.do(ctx, func(s Session) error { return s.Restore(ctx, snap) })
 			})
+			if err := sess.DisableComputer(ctx, acct.DN); err != nil {
+				return fail(codeOf(err, ERROR_GEN_FAILURE))
+			}
 		} else {
 			j.log.WarnContext(ctx, "joinlogic: computer account to disable not found", "sam", sam)
 		}
+	}
+
+	// The machine account's keys go with the membership.
+	if kt := j.cfg.Keytab; kt != nil {
+		restore, err := kt.Remove(ctx)
+		if err != nil {
+			j.log.ErrorContext(ctx, "joinlogic: removing keytab", "err", err)
+			return fail(codeOf(err, ERROR_INTERNAL_ERROR))
+		}
+		undo.push("restore keytab", restore)
 	}
 
 	// ClientName, DomainName, DomainSid, ForestNameFQDN, DomainGuid,

@@ -10,6 +10,8 @@
 // the address 127.0.0.2 on an interface (ip addr add 127.0.0.2/8 dev lo).
 // Without them, Start skips the test, or fails it when WKSSVCD_E2E=1.
 //
-// A test binary shares one controller through Main; test binaries running
-// at the same time take turns on 127.0.0.2 through a file lock.
+// Relay forwards one of the controller's TCP ports and can cut it off and
+// bring it back in microseconds, for fault injection without restarting
+// samba. A test binary shares one controller through Main; test binaries
+// running at the same time take turns on 127.0.0.2 through a file lock.
 package testdc

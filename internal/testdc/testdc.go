@@ -660,6 +660,36 @@ func (dc *DC) Kinit(ctx context.Context, keytab, principal string, enctypes ...s
 	return string(out), nil
 }
 
+// KinitServices obtains a ticket for principal with the keys in keytab,
+// as Kinit does, then service tickets for each of services with it, and
+// has kvno -k check that keytab decrypts them: the proof that the keytab
+// holds the keys, at the key version, that the KDC issues service tickets
+// with. It returns the commands' output.
+func (dc *DC) KinitServices(ctx context.Context, keytab, principal string, services ...string) (string, error) {
+	ccDir, err := os.MkdirTemp("", "wkssvcd-testdc-cc-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(ccDir)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	env := append(os.Environ(), "KRB5_CONFIG="+dc.Krb5Conf, "KRB5CCNAME=FILE:"+filepath.Join(ccDir, "cc"))
+	var all []byte
+	for _, args := range [][]string{
+		{"kinit", "-k", "-t", keytab, principal},
+		append([]string{"kvno", "-k", keytab}, services...),
+	} {
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		all = append(all, out...)
+		if err != nil {
+			return string(all), fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return string(all), nil
+}
+
 func tail(b []byte, n int) string {
 	if len(b) > n {
 		b = b[len(b)-n:]

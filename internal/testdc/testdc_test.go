@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,4 +72,30 @@ func TestHelpers(t *testing.T) {
 			t.Errorf("krb5.conf lacks %q:\n%s", want, conf)
 		}
 	}
+}
+
+func TestRelayCutAndRestore(t *testing.T) {
+	dc := Start(t, Options{})
+	r := dc.Relay(t, 636)
+	addr := net.JoinHostPort(dc.Addr, strconv.Itoa(r.Port()))
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("through the relay: %v", err)
+	}
+	r.Cut()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Error("a relayed connection survived Cut")
+	}
+	c.Close()
+	if c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}); err == nil {
+		c.Close()
+		t.Error("a new connection succeeded while cut")
+	}
+	r.Restore()
+	c, err = tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("after Restore: %v", err)
+	}
+	c.Close()
 }

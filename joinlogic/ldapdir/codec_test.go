@@ -3,6 +3,9 @@ package ldapdir
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"slices"
 	"testing"
 
@@ -184,5 +187,32 @@ func TestNewDefaults(t *testing.T) {
 	}
 	if _, err := New(Config{CAFile: "/nonexistent/ca.pem"}).tlsConfig("x"); err == nil {
 		t.Error("missing CA file not reported")
+	}
+}
+
+// TestIsNetworkError: go-ldap reports a write or read failing on an
+// established connection as a plain error without its cause in the chain;
+// those, like its ErrorNetwork results, are transport failures, while an
+// answer of the server is not.
+func TestIsNetworkError(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{errors.New("unable to send request: write tcp 127.0.0.1:1->127.0.0.2:636: write: connection reset by peer"), true},
+		{errors.New("unable to read LDAP response packet: EOF"), true},
+		{ldap.NewError(ldap.ErrorNetwork, errors.New("ldap: connection closed")), true},
+		{fmt.Errorf("wrapped: %w", ldap.NewError(ldap.ErrorNetwork, io.EOF)), true},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{ldap.NewError(ldap.LDAPResultInsufficientAccessRights, errors.New("denied")), false},
+		{ldap.NewError(ldap.LDAPResultNoSuchObject, errors.New("no such object")), false},
+		{nil, false},
+	} {
+		if got := isNetworkError(c.err); got != c.want {
+			t.Errorf("isNetworkError(%v) = %v", c.err, got)
+		}
+	}
+	if err := opError(errors.New("unable to read LDAP response packet: EOF"), "x"); !errors.Is(err, joinlogic.ERROR_NO_SUCH_DOMAIN) {
+		t.Errorf("opError of a broken connection = %v", err)
 	}
 }

@@ -337,6 +337,9 @@ func TestComputerLifecycleAndKeytab(t *testing.T) {
 
 	// The keytab written from the password obtains a ticket from the KDC.
 	kvno, _ := strconv.ParseUint(e.GetAttributeValue("msDS-KeyVersionNumber"), 10, 32)
+	if got, err := s.KeyVersionNumber(ctx, acct.DN); err != nil || uint64(got) != kvno || got < 2 {
+		t.Errorf("KeyVersionNumber = %d, %v; msDS-KeyVersionNumber %d", got, err, kvno)
+	}
 	kt := filepath.Join(t.TempDir(), "krb5.keytab")
 	if err := keytab.Write(kt, keytab.Entries{ComputerName: name, DNSHostName: fqdn, Realm: dc.Realm, Password: password, KVNO: uint32(kvno)}); err != nil {
 		t.Fatal(err)
@@ -400,6 +403,8 @@ func TestComputerLifecycleAndKeytab(t *testing.T) {
 		t.Errorf("second DeleteComputer: %v", err)
 	}
 	_, err = s.Snapshot(ctx, acct.DN)
+	wantCode(t, err, joinlogic.ERROR_NONE_MAPPED)
+	_, err = s.KeyVersionNumber(ctx, acct.DN)
 	wantCode(t, err, joinlogic.ERROR_NONE_MAPPED)
 	_ = info
 }

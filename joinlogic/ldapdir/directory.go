@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -470,11 +469,16 @@ func (d *Directory) tlsConfig(serverName string) (*tls.Config, error) {
 }
 
 // isNetworkError reports errors of the transport rather than of LDAP.
+// go-ldap reports every answer of the server, and its own client-side
+// network failures, as *ldap.Error; a write or read that fails on an
+// established connection comes back as a plain error that keeps only the
+// text of its cause ("unable to send request: ... connection reset by
+// peer", "unable to read LDAP response packet: EOF"). So an error that is
+// not an *ldap.Error is a transport failure too.
 func isNetworkError(err error) bool {
 	var le *ldap.Error
 	if errors.As(err, &le) {
 		return le.ResultCode == ldap.ErrorNetwork || le.ResultCode == ldap.ErrorUnexpectedResponse
 	}
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.EOF)
+	return err != nil
 }

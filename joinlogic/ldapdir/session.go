@@ -445,6 +445,24 @@ func (s *Session) SetMachinePassword(ctx context.Context, dn, password string) e
 	return nil
 }
 
+// KeyVersionNumber implements joinlogic.KeyVersionReader. The attribute
+// is constructed (MS-ADTS 3.1.1.4.5.16), so it is asked for by name.
+func (s *Session) KeyVersionNumber(ctx context.Context, dn string) (uint32, error) {
+	e, err := s.read(ctx, dn, []string{"msDS-KeyVersionNumber"})
+	if err != nil {
+		return 0, err
+	}
+	v := e.GetEqualFoldAttributeValue("msDS-KeyVersionNumber")
+	if v == "" {
+		return 0, fmt.Errorf("ldapdir: %s has no msDS-KeyVersionNumber", dn)
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("ldapdir: msDS-KeyVersionNumber of %s: %w", dn, err)
+	}
+	return uint32(n), nil
+}
+
 // passwordError maps a refused unicodePwd write: AD answers a password
 // its policy rejects with constraintViolation or unwillingToPerform
 // (MS-ADTS 3.1.1.3.1.5.2), which is ERROR_PASSWORD_RESTRICTION.

@@ -1,0 +1,49 @@
+package joinlogic
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+)
+
+// KeytabEntries describes the Kerberos keys of the machine account that a
+// domain join installs next to the membership. Password is a Secret, so the
+// value prints and logs redacted.
+type KeytabEntries struct {
+	// ComputerName is ComputerNameNetBIOS, without the trailing '$'.
+	ComputerName string
+	// DNSHostName is the dNSHostName the join wrote (ComputerNameFQDN).
+	DNSHostName string
+	// Realm is the Kerberos realm: the DNS name of the domain in upper case.
+	Realm string
+	// Password is the machine password the join set.
+	Password Secret
+	// KVNO is msDS-KeyVersionNumber of the account, read after the
+	// password was set: the version the KDC stamps on tickets for it.
+	KVNO uint32
+}
+
+// LogValue lists the non-secret fields.
+func (e KeytabEntries) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("computer", e.ComputerName),
+		slog.String("dns_host_name", e.DNSHostName),
+		slog.String("realm", e.Realm),
+		slog.Uint64("kvno", uint64(e.KVNO)),
+	)
+}
+
+// KeytabStore keeps the machine account's keytab in step with the
+// membership. Both methods return, on success, an undo function that puts
+// the keytab back exactly as it was before the call (the previous file, or
+// no file); the state machine runs it when a later step of the same join or
+// unjoin fails. An undo function may be called at most once.
+type KeytabStore interface {
+	// Install replaces the keytab with the keys of e.
+	Install(ctx context.Context, e KeytabEntries) (undo func(context.Context) error, err error)
+	// Remove deletes the keytab; a missing keytab is not an error.
+	Remove(ctx context.Context) (undo func(context.Context) error, err error)
+}
+
+// errNoKeyVersion reports a controller that gives no key version number.
+var errNoKeyVersion = errors.New("joinlogic: the domain controller reports no key version number")
