@@ -59,7 +59,7 @@ func TestKillDuringStateWrites(t *testing.T) {
 
 		total += joined
 		d = startDaemon(t, "--state-dir", stateDir)
-		name, status := joinInfo(t)
+		name, status := joinInfo(t, d)
 		if status != wkssvc.NetSetupJoinStatusWorkgroupName || !names[name] {
 			t.Fatalf("round %d (%d joins acknowledged): state after kill -9 is %q %v", round, joined, name, status)
 		}

@@ -111,3 +111,14 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// docker-compose.yml at the root is valid (checked without an engine).
+func TestDockerComposeFileIsValid(t *testing.T) {
+	requireE2E(t)
+	bin := lookPath(t, "docker-compose")
+	cmd := exec.Command(bin, "config", "-q")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker-compose config: %v\n%s", err, out)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wkssvcd/wkssvcd/internal/testdc"
 )
 
 // Addresses and accounts of the end-to-end environment. scripts/test adds
@@ -57,7 +58,8 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	buildErr = build(dir)
-	code := m.Run()
+	// One Samba AD DC (on 127.0.0.2) serves every domain test of the run.
+	code := testdc.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -108,6 +110,12 @@ func (d *daemon) Write(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.out.Write(p)
+}
+
+// host is the address the daemon listens on, without the port.
+func (d *daemon) host() string {
+	h, _, _ := net.SplitHostPort(d.addr)
+	return h
 }
 
 // Output returns everything the daemon printed so far.
@@ -238,5 +246,3 @@ func lines(s, sub string) []string {
 
 // goroutines is the number of running goroutines, for leak checks.
 func goroutines() int { return runtime.NumGoroutine() }
-
-var _ = io.Discard

@@ -26,9 +26,9 @@ const (
 )
 
 // joinInfo asks the daemon for its membership with go-msrpc.
-func joinInfo(t *testing.T) (string, wkssvc.NetSetupJoinStatus) {
+func joinInfo(t *testing.T, d *daemon) (string, wkssvc.NetSetupJoinStatus) {
 	t.Helper()
-	c, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, 0, false)
+	c, err := dialMSRPC(t, d.host(), adminUser, adminPass, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,9 +39,9 @@ func joinInfo(t *testing.T) (string, wkssvc.NetSetupJoinStatus) {
 	return resp.NameBuffer, resp.BufferType
 }
 
-func wantWorkgroup(t *testing.T, name string) {
+func wantWorkgroup(t *testing.T, d *daemon, name string) {
 	t.Helper()
-	got, status := joinInfo(t)
+	got, status := joinInfo(t, d)
 	if got != name || status != wkssvc.NetSetupJoinStatusWorkgroupName {
 		t.Fatalf("membership %q %v, want workgroup %q", got, status, name)
 	}
@@ -90,13 +90,13 @@ func TestGoMSRPCJoinDomain3Workgroup(t *testing.T) {
 			if code := returnCode(t, ret3(resp), err); code != codeSuccess {
 				t.Fatalf("workgroup join: %#x", code)
 			}
-			wantWorkgroup(t, name)
+			wantWorkgroup(t, d, name)
 			// Re-join another workgroup: allowed, no password needed.
 			resp, err = c.cli.JoinDomain3(c.ctx, &wkssvc.JoinDomain3Request{DomainNameParam: name + "B"})
 			if code := returnCode(t, ret3(resp), err); code != codeSuccess {
 				t.Fatalf("re-join: %#x", code)
 			}
-			wantWorkgroup(t, name+"B")
+			wantWorkgroup(t, d, name+"B")
 		})
 	}
 	t.Run("wrong key", func(t *testing.T) {
@@ -109,7 +109,7 @@ func TestGoMSRPCJoinDomain3Workgroup(t *testing.T) {
 		if code := returnCode(t, ret3(resp), err); code != codeInvalidPassword {
 			t.Fatalf("blob under a wrong key: %#x, want ERROR_INVALID_PASSWORD", code)
 		}
-		wantWorkgroup(t, "LAB302B")
+		wantWorkgroup(t, d, "LAB302B")
 	})
 	t.Run("non-administrator", func(t *testing.T) {
 		c, err := dialMSRPC(t, daemonAddr, plainUser, plainPass, smb2.SMB311, false)
@@ -120,7 +120,7 @@ func TestGoMSRPCJoinDomain3Workgroup(t *testing.T) {
 		if code := returnCode(t, ret3(resp), err); code != codeAccessDenied {
 			t.Fatalf("non-administrator: %#x", code)
 		}
-		wantWorkgroup(t, "LAB302B")
+		wantWorkgroup(t, d, "LAB302B")
 	})
 	data, err := os.ReadFile(filepath.Join(d.stateDir, "membership.json"))
 	if err != nil || !strings.Contains(string(data), "LAB302B") {
@@ -144,8 +144,8 @@ func TestMembershipPersists(t *testing.T) {
 		t.Fatalf("join: %#x", code)
 	}
 	d.stop(t)
-	startDaemon(t, "--state-dir", d.stateDir)
-	wantWorkgroup(t, "KEPT")
+	d = startDaemon(t, "--state-dir", d.stateDir)
+	wantWorkgroup(t, d, "KEPT")
 }
 
 // A corrupt membership file stops the daemon with a clear message.
@@ -198,7 +198,7 @@ func TestWkstCLI(t *testing.T) {
 // impacket 0.10: NetrJoinDomain3/NetrUnjoinDomain3 defined in the test
 // script (impacket lacks them), and impacket's own NetrJoinDomain2.
 func TestImpacketJoin(t *testing.T) {
-	startDaemon(t)
+	d := startDaemon(t)
 	py := func(dialect, user, pass, method string, kv ...string) map[string]string {
 		t.Helper()
 		args := append([]string{daemonAddr, "445", dialect, user, pass, method}, kv...)
@@ -212,11 +212,11 @@ func TestImpacketJoin(t *testing.T) {
 		if r := py(dialect, adminUser, adminPass, "join3", "domain=PYWG", "joinpw=secret"); r["code"] != "0x00000000" {
 			t.Fatalf("%s join3 workgroup: %v", dialect, r)
 		}
-		wantWorkgroup(t, "PYWG")
+		wantWorkgroup(t, d, "PYWG")
 		if r := py(dialect, adminUser, adminPass, "join2", "domain=PYWG2", "joinpw=secret"); r["code"] != "0x00000000" {
 			t.Fatalf("%s join2 workgroup: %v", dialect, r)
 		}
-		wantWorkgroup(t, "PYWG2")
+		wantWorkgroup(t, d, "PYWG2")
 		if r := py(dialect, adminUser, adminPass, "join3", "domain=BAD", "joinpw=secret", "key=wrong"); r["code"] != "0x00000056" {
 			t.Fatalf("%s join3 with a wrong key: %v", dialect, r)
 		}
@@ -232,13 +232,13 @@ func TestImpacketJoin(t *testing.T) {
 		if r := py(dialect, adminUser, adminPass, "unjoin3"); r["code"] != "0x00000a84" {
 			t.Fatalf("%s unjoin3 from a workgroup: %v", dialect, r)
 		}
-		wantWorkgroup(t, "PYWG2")
+		wantWorkgroup(t, d, "PYWG2")
 	}
 	// A null session may open the pipe but not change the membership.
 	if r := py("2.1", "", "", "join3", "domain=BAD", "anonymous=1"); r["code"] != "0x00000005" {
 		t.Fatalf("join3 over a null session: %v", r)
 	}
-	wantWorkgroup(t, "PYWG2")
+	wantWorkgroup(t, d, "PYWG2")
 }
 
 func ret3(resp *wkssvc.JoinDomain3Response) uint32 {

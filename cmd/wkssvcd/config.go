@@ -89,9 +89,15 @@ type config struct {
 	// LDAPCAFile holds the certificates that may sign the DCs' LDAPS
 	// certificates. Default: the system roots.
 	LDAPCAFile string
+	// Keytab is where the machine account's Kerberos keys are written
+	// when the host joins a domain. Default: krb5.keytab in StateDir.
+	Keytab string
 	// DangerousSkipLDAPTLSVerify accepts any LDAPS certificate, so the
 	// domain administrator's password goes to whoever answers. Labs only.
 	DangerousSkipLDAPTLSVerify bool
+
+	// Limits bound the resources one client can take.
+	Limits limits
 }
 
 // stringList is a repeatable string flag.
@@ -122,8 +128,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
 	fs.StringVar(&cfg.DNSServer, "dns-server", "", "DNS server `ADDR[:PORT]` that locates domain controllers (default: the system resolver)")
 	fs.Var(&cfg.DomainControllers, "dc", "domain controller `HOST` to try before DNS (repeatable)")
+	fs.StringVar(&cfg.Keytab, "keytab", "", "`PATH` of the machine account keytab written by a domain join (default STATE-DIR/krb5.keytab)")
 	fs.StringVar(&cfg.LDAPCAFile, "ldap-ca", "", "PEM `FILE` of the CAs that sign the DCs' LDAPS certificates (default: system roots)")
 	fs.BoolVar(&cfg.DangerousSkipLDAPTLSVerify, "dangerous-skip-ldap-tls-verify", false, "accept any LDAPS certificate: the domain password goes to whoever answers (labs only)")
+	cfg.Limits.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -139,6 +147,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 func (c *config) fillDefaults() error {
 	if c.StateDir == "" {
 		c.StateDir = defaultStateDir()
+	}
+	if c.Keytab == "" {
+		c.Keytab = filepath.Join(c.StateDir, "krb5.keytab")
 	}
 	host, _ := os.Hostname()
 	if host == "" {

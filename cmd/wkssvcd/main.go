@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/wkssvcd/wkssvcd/joinlogic"
+	"github.com/wkssvcd/wkssvcd/joinlogic/keytab"
 	"github.com/wkssvcd/wkssvcd/joinlogic/ldapdir"
 	"github.com/wkssvcd/wkssvcd/server/dcerpc"
 	"github.com/wkssvcd/wkssvcd/server/ntlm"
@@ -125,11 +126,16 @@ func newDaemon(cfg *config, logger *slog.Logger) (*daemon, error) {
 		OperatingSystem:        "wkssvcd",
 		Logger:                 logger.With("component", "ldap"),
 	})
+	kt, err := keytab.NewFileStore(cfg.Keytab)
+	if err != nil {
+		return nil, err
+	}
 	joiner, err := joinlogic.New(joinlogic.Config{
 		ComputerName: cfg.NetBIOSName,
 		DNSHostName:  cfg.DNSHostName,
 		Store:        store,
 		Directory:    dir,
+		Keytab:       kt,
 		Logger:       logger.With("component", "join"),
 	})
 	if err != nil {
@@ -143,15 +149,15 @@ func newDaemon(cfg *config, logger *slog.Logger) (*daemon, error) {
 		Join:         membership,
 		Logger:       logger.With("component", "wkssvc"),
 	})
-	rpc := dcerpc.NewServer(dcerpc.Config{Logger: logger.With("component", "dcerpc")})
+	rpcCfg := dcerpc.Config{Logger: logger.With("component", "dcerpc")}
+	smbCfg := smb2.Config{Auth: auth, Logger: logger.With("component", "smb2")}
+	cfg.Limits.apply(&smbCfg, &rpcCfg)
+	rpc := dcerpc.NewServer(rpcCfg)
 	rpc.Register("wkssvc", wkssvc.Interfaces(wk)...)
 	rpc.Register("srvsvc", srvsvc.Interfaces(srvsvc.New(srvsvc.Config{ComputerName: cfg.NetBIOSName}))...)
 
-	smb, err := smb2.NewServer(smb2.Config{
-		Auth:   auth,
-		Pipes:  rpc,
-		Logger: logger.With("component", "smb2"),
-	})
+	smbCfg.Pipes = rpc
+	smb, err := smb2.NewServer(smbCfg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,366 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
+	"github.com/oiweiwei/go-msrpc/smb2"
+
+	"github.com/wkssvcd/wkssvcd/internal/testdc"
+)
+
+// NETSETUP_* option bits (MS-WKST 2.2.5.1) and the codes of MS-WKST 3.2.4.13.
+const (
+	optJoinDomain   = 0x1
+	optAcctCreate   = 0x2
+	optAcctDelete   = 0x4
+	optDomainIfJoin = 0x20
+
+	codeFileNotFound       = 0x2
+	codeLogonFailure       = 0x52e
+	codeNoneMapped         = 0x534
+	codeNoSuchDomain       = 0x54b
+	codeInvalidDomainRole  = 0x54a
+	codeUserExists         = 0x8b0
+	codeSetupAlreadyJoined = 0xa83
+)
+
+// domainDaemon starts the daemon as computer name, able to reach the test
+// DC: DNS and LDAPS on 127.0.0.2, the DC's CA.
+func domainDaemon(t *testing.T, dc *testdc.DC, name string, extra ...string) *daemon {
+	t.Helper()
+	return startDaemon(t, append([]string{
+		"--netbios-name", name,
+		"--dns-hostname", strings.ToLower(name) + "." + testdc.DNSDomain,
+		"--dns-server", dc.Addr,
+		"--ldap-ca", dc.CAFile,
+	}, extra...)...)
+}
+
+// ldapConn binds to the DC as its administrator, verifying its certificate.
+func ldapConn(t *testing.T, dc *testdc.DC) *ldap.Conn {
+	t.Helper()
+	pem, err := os.ReadFile(dc.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	l, err := ldap.DialURL("ldaps://"+dc.Addr+":636", ldap.DialWithTLSConfig(&tls.Config{ServerName: dc.HostFQDN, RootCAs: pool}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if err := l.Bind(dc.AdminUser+"@"+dc.DNSDomain, dc.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// computer reads the computer object NAME$ (nil when there is none).
+func computer(t *testing.T, dc *testdc.DC, name string) *ldap.Entry {
+	t.Helper()
+	res, err := ldapConn(t, dc).Search(ldap.NewSearchRequest(dc.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(sAMAccountName="+ldap.EscapeFilter(name+"$")+")",
+		[]string{"userAccountControl", "dNSHostName", "servicePrincipalName", "objectClass", "msDS-SupportedEncryptionTypes"}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entries) == 0 {
+		return nil
+	}
+	return res.Entries[0]
+}
+
+// checkJoined verifies everything a domain join leaves behind: the object
+// in the directory, the keytab that gets a ticket, the reported membership.
+func checkJoined(t *testing.T, dc *testdc.DC, d *daemon, name, wantDN string) {
+	t.Helper()
+	e := computer(t, dc, name)
+	if e == nil {
+		t.Fatalf("no computer object %s$ after the join", name)
+	}
+	if !strings.EqualFold(e.DN, wantDN) {
+		t.Errorf("object at %s, want %s", e.DN, wantDN)
+	}
+	uac, _ := strconv.Atoi(e.GetAttributeValue("userAccountControl"))
+	if uac&0x1000 == 0 || uac&0x2 != 0 {
+		t.Errorf("userAccountControl %#x: want an enabled workstation trust account", uac)
+	}
+	fqdn := strings.ToLower(name) + "." + testdc.DNSDomain
+	if got := e.GetAttributeValue("dNSHostName"); !strings.EqualFold(got, fqdn) {
+		t.Errorf("dNSHostName %q, want %q", got, fqdn)
+	}
+	spns := e.GetAttributeValues("servicePrincipalName")
+	for _, want := range []string{"HOST/" + fqdn, "HOST/" + name, "RestrictedKrbHost/" + fqdn, "RestrictedKrbHost/" + name} {
+		if !slices.ContainsFunc(spns, func(s string) bool { return strings.EqualFold(s, want) }) {
+			t.Errorf("servicePrincipalName lacks %s: %v", want, spns)
+		}
+	}
+	keytab := filepath.Join(d.stateDir, "krb5.keytab")
+	fi, err := os.Stat(keytab)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("keytab %s: %v %v", keytab, err, fi)
+	}
+	if out, err := dc.Kinit(context.Background(), keytab, name+"$@"+testdc.Realm); err != nil {
+		t.Errorf("kinit with the keytab: %v\n%s", err, out)
+	}
+	got, status := joinInfo(t, d)
+	if got != testdc.Domain || status != wkssvc.NetSetupJoinStatusDomainName {
+		t.Errorf("membership %q %v, want domain %s", got, status, testdc.Domain)
+	}
+}
+
+// unjoin3 leaves the domain with NETSETUP_ACCT_DELETE, then checks the
+// account is disabled, the keytab gone and the host unjoined.
+func unjoin3(t *testing.T, dc *testdc.DC, d *daemon, name string) {
+	t.Helper()
+	c, err := dialMSRPC(t, d.host(), adminUser, adminPass, smb2.SMB311, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.cli.UnjoinDomain3(c.ctx, &wkssvc.UnjoinDomain3Request{
+		AccountName: testdc.Domain + `\` + testdc.AdminUser,
+		Password:    aesBlob(t, c.sessionKey(), testdc.AdminPassword),
+		Options:     optAcctDelete,
+	})
+	code := uint32(0)
+	if resp != nil {
+		code = resp.Return
+	}
+	if code = returnCode(t, code, err); code != codeSuccess {
+		t.Fatalf("NetrUnjoinDomain3: %#x", code)
+	}
+	e := computer(t, dc, name)
+	if e == nil {
+		t.Fatalf("the account %s$ is gone; NETSETUP_ACCT_DELETE disables it", name)
+	}
+	if uac, _ := strconv.Atoi(e.GetAttributeValue("userAccountControl")); uac&0x2 == 0 {
+		t.Errorf("userAccountControl %#x after unjoin: not disabled", uac)
+	}
+	if _, err := os.Stat(filepath.Join(d.stateDir, "krb5.keytab")); !os.IsNotExist(err) {
+		t.Errorf("keytab still there after unjoin: %v", err)
+	}
+	if _, status := joinInfo(t, d); status == wkssvc.NetSetupJoinStatusDomainName {
+		t.Errorf("still reported as a domain member after unjoin")
+	}
+}
+
+func computersDN(name string) string {
+	return "CN=" + name + ",CN=Computers," + testdc.BaseDN
+}
+
+func adminAccount() string { return testdc.Domain + `\` + testdc.AdminUser }
+
+// join3 calls NetrJoinDomain3 with go-msrpc at 3.1.1.
+func join3(t *testing.T, d *daemon, user, pass, domain, ou, account, pw string, options uint32) uint32 {
+	t.Helper()
+	c, err := dialMSRPC(t, d.host(), user, pass, smb2.SMB311, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &wkssvc.JoinDomain3Request{DomainNameParam: domain, MachineAccountOU: ou, AccountName: account, Options: options}
+	if pw != "" {
+		req.Password = aesBlob(t, c.sessionKey(), pw)
+	}
+	resp, err := c.cli.JoinDomain3(c.ctx, req)
+	return returnCodeAny(t, ret3(resp), err)
+}
+
+// returnCodeAny extracts any Win32 code go-msrpc reports.
+func returnCodeAny(t *testing.T, ret uint32, err error) uint32 {
+	t.Helper()
+	if err == nil {
+		return ret
+	}
+	s := err.Error()
+	if i := strings.Index(s, "(0x"); i >= 0 && len(s) >= i+11 {
+		if v, perr := strconv.ParseUint(s[i+3:i+11], 16, 32); perr == nil {
+			return uint32(v)
+		}
+	}
+	t.Fatalf("call failed: %v", err)
+	return 0
+}
+
+func TestDomainJoinGoMSRPC(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	const name = "WKGO"
+	d := domainDaemon(t, dc, name)
+	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate); code != 0 {
+		t.Fatalf("NetrJoinDomain3: %#x\n%s", code, d.Output())
+	}
+	checkJoined(t, dc, d, name, computersDN(name))
+	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate); code != codeSetupAlreadyJoined {
+		t.Errorf("second join: %#x, want NERR_SetupAlreadyJoined", code)
+	}
+	unjoin3(t, dc, d, name)
+	// Re-joining reuses the disabled account and enables it again.
+	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate); code != 0 {
+		t.Fatalf("re-join: %#x", code)
+	}
+	checkJoined(t, dc, d, name, computersDN(name))
+	unjoin3(t, dc, d, name)
+	if strings.Contains(d.Output(), dc.AdminPassword) {
+		t.Error("the daemon logged the domain administrator's password")
+	}
+}
+
+func TestDomainJoinImpacket(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	const name = "WKPY"
+	d := domainDaemon(t, dc, name)
+	out, err := python(t, "impacket_join.py", daemonAddr, "445", "3.0", adminUser, adminPass, "join3",
+		"domain="+testdc.DNSDomain, "account="+adminAccount(), "joinpw="+dc.AdminPassword, fmt.Sprintf("options=%d", optJoinDomain|optAcctCreate))
+	if err != nil || parseKV(out)["code"] != "0x00000000" {
+		t.Fatalf("impacket NetrJoinDomain3: %v\n%s\n%s", err, out, d.Output())
+	}
+	checkJoined(t, dc, d, name, computersDN(name))
+	out, err = python(t, "impacket_join.py", daemonAddr, "445", "2.1", adminUser, adminPass, "unjoin3",
+		"account="+adminAccount(), "joinpw="+dc.AdminPassword, fmt.Sprintf("options=%d", optAcctDelete))
+	if err != nil || parseKV(out)["code"] != "0x00000000" {
+		t.Fatalf("impacket NetrUnjoinDomain3: %v\n%s", err, out)
+	}
+	if e := computer(t, dc, name); e == nil {
+		t.Fatal("account deleted instead of disabled")
+	}
+}
+
+func TestDomainJoinWkst(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	const name = "WKCLI"
+	d := domainDaemon(t, dc, name)
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte(dc.AdminPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"3", "2"} {
+		cmd := exec.Command(filepath.Join(binDir, "wkst"), "join", "--server", daemonAddr, "--user", `WKHOST\`+adminUser,
+			"--domain", testdc.DNSDomain, "--account", adminAccount(), "--password-file", pwFile, "--method", method)
+		cmd.Env = append(os.Environ(), "WKST_PASSWORD="+adminPass)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("wkst join --method %s: %v\n%s\n%s", method, err, out, d.Output())
+		}
+		checkJoined(t, dc, d, name, computersDN(name))
+		cmd = exec.Command(filepath.Join(binDir, "wkst"), "unjoin", "--server", daemonAddr, "--user", `WKHOST\`+adminUser,
+			"--account", adminAccount(), "--password-file", pwFile, "--options", "ACCT_DELETE", "--method", method)
+		cmd.Env = append(os.Environ(), "WKST_PASSWORD="+adminPass)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("wkst unjoin --method %s: %v\n%s", method, err, out)
+		}
+	}
+}
+
+// Samba's own client: `net dom join -S HOST` calls NetrJoinDomain2. It
+// locates the DC itself through resolv.conf and treats an IP address of
+// this machine as "local", so it runs in a private mount namespace whose
+// resolv.conf names the test DC and whose hosts file names the daemon.
+func TestDomainJoinSambaNetDom(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	const name = "WKNET"
+	// Samba runs the join locally when the server's address is one of
+	// this host's interface addresses; 127.0.0.9 is routed to lo without
+	// being assigned to it, so net treats it as remote.
+	const remoteAddr = "127.0.0.9"
+	d := domainDaemon(t, dc, name, "--listen", remoteAddr+":445")
+	lookPath(t, "net")
+	lookPath(t, "unshare")
+	dir := t.TempDir()
+	write := func(file, content string) string {
+		p := filepath.Join(dir, file)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, sub := range []string{"lock", "state", "cache", "private", "pid"} {
+		os.MkdirAll(filepath.Join(dir, sub), 0o755)
+	}
+	conf := write("smb.conf", fmt.Sprintf("[global]\n\tworkgroup = %s\n\trealm = %s\n\tlock directory = %s/lock\n\tstate directory = %s/state\n\tcache directory = %s/cache\n\tprivate dir = %s/private\n\tpid directory = %s/pid\n",
+		testdc.Domain, testdc.Realm, dir, dir, dir, dir, dir))
+	resolv := write("resolv.conf", "nameserver "+dc.Addr+"\n")
+	hosts := write("hosts", "127.0.0.1 localhost\n"+remoteAddr+" wkhost\n"+dc.Addr+" "+dc.HostFQDN+" "+dc.HostName+"\n")
+	script := fmt.Sprintf("mount --bind %s /etc/resolv.conf && mount --bind %s /etc/hosts && exec net -s %s dom join -S wkhost -U '%s%%%s' 'domain=%s' 'account=%s' 'password=%s'",
+		resolv, hosts, conf, adminUser, adminPass, testdc.DNSDomain, adminAccount(), dc.AdminPassword)
+	out, err := run(t, 60*time.Second, "unshare", "--mount", "--propagation", "private", "sh", "-c", script)
+	if err != nil {
+		t.Fatalf("net dom join: %v\n%s\n%s", err, out, d.Output())
+	}
+	if !strings.Contains(d.Output(), "method=2") {
+		t.Errorf("the daemon did not see a NetrJoinDomain2 call:\n%s", d.Output())
+	}
+	checkJoined(t, dc, d, name, computersDN(name))
+	script = fmt.Sprintf("mount --bind %s /etc/resolv.conf && mount --bind %s /etc/hosts && exec net -s %s dom unjoin -S wkhost -U '%s%%%s' 'account=%s' 'password=%s'",
+		resolv, hosts, conf, adminUser, adminPass, adminAccount(), dc.AdminPassword)
+	if out, err := run(t, 60*time.Second, "unshare", "--mount", "--propagation", "private", "sh", "-c", script); err != nil {
+		t.Fatalf("net dom unjoin: %v\n%s", err, out)
+	}
+	if _, status := joinInfo(t, d); status == wkssvc.NetSetupJoinStatusDomainName {
+		t.Error("still a domain member after net dom unjoin")
+	}
+}
+
+// Every error path of a domain join reachable against the real DC, through
+// the daemon: each leaves no computer object and the host unjoined.
+func TestDomainJoinErrors(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	const name = "WKERR"
+	d := domainDaemon(t, dc, name)
+	dc.CreateUser(t, "plainjoiner", "Plain-Us3r-Pass")
+	ou := "OU=Lab," + testdc.BaseDN
+	dc.CreateOU(t, ou)
+	// A host the domain's DNS knows that is no domain controller: this daemon.
+	dc.MustSambaTool(t, "dns", "add", dc.Addr, testdc.DNSDomain, "notadc", "A", d.host(), "-U", dc.AdminUser+"%"+dc.AdminPassword)
+	cases := []struct {
+		name    string
+		domain  string
+		ou      string
+		account string
+		pw      string
+		options uint32
+		want    uint32
+	}{
+		{"3.2.4.13.3/wrong administrator password", testdc.DNSDomain, "", adminAccount(), "not-the-password", optJoinDomain | optAcctCreate, codeLogonFailure},
+		{"3.2.4.13.3/caller may not create computer accounts", testdc.DNSDomain, "", testdc.Domain + `\plainjoiner`, "Plain-Us3r-Pass", optJoinDomain | optAcctCreate, codeAccessDenied},
+		{"3.2.4.13.3/MachineAccountOU does not exist", testdc.DNSDomain, "OU=Missing," + testdc.BaseDN, adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeFileNotFound},
+		{"3.2.4.13.3/no account and no NETSETUP_ACCT_CREATE", testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain, codeNoneMapped},
+		{"3.2.4.13.3/named DC is not a DC", testdc.DNSDomain + `\notadc.` + testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeInvalidDomainRole},
+		{"3.2.4.13.3/domain cannot be located", "no-such-domain.invalid", "", adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeNoSuchDomain},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if code := join3(t, d, adminUser, adminPass, tc.domain, tc.ou, tc.account, tc.pw, tc.options); code != tc.want {
+				t.Fatalf("code %#x, want %#x", code, tc.want)
+			}
+			if e := computer(t, dc, name); e != nil {
+				t.Fatalf("a failed join left %s", e.DN)
+			}
+			if _, status := joinInfo(t, d); status == wkssvc.NetSetupJoinStatusDomainName {
+				t.Fatal("a failed join left the host joined")
+			}
+		})
+	}
+	t.Run("3.2.4.13.3/account exists in another OU", func(t *testing.T) {
+		dc.MustSambaTool(t, "computer", "create", name, "--computerou="+strings.TrimSuffix(ou, ","+testdc.BaseDN))
+		t.Cleanup(func() { dc.SambaTool(context.Background(), "computer", "delete", name) })
+		code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "CN=Computers,"+testdc.BaseDN, adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate)
+		if code != codeUserExists {
+			t.Fatalf("code %#x, want NERR_UserExists", code)
+		}
+		if e := computer(t, dc, name); e == nil || !strings.HasSuffix(strings.ToLower(e.DN), strings.ToLower(ou)) {
+			t.Fatalf("the existing account moved or vanished: %v", e)
+		}
+	})
+}
