@@ -364,3 +364,68 @@ func TestDomainJoinErrors(t *testing.T) {
 		}
 	})
 }
+
+// NetrValidateName2/3 through a real client (MS-WKST 3.2.4.16, 3.2.4.25):
+// local syntax rules, and domain names checked against the real DC.
+func TestValidateName(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	d := domainDaemon(t, dc, "WKVAL")
+	c, err := dialMSRPC(t, d.host(), adminUser, adminPass, smb2.SMB311, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		machine = wkssvc.NetSetupNameType(1)
+		group   = wkssvc.NetSetupNameType(2)
+		domain  = wkssvc.NetSetupNameType(3)
+		newDom  = wkssvc.NetSetupNameType(4)
+
+		nerrInvalidWorkgroupName = 0xa87
+		dupName                  = 0x34
+	)
+	for _, tc := range []struct {
+		name string
+		typ  wkssvc.NetSetupNameType
+		want uint32
+	}{
+		{"LABGROUP", group, codeSuccess},
+		{"WKVAL", group, nerrInvalidWorkgroupName}, // our own computer name
+		{"OTHERHOST", machine, codeSuccess},
+		{testdc.DNSDomain, domain, codeSuccess},
+		{"no-such-domain.invalid", domain, codeNoSuchDomain},
+		{testdc.DNSDomain, newDom, dupName},
+		{"fresh-domain.invalid", newDom, codeSuccess},
+	} {
+		t.Run(fmt.Sprintf("%s/%d", tc.name, tc.typ), func(t *testing.T) {
+			resp, err := c.cli.ValidateName3(c.ctx, &wkssvc.ValidateName3Request{NameToValidate: tc.name, NameType: tc.typ})
+			ret := uint32(0)
+			if resp != nil {
+				ret = resp.Return
+			}
+			if got := returnCodeAny(t, ret, err); got != tc.want {
+				t.Fatalf("NetrValidateName3: %#x, want %#x", got, tc.want)
+			}
+			resp2, err := c.cli.ValidateName2(c.ctx, &wkssvc.ValidateName2Request{NameToValidate: tc.name, NameType: tc.typ})
+			ret = 0
+			if resp2 != nil {
+				ret = resp2.Return
+			}
+			if got := returnCodeAny(t, ret, err); got != tc.want {
+				t.Fatalf("NetrValidateName2: %#x, want %#x", got, tc.want)
+			}
+		})
+	}
+	// Non-administrators may validate names too (query access), anonymous callers not.
+	u, err := dialMSRPC(t, d.host(), plainUser, plainPass, smb2.SMB311, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := u.cli.ValidateName3(u.ctx, &wkssvc.ValidateName3Request{NameToValidate: "LABGROUP", NameType: group})
+	ret := uint32(0)
+	if resp != nil {
+		ret = resp.Return
+	}
+	if got := returnCodeAny(t, ret, err); got != codeSuccess {
+		t.Fatalf("non-administrator: %#x", got)
+	}
+}
