@@ -27,25 +27,28 @@ type msrpcClient struct {
 // client's choice), optionally asking for SMB3 encryption.
 func dialMSRPC(t *testing.T, host, user, pass string, dialect smb2.Dialect, seal bool) (*msrpcClient, error) {
 	t.Helper()
+	return dialPipe(t, host, "wkssvc", user, pass, dialect, seal)
+}
+
+// dialPipe opens \PIPE\pipe over ncacn_np and binds wkssvc on it.
+func dialPipe(t *testing.T, host, pipe, user, pass string, dialect smb2.Dialect, seal bool) (*msrpcClient, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	ctx = gssapi.NewSecurityContext(ctx,
+	sec := []gssapi.ContextOption{
 		gssapi.WithCredential(credential.NewFromPassword(user, pass)),
 		gssapi.WithMechanismFactory(ssp.SPNEGO),
 		gssapi.WithMechanismFactory(ssp.NTLM),
-	)
-	dopts := []smb2.DialerOption{smb2.WithSign(), smb2.WithSecurity(
-		gssapi.WithCredential(credential.NewFromPassword(user, pass)),
-		gssapi.WithMechanismFactory(ssp.SPNEGO),
-		gssapi.WithMechanismFactory(ssp.NTLM),
-	)}
+	}
+	ctx = gssapi.NewSecurityContext(ctx, sec...)
+	dopts := []smb2.DialerOption{smb2.WithSign(), smb2.WithSecurity(sec...)}
 	if dialect != 0 {
 		dopts = append(dopts, smb2.WithDialect(dialect))
 	}
 	if seal {
 		dopts = append(dopts, smb2.WithSeal())
 	}
-	conn, err := dcerpc.Dial(ctx, "ncacn_np:"+host+"[wkssvc]", dcerpc.WithSMBDialer(smb2.NewDialer(dopts...)))
+	conn, err := dcerpc.Dial(ctx, "ncacn_np:"+host+"["+pipe+"]", dcerpc.WithSMBDialer(smb2.NewDialer(dopts...)))
 	if err != nil {
 		return nil, err
 	}

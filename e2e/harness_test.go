@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -100,16 +98,9 @@ type daemon struct {
 	cmd      *exec.Cmd
 	addr     string
 	stateDir string
-	mu       sync.Mutex
-	out      bytes.Buffer // stdout and stderr, for failure reports and log checks
+	out      syncBuffer // stdout and stderr, for failure reports and log checks
 	done     chan struct{}
 	waitErr  error
-}
-
-func (d *daemon) Write(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.out.Write(p)
 }
 
 // host is the address the daemon listens on, without the port.
@@ -119,11 +110,7 @@ func (d *daemon) host() string {
 }
 
 // Output returns everything the daemon printed so far.
-func (d *daemon) Output() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.out.String()
-}
+func (d *daemon) Output() string { return d.out.String() }
 
 // startDaemon runs wkssvcd on daemonAddr:445 (or the address in extra
 // flags) with the test accounts, and stops it when the test ends.
@@ -147,8 +134,8 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 	}
 	args = append(args, extra...)
 	d.cmd = exec.Command(filepath.Join(binDir, "wkssvcd"), args...)
-	d.cmd.Stdout = d
-	d.cmd.Stderr = d
+	d.cmd.Stdout = &d.out
+	d.cmd.Stderr = &d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

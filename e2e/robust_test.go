@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/binary"
 	"io"
 	"net"
@@ -10,12 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oiweiwei/go-msrpc/dcerpc"
 	"github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 	"github.com/oiweiwei/go-msrpc/smb2"
-	"github.com/oiweiwei/go-msrpc/ssp"
-	"github.com/oiweiwei/go-msrpc/ssp/credential"
-	"github.com/oiweiwei/go-msrpc/ssp/gssapi"
 )
 
 // expectRefused waits until the server either closes c or answers with an
@@ -154,19 +149,7 @@ func TestMalformedFramesCloseOnlyThatConnection(t *testing.T) {
 // Opening a pipe that is not served answers STATUS_OBJECT_NAME_NOT_FOUND.
 func TestUnknownPipe(t *testing.T) {
 	startDaemon(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	sec := []gssapi.ContextOption{
-		gssapi.WithCredential(credential.NewFromPassword(adminUser, adminPass)),
-		gssapi.WithMechanismFactory(ssp.SPNEGO),
-		gssapi.WithMechanismFactory(ssp.NTLM),
-	}
-	ctx = gssapi.NewSecurityContext(ctx, sec...)
-	conn, err := dcerpc.Dial(ctx, "ncacn_np:"+daemonAddr+"[nosuchpipe]", dcerpc.WithSMBDialer(smb2.NewDialer(smb2.WithSecurity(sec...))))
-	if err == nil {
-		_, err = wkssvc.NewWkssvcClient(ctx, conn, dcerpc.WithInsecure())
-		conn.Close(ctx)
-	}
+	_, err := dialPipe(t, daemonAddr, "nosuchpipe", adminUser, adminPass, 0, false)
 	// go-smb2 reports STATUS_OBJECT_NAME_NOT_FOUND as os.ErrNotExist.
 	if err == nil || !strings.Contains(err.Error(), "file does not exist") {
 		t.Fatalf("opening an unknown pipe: %v", err)
