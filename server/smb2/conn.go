@@ -263,7 +263,7 @@ type response struct {
 // handleChain processes a (possibly compounded) SMB2 message. enc is the
 // session whose key decrypted it, or nil.
 func (c *conn) handleChain(buf []byte, enc *session) error {
-	msgs, err := splitCompound(buf, maxCompound)
+	msgs, err := splitCompound(buf, c.cfg.MaxCompound)
 	if err != nil {
 		return errDisconnect
 	}

@@ -8,7 +8,11 @@
 // handlers (negotiate.go, session.go, pipe.go, ioctl.go). One goroutine
 // reads each connection; writes are serialized; a READ or
 // FSCTL_PIPE_TRANSCEIVE that must wait for a pipe message runs in a bounded
-// goroutine that ends with the connection.
+// goroutine that ends with the connection. Every resource a client can
+// take is bounded by a Config field (connections, credits, sessions, opens,
+// compound length, pending reads, idle and slow-client timeouts), and
+// throttle.go refuses the session setups of a remote address after
+// repeated logon failures.
 //
 // It does not implement authentication (ipc.Authenticator), the pipes
 // themselves (ipc.Handler) or the cryptographic primitives (package

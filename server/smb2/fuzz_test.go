@@ -36,7 +36,7 @@ func FuzzSplitCompound(f *testing.F) {
 	f.Add(append(append([]byte(nil), a...), msgWith(cmdEcho, []byte{4, 0, 0, 0})...))
 	f.Add(msgWith(cmdEcho, []byte{4, 0, 0, 0}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		msgs, err := splitCompound(b, maxCompound)
+		msgs, err := splitCompound(b, DefaultMaxCompound)
 		if err != nil {
 			return
 		}

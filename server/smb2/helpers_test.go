@@ -142,6 +142,13 @@ type testServer struct {
 // the test, checking that no goroutine outlives it.
 func startServer(t *testing.T, mod func(*Config)) *testServer {
 	t.Helper()
+	return startServerHook(t, mod, nil)
+}
+
+// startServerHook is startServer with a hook that sees the Server before
+// it starts serving.
+func startServerHook(t *testing.T, mod func(*Config), hook func(*Server)) *testServer {
+	t.Helper()
 	before := runtime.NumGoroutine()
 	pipes := &echoPipes{}
 	cfg := Config{Auth: testAuth(), Pipes: pipes}
@@ -151,6 +158,9 @@ func startServer(t *testing.T, mod func(*Config)) *testServer {
 	srv, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if hook != nil {
+		hook(srv)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -49,7 +49,7 @@ func (c *conn) handleCreate(req *request) (result, error) {
 	c.mu.Lock()
 	n := len(c.opens)
 	c.mu.Unlock()
-	if n >= maxOpensPerConn {
+	if n >= c.cfg.MaxOpens {
 		return errResult(statusInsufficientResources), nil
 	}
 	octx, cancel := context.WithCancel(ipc.NewContext(c.ctx, info))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -36,13 +37,15 @@ type Config struct {
 	// authenticated (non-anonymous) session must sign.
 	SigningOptional bool
 	// MaxConnections bounds the concurrent connections; further connections
-	// are closed at once. Default 1024.
+	// are closed at once, before any byte is read. Default 1024.
 	MaxConnections int
 	// MaxTransactSize, MaxReadSize and MaxWriteSize are announced in
 	// NEGOTIATE responses and enforced. Default 65536 each.
 	MaxTransactSize, MaxReadSize, MaxWriteSize uint32
-	// MaxCredits bounds the credits a client may hold (MS-SMB2 3.3.1.2).
-	// Default 512.
+	// MaxCredits bounds the credits a client may hold on one connection
+	// (MS-SMB2 3.3.1.2); the MessageId window never spans more than four
+	// times this, and a request outside it disconnects (MS-SMB2
+	// 3.3.5.2.3). Default 512, at most 65535.
 	MaxCredits int
 	// IdleTimeout closes a connection that sends nothing for this long.
 	// Default 15 minutes; negative disables it.
@@ -54,6 +57,29 @@ type Config struct {
 	// operations per connection; beyond it requests fail with
 	// STATUS_INSUFFICIENT_RESOURCES. Default 64.
 	MaxPendingReads int
+	// MaxSessions bounds the sessions of one connection, established or
+	// in progress; a further SESSION_SETUP fails with
+	// STATUS_INSUFFICIENT_RESOURCES. Default 64.
+	MaxSessions int
+	// MaxOpens bounds the pipe opens of one connection; a further CREATE
+	// fails with STATUS_INSUFFICIENT_RESOURCES. Default 1024.
+	MaxOpens int
+	// MaxCompound bounds the requests in one compounded message (MS-SMB2
+	// 3.3.5.2.7); a longer chain disconnects. Default 64.
+	MaxCompound int
+	// AuthFailLimit is how many failed logons from one remote address
+	// (IPv6: one /64) within AuthFailWindow make the server refuse every
+	// SESSION_SETUP from it with STATUS_LOGON_FAILURE, without consulting
+	// the Authenticator, until AuthFailWindow has passed. Default 10;
+	// negative disables the throttling.
+	AuthFailLimit int
+	// AuthFailWindow is the counting window and the refusal period of
+	// AuthFailLimit. Default 5 minutes.
+	AuthFailWindow time.Duration
+	// AuthFailAddrs bounds the remote addresses whose failures are
+	// tracked; when full, expired and then the oldest records are
+	// evicted. Default 4096.
+	AuthFailAddrs int
 	// Logger receives diagnostics. Default: discard.
 	Logger *slog.Logger
 }
@@ -61,15 +87,31 @@ type Config struct {
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("smb2: server closed")
 
+// Defaults of Config.
 const (
-	defaultMaxSize     = 65536
-	defaultIdleTimeout = 15 * time.Minute
-	defaultReadTimeout = 30 * time.Second
+	DefaultMaxConnections  = 1024
+	DefaultMaxCredits      = 512
+	DefaultIdleTimeout     = 15 * time.Minute
+	DefaultReadTimeout     = 30 * time.Second
+	DefaultMaxPendingReads = 64
+	DefaultMaxSessions     = 64
+	DefaultMaxOpens        = 1024
+	DefaultMaxCompound     = 64
+	DefaultAuthFailLimit   = 10
+	DefaultAuthFailWindow  = 5 * time.Minute
+	DefaultAuthFailAddrs   = 4096
+
+	// MaxCreditsLimit is the largest accepted Config.MaxCredits.
+	MaxCreditsLimit = 65535
+
+	defaultMaxSize = 65536
 )
 
 // Server is an SMB2/3 server for the IPC$ share.
 type Server struct {
 	cfg Config
+
+	throttle *authThrottle // nil when disabled
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -107,9 +149,10 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, errors.New("smb2: unknown cipher")
 		}
 	}
-	if cfg.MaxConnections <= 0 {
-		cfg.MaxConnections = 1024
+	if err := cfg.validateLimits(); err != nil {
+		return nil, err
 	}
+	cfg.fillLimitDefaults()
 	if cfg.MaxTransactSize == 0 {
 		cfg.MaxTransactSize = defaultMaxSize
 	}
@@ -119,29 +162,72 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.MaxWriteSize == 0 {
 		cfg.MaxWriteSize = defaultMaxSize
 	}
-	if cfg.MaxCredits <= 0 {
-		cfg.MaxCredits = 512
-	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = defaultIdleTimeout
-	}
-	if cfg.ReadTimeout <= 0 {
-		cfg.ReadTimeout = defaultReadTimeout
-	}
-	if cfg.MaxPendingReads <= 0 {
-		cfg.MaxPendingReads = 64
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		ctx:       ctx,
 		cancel:    cancel,
-	}, nil
+	}
+	if cfg.AuthFailLimit > 0 {
+		s.throttle = newAuthThrottle(cfg.AuthFailLimit, cfg.AuthFailWindow, cfg.AuthFailAddrs, cfg.Logger)
+	}
+	return s, nil
+}
+
+// validateLimits rejects resource limits that have no meaning.
+func (cfg *Config) validateLimits() error {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"MaxConnections", int64(cfg.MaxConnections)},
+		{"MaxCredits", int64(cfg.MaxCredits)},
+		{"MaxPendingReads", int64(cfg.MaxPendingReads)},
+		{"MaxSessions", int64(cfg.MaxSessions)},
+		{"MaxOpens", int64(cfg.MaxOpens)},
+		{"MaxCompound", int64(cfg.MaxCompound)},
+		{"AuthFailAddrs", int64(cfg.AuthFailAddrs)},
+		{"ReadTimeout", int64(cfg.ReadTimeout)},
+		{"AuthFailWindow", int64(cfg.AuthFailWindow)},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("smb2: Config.%s must not be negative", f.name)
+		}
+	}
+	if cfg.MaxCredits > MaxCreditsLimit {
+		return fmt.Errorf("smb2: Config.MaxCredits must be at most %d", MaxCreditsLimit)
+	}
+	return nil
+}
+
+// fillLimitDefaults replaces the zero limits by their defaults.
+func (cfg *Config) fillLimitDefaults() {
+	setInt := func(p *int, def int) {
+		if *p == 0 {
+			*p = def
+		}
+	}
+	setDur := func(p *time.Duration, def time.Duration) {
+		if *p == 0 {
+			*p = def
+		}
+	}
+	setInt(&cfg.MaxConnections, DefaultMaxConnections)
+	setInt(&cfg.MaxCredits, DefaultMaxCredits)
+	setInt(&cfg.MaxPendingReads, DefaultMaxPendingReads)
+	setInt(&cfg.MaxSessions, DefaultMaxSessions)
+	setInt(&cfg.MaxOpens, DefaultMaxOpens)
+	setInt(&cfg.MaxCompound, DefaultMaxCompound)
+	setInt(&cfg.AuthFailLimit, DefaultAuthFailLimit)
+	setInt(&cfg.AuthFailAddrs, DefaultAuthFailAddrs)
+	setDur(&cfg.IdleTimeout, DefaultIdleTimeout)
+	setDur(&cfg.ReadTimeout, DefaultReadTimeout)
+	setDur(&cfg.AuthFailWindow, DefaultAuthFailWindow)
 }
 
 func knownDialect(d uint16) bool {

@@ -37,10 +37,21 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 	if r.Flags&sessionFlagBinding != 0 && c.dialect >= smbcrypto.Dialect300 {
 		return errResult(statusRequestNotAccepted), nil // no multichannel
 	}
+	// Authentication-failure throttling (no MS-SMB2 rule; see
+	// authThrottle): a blocked address is refused before the
+	// Authenticator sees its token, and a session in the exchange ends as
+	// on any failed authentication (MS-SMB2 3.3.5.5.3).
+	if c.srv.throttle.blocked(c.nc.RemoteAddr()) {
+		if req.hdr.SessionID != 0 && s != nil {
+			c.removeSession(s)
+		}
+		c.log.Debug("session setup refused: too many logon failures from this address")
+		return errResult(statusLogonFailure), nil
+	}
 	is311 := c.dialect == smbcrypto.Dialect311
 	if req.hdr.SessionID == 0 {
 		c.mu.Lock()
-		if len(c.sessions) >= maxSessionsPerConn {
+		if len(c.sessions) >= c.cfg.MaxSessions {
 			c.mu.Unlock()
 			return errResult(statusInsufficientResources), nil
 		}
@@ -69,7 +80,17 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 	if is311 && !s.reauth {
 		s.preauth = smbcrypto.PreauthHash(s.preauth, req.msg)
 	}
+	// The step runs inside the throttle's accounting, so that parallel
+	// connections from one address cannot evaluate more guesses than the
+	// limit allows.
+	if !c.srv.throttle.begin(c.nc.RemoteAddr()) {
+		c.removeSession(s)
+		req.sess = nil
+		c.log.Debug("session setup refused: too many logon failures from this address")
+		return errResult(statusLogonFailure), nil
+	}
 	out, done, err := s.exch.Step(r.SecurityBuffer)
+	c.srv.throttle.end(c.nc.RemoteAddr(), errors.Is(err, ipc.ErrLogonFailure))
 	if err != nil {
 		c.removeSession(s)
 		req.sess = nil

@@ -10,13 +10,9 @@ import (
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
 )
 
-// Per-connection bounds that are not configurable.
-const (
-	maxSessionsPerConn = 64
-	maxTreesPerSession = 64
-	maxOpensPerConn    = 1024
-	maxCompound        = 64
-)
+// maxTreesPerSession bounds the tree connects of one session; only IPC$
+// exists, so a client needs one or two.
+const maxTreesPerSession = 64
 
 // creditWindow is the set of usable MessageIds (MS-SMB2 3.3.1.1, 3.3.1.2):
 // ids in [low, high) not yet in used.

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wkssvcd/wkssvcd/server/dcerpc"
+	"github.com/wkssvcd/wkssvcd/server/ntlm"
+	"github.com/wkssvcd/wkssvcd/server/smb2"
+)
+
+func TestLimitFlagsApply(t *testing.T) {
+	cfg, err := parseFlags([]string{
+		"--max-connections", "5",
+		"--max-pending-reads", "6",
+		"--max-credits", "65535",
+		"--max-sessions", "8",
+		"--max-opens", "9",
+		"--max-compound", "10",
+		"--max-rpc-request", "0x800",
+		"--max-rpc-queue", "12",
+		"--idle-timeout", "1s",
+		"--read-timeout", "250ms",
+		"--auth-fail-limit", "3",
+		"--auth-fail-window", "2m",
+		"--auth-fail-addrs", "100",
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s smb2.Config
+	var r dcerpc.Config
+	cfg.Limits.apply(&s, &r)
+	want := smb2.Config{
+		MaxConnections: 5, MaxPendingReads: 6, MaxCredits: 65535, MaxSessions: 8, MaxOpens: 9,
+		MaxCompound: 10, IdleTimeout: time.Second, ReadTimeout: 250 * time.Millisecond,
+		AuthFailLimit: 3, AuthFailWindow: 2 * time.Minute, AuthFailAddrs: 100,
+	}
+	if fmt.Sprintf("%+v", s) != fmt.Sprintf("%+v", want) {
+		t.Errorf("smb2.Config\n got %+v\nwant %+v", s, want)
+	}
+	if r.MaxReassembly != 2048 || r.MaxQueued != 12 {
+		t.Errorf("dcerpc.Config %+v", r)
+	}
+	// The servers accept what the flags produce.
+	s.Auth, s.Pipes = ntlm.NewAuthenticator(ntlm.Config{}), dcerpc.NewServer(r)
+	if _, err := smb2.NewServer(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLimitFlagsZeroAndDisabled(t *testing.T) {
+	cfg, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s smb2.Config
+	var r dcerpc.Config
+	cfg.Limits.apply(&s, &r)
+	if fmt.Sprintf("%+v", s) != fmt.Sprintf("%+v", smb2.Config{}) || r != (dcerpc.Config{}) {
+		t.Errorf("no flags must leave package defaults: %+v %+v", s, r)
+	}
+	// Negative idle timeout and failure limit mean "off" and are accepted.
+	cfg, err = parseFlags([]string{"--idle-timeout", "-1s", "--auth-fail-limit", "-1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Limits.apply(&s, &r)
+	if s.IdleTimeout != -time.Second || s.AuthFailLimit != -1 {
+		t.Errorf("disabled limits: %+v", s)
+	}
+	s.Auth, s.Pipes = ntlm.NewAuthenticator(ntlm.Config{}), dcerpc.NewServer(r)
+	if _, err := smb2.NewServer(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLimitFlagsRejected(t *testing.T) {
+	for _, bad := range [][]string{
+		{"--max-connections", "-1"},
+		{"--max-pending-reads", "-1"},
+		{"--max-credits", "-1"},
+		{"--max-credits", "65536"},
+		{"--max-sessions", "-2"},
+		{"--max-opens", "-1"},
+		{"--max-compound", "-1"},
+		{"--max-rpc-request", "-1"},
+		{"--max-rpc-request", "4MiB"},
+		{"--max-rpc-queue", "-1"},
+		{"--read-timeout", "-1s"},
+		{"--read-timeout", "30"},
+		{"--idle-timeout", "soon"},
+		{"--auth-fail-limit", "many"},
+		{"--auth-fail-window", "-5m"},
+		{"--auth-fail-addrs", "-1"},
+		{"--max-connections", "99999999999999999999999"},
+	} {
+		var stderr bytes.Buffer
+		_, err := parseFlags(bad, &stderr)
+		if err == nil {
+			t.Errorf("%q accepted", bad)
+			continue
+		}
+		// The message names the flag and the reason.
+		if !strings.Contains(err.Error(), bad[0][2:]) {
+			t.Errorf("%q: error %q does not name the flag", bad, err)
+		}
+	}
+}
+
+func TestLimitFlagsHelpStatesDefaults(t *testing.T) {
+	var stderr bytes.Buffer
+	parseFlags([]string{"-h"}, &stderr)
+	help := stderr.String()
+	for flagName, def := range map[string]string{
+		"max-connections":   fmt.Sprint(smb2.DefaultMaxConnections),
+		"max-pending-reads": fmt.Sprint(smb2.DefaultMaxPendingReads),
+		"max-credits":       fmt.Sprint(smb2.DefaultMaxCredits),
+		"max-sessions":      fmt.Sprint(smb2.DefaultMaxSessions),
+		"max-opens":         fmt.Sprint(smb2.DefaultMaxOpens),
+		"max-compound":      fmt.Sprint(smb2.DefaultMaxCompound),
+		"max-rpc-request":   fmt.Sprint(dcerpc.DefaultMaxReassembly),
+		"max-rpc-queue":     fmt.Sprint(dcerpc.DefaultMaxQueued),
+		"idle-timeout":      smb2.DefaultIdleTimeout.String(),
+		"read-timeout":      smb2.DefaultReadTimeout.String(),
+		"auth-fail-limit":   fmt.Sprint(smb2.DefaultAuthFailLimit),
+		"auth-fail-window":  smb2.DefaultAuthFailWindow.String(),
+		"auth-fail-addrs":   fmt.Sprint(smb2.DefaultAuthFailAddrs),
+	} {
+		i := strings.Index(help, "\n  -"+flagName+" ")
+		if i < 0 {
+			t.Errorf("help lacks --%s", flagName)
+			continue
+		}
+		entry := help[i+1:]
+		if j := strings.Index(entry[1:], "\n  -"); j >= 0 {
+			entry = entry[:j+1]
+		}
+		if !strings.Contains(entry, "(default "+def+")") {
+			t.Errorf("help of --%s does not state the default %s: %q", flagName, def, entry)
+		}
+		if strings.Count(entry, "(default") != 1 {
+			t.Errorf("help of --%s states a default twice: %q", flagName, entry)
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
+)
+
+// The resource limits of docs/limits.md, given as flags to the real
+// daemon and exercised over the network.
+
+// getInfo calls NetrWkstaGetInfo level 100 and reports failures.
+func getInfo(t *testing.T, c *msrpcClient, what string) {
+	t.Helper()
+	resp, err := c.cli.GetInfo(c.ctx, &wkssvc.GetInfoRequest{Level: 100})
+	if err != nil || resp.Return != 0 {
+		t.Fatalf("%s: GetInfo: %v %+v", what, err, resp)
+	}
+}
+
+// dialRetry dials as adminUser, retrying while the daemon still counts a
+// connection that was just closed (the slot is freed when the server's
+// reader sees the close).
+func dialRetry(t *testing.T) *msrpcClient {
+	t.Helper()
+	var err error
+	for i := 0; i < 50; i++ {
+		var c *msrpcClient
+		if c, err = dialMSRPC(t, daemonAddr, adminUser, adminPass, 0, false); err == nil {
+			return c
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("dial: %v", err)
+	return nil
+}
+
+// --max-connections 5: a sixth connection is closed at once while the
+// five keep working.
+func TestLimitMaxConnections(t *testing.T) {
+	d := startDaemon(t, "--max-connections", "5")
+	var clients []*msrpcClient
+	for i := 0; i < 5; i++ {
+		c := dialRetry(t)
+		getInfo(t, c, "connection "+string(rune('1'+i)))
+		clients = append(clients, c)
+	}
+	sixth, err := net.DialTimeout("tcp", d.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sixth.Close()
+	expectClosed(t, sixth, "sixth connection")
+	if _, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, 0, false); err == nil {
+		t.Error("an RPC client got a sixth connection")
+	}
+	for i, c := range clients {
+		getInfo(t, c, "connection "+string(rune('1'+i))+" after the refusal")
+	}
+	if len(lines(d.Output(), `reason=limit`)) == 0 {
+		t.Error("the refusal was not logged")
+	}
+	// Closing one connection frees its slot.
+	clients[0].conn.Close(clients[0].ctx)
+	getInfo(t, dialRetry(t), "connection after a slot was freed")
+}
+
+// --auth-fail-limit 3: the fourth logon from the address is refused even
+// with the right password, for any user, until --auth-fail-window passed.
+func TestLimitAuthFailThrottle(t *testing.T) {
+	const window = 3 * time.Second
+	d := startDaemon(t, "--auth-fail-limit", "3", "--auth-fail-window", window.String())
+	for i := 0; i < 3; i++ {
+		_, err := dialMSRPC(t, daemonAddr, adminUser, "wrong-password", 0, false)
+		if err == nil || !strings.Contains(err.Error(), "The attempted logon is invalid") {
+			t.Fatalf("wrong password %d: %v", i+1, err)
+		}
+	}
+	blockedAt := time.Now()
+	if _, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, 0, false); err == nil || !strings.Contains(err.Error(), "The attempted logon is invalid") {
+		t.Fatalf("fourth attempt with the right password: %v", err)
+	}
+	if _, err := dialMSRPC(t, daemonAddr, plainUser, plainPass, 0, false); err == nil {
+		t.Fatal("another user from the blocked address logged on")
+	}
+	if n := len(lines(d.Output(), "session setups refused after repeated logon failures")); n != 1 {
+		t.Errorf("%d throttling warnings, want 1", n)
+	}
+	for _, l := range lines(d.Output(), "level=WARN") {
+		if strings.Contains(l, adminPass) || strings.Contains(l, "wrong-password") {
+			t.Errorf("a warning shows a password: %s", l)
+		}
+	}
+	// After the window the right password works again.
+	time.Sleep(time.Until(blockedAt.Add(window)))
+	var c *msrpcClient
+	var err error
+	for i := 0; i < 50; i++ {
+		if c, err = dialMSRPC(t, daemonAddr, adminUser, adminPass, 0, false); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+	getInfo(t, c, "after the window")
+}
+
+// --idle-timeout 1s: idle connections are closed, with or without a
+// session.
+func TestLimitIdleTimeout(t *testing.T) {
+	d := startDaemon(t, "--idle-timeout", "1s")
+	raw, err := net.DialTimeout("tcp", d.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	expectClosed(t, raw, "idle connection without a message")
+
+	c := dialRetry(t)
+	getInfo(t, c, "fresh connection")
+	time.Sleep(3 * time.Second)
+	if resp, err := c.cli.GetInfo(c.ctx, &wkssvc.GetInfoRequest{Level: 100}); err == nil {
+		t.Fatalf("the idle session survived: %+v", resp)
+	}
+	getInfo(t, dialRetry(t), "new connection")
+}
+
+// --max-rpc-request 1024: a larger request gets a fault and the daemon
+// keeps serving. (go-msrpc closes its own connection after any fault, so
+// the connection that sent the request is not reused; the fault itself
+// ends only that call, see dcerpc TestReassemblyCap.)
+func TestLimitMaxRPCRequest(t *testing.T) {
+	startDaemon(t, "--max-rpc-request", "1024")
+	bystander := dialRetry(t)
+	c := dialRetry(t)
+	getInfo(t, c, "small request")
+	// ServerName is ignored by the server (MS-WKST 3.2.4.1) but makes the
+	// request stub about 8 KiB.
+	_, err := c.cli.GetInfo(c.ctx, &wkssvc.GetInfoRequest{ServerName: strings.Repeat("A", 4000), Level: 100})
+	if err == nil {
+		t.Fatal("an 8 KiB request was served")
+	}
+	// The fault status is 0x00000005, MS-RPCE 3.3.3.5.4 (go-msrpc words
+	// it as the Win32 error with that number).
+	if !strings.Contains(err.Error(), "0x00000005") {
+		t.Errorf("large request: %v, want fault 0x00000005", err)
+	}
+	getInfo(t, bystander, "other connection after the fault")
+	getInfo(t, dialRetry(t), "new connection after the fault")
+}
