@@ -360,6 +360,17 @@ func TestAuthThrottleInflight(t *testing.T) {
 	if !th.blocked(a) {
 		t.Fatal("three failures do not block")
 	}
+	// Without a failure on record, parallel logons are not limited: a
+	// busy client opening many sessions at once is not a guesser.
+	c := tcpAddr("192.0.2.9:1")
+	for i := 0; i < 50; i++ {
+		if !th.begin(c) {
+			t.Fatalf("parallel step %d refused for an address with no failures", i)
+		}
+	}
+	for i := 0; i < 50; i++ {
+		th.end(c, false)
+	}
 	// A success with no failures on record leaves nothing behind.
 	b := tcpAddr("192.0.2.8:1")
 	if !th.begin(b) {

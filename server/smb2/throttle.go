@@ -28,8 +28,9 @@ import (
 // has passed since that failure. Refused attempts are not counted, so a
 // blocked address regains limit attempts per window and no more. Steps
 // of security exchanges running in parallel count against the limit too
-// (begin/end), so many connections from one address cannot have more
-// than limit logons evaluated at once. A successful logon resets
+// (begin/end) once the address has a failure on record, so many
+// connections from it cannot then have more than limit logons evaluated
+// at once; an address without failures is never held back. A successful logon resets
 // nothing: an attacker who knows one password must not be able to clear
 // the counter of its guesses at another.
 // IPv6 addresses are counted per /64 prefix, the smallest block a single
@@ -149,7 +150,10 @@ func (t *authThrottle) begin(a net.Addr) bool {
 		return false
 	}
 	t.expireLocked(f, now)
-	if f.count+f.inflight >= t.limit {
+	// Parallel steps count only once the address has failed: a busy
+	// client (or many behind one NAT) with no failure on record may open
+	// as many sessions at once as the connection limits allow.
+	if f.count > 0 && f.count+f.inflight >= t.limit {
 		return false
 	}
 	f.inflight++
