@@ -30,9 +30,9 @@ import (
 // of security exchanges running in parallel count against the limit too
 // (begin/end) once the address has a failure on record, so many
 // connections from it cannot then have more than limit logons evaluated
-// at once; an address without failures is never held back. A successful logon resets
-// nothing: an attacker who knows one password must not be able to clear
-// the counter of its guesses at another.
+// at once; an address without failures is never held back. A successful
+// logon resets nothing: an attacker who knows one password must not be
+// able to clear the counter of its guesses at another.
 // IPv6 addresses are counted per /64 prefix, the smallest block a single
 // host is commonly given. At most maxAddrs addresses are tracked; when the
 // table is full, expired entries go first, then the entry whose window
