@@ -32,7 +32,7 @@ const (
 	goalThroughputText  = "≥ 2× peer"      //
 	goalP99Text         = "p99 ≤ 1 ms"     //
 	goalMemoryText      = "≤ 0.10× peer"   //
-	joinPlaceholder     = "not measured (wkload has no join subcommand yet)"
+	joinPlaceholder     = "not measured (run scripts/bench with a DC: --join)"
 )
 
 func yesNo(ok bool) string {

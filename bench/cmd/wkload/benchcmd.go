@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/wkssvcd/wkssvcd/bench"
@@ -28,6 +29,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	notes := fs.String("notes", "", "extra Markdown `TEXT` appended to the generated section")
 	limit := fs.Duration("timeout", 10*time.Minute, "hard limit for the whole run")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the load generator to `FILE` (for profiling runs)")
+	join := fs.Bool("join", false, "also measure online domain join latency (needs a DC; see the join flags)")
+	jopts := joinFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -43,9 +46,23 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ConnectDuration: *cdur,
 		ConnectWorkers:  *cworkers,
 		IdleConns:       *idle,
-		// Join stays nil until wkload has a join subcommand: the report
-		// then keeps its placeholder row.
-		Progress: stdout,
+		Progress:        stdout,
+	}
+	var joinDetail string
+	if *join {
+		jc, err := jopts.config(stdout)
+		if err != nil {
+			return err
+		}
+		cfg.Join = func(ctx context.Context) ([]bench.Row, error) {
+			fmt.Fprintln(stdout, "online domain join")
+			res, err := bench.RunJoin(ctx, jc)
+			if err != nil {
+				return nil, err
+			}
+			joinDetail = res.JoinMarkdown()
+			return res.JoinRows(), nil
+		}
 	}
 	if *quick {
 		cfg.Rounds, cfg.CallDuration, cfg.ConnectDuration, cfg.IdleConns, cfg.Settle = 1, 3*time.Second, 2*time.Second, 200, time.Second
@@ -63,10 +80,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	rows := res.Rows()
+	extra := *notes
+	if joinDetail != "" {
+		extra = strings.TrimSpace(joinDetail + "\n" + extra)
+		fmt.Fprintln(stdout)
+		fmt.Fprint(stdout, joinDetail)
+	}
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, bench.TextTable(subj.Name, peer.Name, rows))
 	if *out != "" {
-		if err := bench.UpdateDoc(*out, "Benchmarks", res.Markdown(machine, *notes)); err != nil {
+		if err := bench.UpdateDoc(*out, "Benchmarks", res.Markdown(machine, extra)); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "report written to", *out)

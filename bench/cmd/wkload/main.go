@@ -5,6 +5,7 @@
 //	wkload bench      [flags]   throughput, latency, connection rate, memory; both servers
 //	wkload soak       [flags]   many connections for a while; growth checks on the daemon
 //	wkload goroutines [flags]   goroutine count of an idle daemon (stops it)
+//	wkload join       [flags]   online domain join latency: wkssvcd, adcli, net ads join, LDAP floor
 //
 // Every run is bounded in time and stops by itself.
 package main
@@ -41,6 +42,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"bench":      {"compare wkssvcd with a peer server and write docs/benchmarks.md", runBench},
 		"soak":       {"hold many connections under load and check the daemon for growth", runSoak},
+		"join":       {"time online domain joins: wkssvcd vs adcli join vs net ads join vs the bare LDAP operations", runJoin},
 		"goroutines": {"count the goroutines of an idle daemon after one connection (stops it with SIGQUIT)", runGoroutines},
 	}
 }

@@ -33,14 +33,24 @@ func TestRunUsage(t *testing.T) {
 	}
 }
 
-func TestNoJoinCommandYet(t *testing.T) {
-	// scripts/bench keeps the join latency row a placeholder while this
-	// command does not exist.
-	if _, ok := commands()["join"]; ok {
-		t.Skip("wkload has a join command")
-	}
-	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"join", "-h"}, &stdout, &stderr); code == 0 {
-		t.Fatal("join -h succeeded without a join command")
+func TestJoinCommand(t *testing.T) {
+	// scripts/bench looks for this command with `wkload join -h`.
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"join", "-h"}, 0, "-join-rounds"},
+		{[]string{"join"}, 2, "--dc-password-file and --dc-ca are required"},
+		{[]string{"bench", "--wkssvcd-pid", "1", "--peer-pid", "1", "--join"}, 2, "--dc-password-file and --dc-ca are required"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, &stdout, &stderr)
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", tc.args, code, tc.code, stderr.String())
+		}
+		if all := stdout.String() + stderr.String(); !strings.Contains(all, tc.out) {
+			t.Errorf("%v: output lacks %q:\n%s", tc.args, tc.out, all)
+		}
 	}
 }
