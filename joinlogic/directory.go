@@ -107,11 +107,40 @@ type ComputerAccount struct {
 	UserAccountControl uint32
 }
 
-// NewComputer is the object to add with NETSETUP_ACCT_CREATE.
+// ComputerUpdate is what a join writes to a computer object besides its
+// identity: the whole of it goes to the controller in ONE LDAP operation
+// (an add for a new object, a modify for an existing one), which the
+// directory applies atomically. A process killed at any moment therefore
+// leaves the object either as it was or complete and enabled — never a
+// half-configured account that nobody holds the credentials to repair.
+type ComputerUpdate struct {
+	// Password is the new machine password (unicodePwd, MS-ADTS
+	// 3.1.1.3.1.5.2). Required: the write also makes userAccountControl an
+	// enabled workstation trust account (MS-WKST 3.2.4.13.3), which it must
+	// never be without a password this machine knows.
+	Password string
+	// HostNames writes DNSHostName and SPNs; false for
+	// NETSETUP_DEFER_SPN_SET, which leaves both attributes alone.
+	HostNames bool
+	// DNSHostName is ComputerNameFQDN, written to dNSHostName.
+	DNSHostName string
+	// SPNs are the servicePrincipalName values (Spn1, Spn2 of MS-WKST
+	// 3.2.4.13.3); an implementation may add the aliases AD registers.
+	SPNs []string
+}
+
+// LogValue keeps the password out of structured logs.
+func (u ComputerUpdate) LogValue() slog.Value {
+	return slog.GroupValue(slog.Bool("has_password", u.Password != ""), slog.Bool("host_names", u.HostNames),
+		slog.String("dns_host_name", u.DNSHostName), slog.Any("spns", u.SPNs))
+}
+
+// NewComputer is the object to add with NETSETUP_ACCT_CREATE, complete.
 type NewComputer struct {
 	ContainerDN    string // MachineAccountOUString
 	CommonName     string // ComputerNameNetBIOS
 	SAMAccountName string // ComputerAccountString: CommonName + "$"
+	ComputerUpdate
 }
 
 // AccountSnapshot is the restorable state of an existing computer object,
@@ -142,9 +171,12 @@ type ComputerAccounts interface {
 	// FindComputer looks the object up by sAMAccountName; found is false
 	// when there is none.
 	FindComputer(ctx context.Context, samAccountName string) (acct ComputerAccount, found bool, err error)
-	// CreateComputer adds the object, disabled until SetMachinePassword
-	// enables it. A caller who may not create computers gets
-	// ERROR_ACCESS_DENIED; an existing name NERR_UserExists.
+	// CreateComputer adds the object in one operation, complete: enabled
+	// workstation trust account, password, and (unless nc.HostNames is
+	// false) dNSHostName and servicePrincipalName. A caller who may not
+	// create computers gets ERROR_ACCESS_DENIED; an existing name
+	// NERR_UserExists; a missing container ERROR_FILE_NOT_FOUND; a
+	// password the domain's policy rejects ERROR_PASSWORD_RESTRICTION.
 	CreateComputer(ctx context.Context, nc NewComputer) (ComputerAccount, error)
 	// DeleteComputer removes an object this join created (rollback).
 	DeleteComputer(ctx context.Context, dn string) error
@@ -154,16 +186,17 @@ type ComputerAccounts interface {
 	Restore(ctx context.Context, snap AccountSnapshot) error
 }
 
-// ComputerUpdater changes the attributes of a computer object.
+// ComputerUpdater changes the attributes of an existing computer object.
 type ComputerUpdater interface {
-	// SetMachinePassword sets unicodePwd to password and makes
-	// userAccountControl a workstation trust account that is not disabled
-	// (MS-WKST 3.2.4.13.3). A password the domain's policy rejects is
-	// ERROR_PASSWORD_RESTRICTION.
-	SetMachinePassword(ctx context.Context, dn, password string) error
-	// SetHostNames replaces dNSHostName and servicePrincipalName.
-	SetHostNames(ctx context.Context, dn, dnsHostName string, spns []string) error
-	// DisableComputer sets USER_ACCOUNT_DISABLED (MS-WKST 3.2.4.14).
+	// ResetComputer writes u to the object dn in one operation: unicodePwd,
+	// userAccountControl made an enabled workstation trust account (MS-WKST
+	// 3.2.4.13.3), and the host names when u.HostNames. A password the
+	// domain's policy rejects is ERROR_PASSWORD_RESTRICTION, a refused
+	// write ERROR_ACCESS_DENIED, a domain controller's account
+	// NERR_SetupDomainController.
+	ResetComputer(ctx context.Context, dn string, u ComputerUpdate) error
+	// DisableComputer sets USER_ACCOUNT_DISABLED (MS-WKST 3.2.4.14) in one
+	// operation.
 	DisableComputer(ctx context.Context, dn string) error
 }
 
@@ -180,7 +213,8 @@ type KeyVersionReader interface {
 	// KeyVersionNumber returns msDS-KeyVersionNumber of dn (MS-ADA2,
 	// MS-ADTS 3.1.1.4.5.16): the version of the keys derived from the
 	// account's current password, which a keytab must carry. It is read
-	// after SetMachinePassword, which changes it.
+	// after the password was written, which changes it; a session bound
+	// as the machine account itself may read it (start-up recovery).
 	KeyVersionNumber(ctx context.Context, dn string) (uint32, error)
 }
 

@@ -11,6 +11,13 @@
 // KeytabStore interface: a join installs it before the membership is saved
 // and puts the previous one back on failure; unjoins remove it.
 //
+// The directory side of a join or unjoin is one atomic directory write.
+// Before it, an Intent is journaled next to the membership file, and it is
+// deleted once the local state agrees; Joiner.Recover (at start-up, and
+// before every join or unjoin) settles an intent a crash left, by binding
+// as the machine account to learn whether the write happened and rolling
+// forward if it did.
+//
 // It must not touch SMB, NDR or RPC wire types, nor decrypt JOINPR password
 // blobs itself: callers hand it transport-neutral requests and a
 // PasswordSource that decrypts at the step where the specification does.

@@ -3,6 +3,7 @@ package joinlogic
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +33,8 @@ type fakeDirectory struct {
 	fail       map[string]error // operation → error it returns
 	failOnce   map[string]error // operation → error it returns the next time only
 	lostAnswer map[string]bool  // operation → applied, then fails as a broken connection
+	crashAt    string           // operation at which the calling goroutine dies (runtime.Goexit)
+	crashAfter bool             // … after the operation took effect, else before
 	log        []string         // operations that changed or probed state
 	binds      []Credentials
 	open       int // sessions not yet closed
@@ -98,6 +101,15 @@ func (f *fakeDirectory) record(op string, args ...any) {
 	f.log = append(f.log, strings.Join(parts, " "))
 }
 
+// maybeCrash ends the calling goroutine — a process killed at that moment:
+// deferred functions run (the lock is released), nothing else does.
+func (f *fakeDirectory) maybeCrash(op string, after bool) {
+	if f.crashAt == op && f.crashAfter == after {
+		f.crashAt = ""
+		runtime.Goexit()
+	}
+}
+
 func (f *fakeDirectory) failure(op string) error {
 	if err, ok := f.failOnce[op]; ok {
 		delete(f.failOnce, op)
@@ -143,6 +155,12 @@ func (f *fakeDirectory) Bind(ctx context.Context, dc DCInfo, cred Credentials) (
 	if cred.Anonymous {
 		if !f.anonymous {
 			return nil, ERROR_LOGON_FAILURE
+		}
+	} else if strings.HasSuffix(cred.Account.User, "$") {
+		// A machine account: it exists, is enabled and has that password.
+		c := f.accounts[strings.ToUpper(cred.Account.User)]
+		if c == nil || c.uac&UF_ACCOUNTDISABLE != 0 || c.password != cred.Password {
+			return nil, fmt.Errorf("bind as %v: %w", cred, ERROR_LOGON_FAILURE)
 		}
 	} else if pw, ok := f.users[strings.ToLower(cred.Account.User)]; !ok || pw != cred.Password {
 		return nil, fmt.Errorf("bind as %v: %w", cred, ERROR_LOGON_FAILURE)
@@ -190,13 +208,22 @@ func (s *fakeSession) FindComputer(ctx context.Context, sam string) (ComputerAcc
 
 func (s *fakeSession) CreateComputer(ctx context.Context, nc NewComputer) (ComputerAccount, error) {
 	defer s.lock()()
+	s.f.maybeCrash("create", false)
 	if err := s.f.failure("create"); err != nil {
 		return ComputerAccount{}, err
 	}
+	if nc.Password == "" {
+		return ComputerAccount{}, ERROR_INVALID_PARAMETER
+	}
+	// One add: the object appears complete and enabled.
 	c := &fakeComputer{dn: "CN=" + nc.CommonName + "," + nc.ContainerDN, parent: nc.ContainerDN, sam: nc.SAMAccountName,
-		uac: UF_WORKSTATION_TRUST_ACCOUNT | UF_ACCOUNTDISABLE, kvno: 1}
+		uac: UF_WORKSTATION_TRUST_ACCOUNT, password: nc.Password, kvno: 2}
+	if nc.HostNames {
+		c.dnsHostName, c.spns = nc.DNSHostName, slices.Clone(nc.SPNs)
+	}
 	s.f.accounts[strings.ToUpper(c.sam)] = c
 	s.f.record("create", c.dn)
+	s.f.maybeCrash("create", true)
 	if s.f.lostAnswer["create"] {
 		return ComputerAccount{}, fmt.Errorf("connection reset: %w", ERROR_NO_SUCH_DOMAIN)
 	}
@@ -260,38 +287,37 @@ func (s *fakeSession) Restore(ctx context.Context, snap AccountSnapshot) error {
 	return nil
 }
 
-func (s *fakeSession) SetMachinePassword(ctx context.Context, dn, password string) error {
+func (s *fakeSession) ResetComputer(ctx context.Context, dn string, u ComputerUpdate) error {
 	defer s.lock()()
-	s.f.record("setpassword", dn)
-	if err := s.f.failure("setpassword"); err != nil {
+	s.f.maybeCrash("reset", false)
+	s.f.record("reset", dn)
+	if err := s.f.failure("reset"); err != nil {
 		return err
 	}
 	c := s.byDN(dn)
 	if c == nil {
 		return ERROR_NONE_MAPPED
 	}
-	c.password = password
+	if u.Password == "" {
+		return ERROR_INVALID_PARAMETER
+	}
+	// One modify: all of it or nothing.
+	c.password = u.Password
 	c.kvno++
 	c.uac = c.uac&^(UF_ACCOUNTDISABLE|UF_SERVER_TRUST_ACCOUNT) | UF_WORKSTATION_TRUST_ACCOUNT
-	return nil
-}
-
-func (s *fakeSession) SetHostNames(ctx context.Context, dn, dnsHostName string, spns []string) error {
-	defer s.lock()()
-	s.f.record("sethostnames", dn)
-	if err := s.f.failure("sethostnames"); err != nil {
-		return err
+	if u.HostNames {
+		c.dnsHostName, c.spns = u.DNSHostName, slices.Clone(u.SPNs)
 	}
-	c := s.byDN(dn)
-	if c == nil {
-		return ERROR_NONE_MAPPED
+	s.f.maybeCrash("reset", true)
+	if s.f.lostAnswer["reset"] {
+		return fmt.Errorf("connection reset: %w", ERROR_NO_SUCH_DOMAIN)
 	}
-	c.dnsHostName, c.spns = dnsHostName, slices.Clone(spns)
 	return nil
 }
 
 func (s *fakeSession) DisableComputer(ctx context.Context, dn string) error {
 	defer s.lock()()
+	s.f.maybeCrash("disable", false)
 	s.f.record("disable", dn)
 	if err := s.f.failure("disable"); err != nil {
 		return err
@@ -301,6 +327,7 @@ func (s *fakeSession) DisableComputer(ctx context.Context, dn string) error {
 		return ERROR_NONE_MAPPED
 	}
 	c.uac |= UF_ACCOUNTDISABLE
+	s.f.maybeCrash("disable", true)
 	return nil
 }
 
@@ -319,6 +346,7 @@ func (s *fakeSession) VerifyMachinePassword(ctx context.Context, sam, password s
 
 func (s *fakeSession) KeyVersionNumber(ctx context.Context, dn string) (uint32, error) {
 	defer s.lock()()
+	s.f.maybeCrash("kvno", false)
 	s.f.record("kvno", dn)
 	if err := s.f.failure("kvno"); err != nil {
 		return 0, err

@@ -76,7 +76,7 @@ func TestDomainJoinCreatesAccount(t *testing.T) {
 		t.Fatalf("Join = %v", c)
 	}
 	dn := "CN=WKS1," + computersDN
-	wantOps(t, e.dir, "create "+dn, "setpassword "+dn, "sethostnames "+dn)
+	wantOps(t, e.dir, "create "+dn)
 	acct := e.dir.account("WKS1$")
 	if acct == nil || acct.uac != UF_WORKSTATION_TRUST_ACCOUNT {
 		t.Fatalf("account = %+v", acct)
@@ -170,7 +170,7 @@ func TestDomainJoinSteps(t *testing.T) {
 	cases := []tc{
 		{name: "3.2.4.13.3/named DC fails validation", domain: `EXAMPLE\dc9`, opts: NETSETUP_ACCT_CREATE, want: ERROR_INVALID_DOMAIN_ROLE},
 		{name: "3.2.4.13.3/named DC validated (NetBIOS name)", domain: `EXAMPLE\DC1`, opts: NETSETUP_ACCT_CREATE, want: NERR_Success,
-			ops: []string{"create " + dn, "setpassword " + dn, "sethostnames " + dn}, accountLeft: true},
+			ops: []string{"create " + dn}, accountLeft: true},
 		{name: "3.2.4.13.3/domain does not exist", domain: "NOWHERE", opts: NETSETUP_ACCT_CREATE, want: ERROR_NO_SUCH_DOMAIN},
 		{name: "3.2.4.13.3/ComputerNameNetBIOS identical to DomainNameString", domain: "EXAMPLE", opts: NETSETUP_ACCT_CREATE,
 			mod: func(c *Config) { c.ComputerName = "example" }, want: ERROR_INVALID_DOMAINNAME},
@@ -180,35 +180,34 @@ func TestDomainJoinSteps(t *testing.T) {
 		{name: "3.2.4.13.3/authenticated session fails without a code", opts: NETSETUP_ACCT_CREATE, fail: map[string]error{"bind": errors.New("tls handshake")}, want: ERROR_LOGON_FAILURE},
 		{name: "3.2.4.13.3/MachineAccountOU cannot be found", opts: NETSETUP_ACCT_CREATE, ou: sp("OU=Missing,DC=example,DC=test"), want: ERROR_FILE_NOT_FOUND},
 		{name: "3.2.4.13.3/ACCT_CREATE into MachineAccountOU", opts: NETSETUP_ACCT_CREATE, ou: sp("ou=servers, dc=example, dc=test"), want: NERR_Success,
-			ops: []string{"create CN=WKS1,ou=servers, dc=example, dc=test", "setpassword CN=WKS1,ou=servers, dc=example, dc=test", "sethostnames CN=WKS1,ou=servers, dc=example, dc=test"}, accountLeft: true},
+			ops: []string{"create CN=WKS1,ou=servers, dc=example, dc=test"}, accountLeft: true},
 		{name: "3.2.4.13.3/ACCT_CREATE and the object exists in another OU", opts: NETSETUP_ACCT_CREATE, ou: sp("OU=Servers,DC=example,DC=test"),
 			existing: computersDN, want: NERR_UserExists, accountLeft: true},
 		{name: "3.2.4.13.3/ACCT_CREATE and the object exists in MachineAccountOU", opts: NETSETUP_ACCT_CREATE, ou: sp("OU=Servers,DC=example,DC=test"),
 			existing: "OU=Servers,DC=example,DC=test", want: NERR_Success,
-			ops: []string{"setpassword CN=WKS1,OU=Servers,DC=example,DC=test", "sethostnames CN=WKS1,OU=Servers,DC=example,DC=test"}, accountLeft: true},
+			ops: []string{"reset CN=WKS1,OU=Servers,DC=example,DC=test"}, accountLeft: true},
 		{name: "3.2.4.13.3/ACCT_CREATE and MachineAccountOU NULL reuses the object", opts: NETSETUP_ACCT_CREATE, existing: "OU=Servers,DC=example,DC=test", want: NERR_Success,
-			ops: []string{"setpassword CN=WKS1,OU=Servers,DC=example,DC=test", "sethostnames CN=WKS1,OU=Servers,DC=example,DC=test"}, accountLeft: true},
+			ops: []string{"reset CN=WKS1,OU=Servers,DC=example,DC=test"}, accountLeft: true},
 		{name: "3.2.4.13.3/ACCT_CREATE not set and the object does not exist", opts: 0, want: ERROR_NONE_MAPPED},
 		{name: "3.2.4.13.3/ACCT_CREATE not set, existing object is reused", opts: 0, existing: computersDN, want: NERR_Success,
-			ops: []string{"setpassword " + dn, "sethostnames " + dn}, accountLeft: true},
+			ops: []string{"reset " + dn}, accountLeft: true},
 		{name: "3.2.4.13.3/DEFER_SPN_SET leaves dNSHostName and SPNs alone", opts: NETSETUP_ACCT_CREATE | NETSETUP_DEFER_SPN_SET, want: NERR_Success,
-			ops: []string{"create " + dn, "setpassword " + dn}, accountLeft: true},
+			ops: []string{"create " + dn}, accountLeft: true},
 		{name: "rollback/create refused", opts: NETSETUP_ACCT_CREATE, fail: map[string]error{"create": fmt.Errorf("ldap add: %w", ERROR_ACCESS_DENIED)}, want: ERROR_ACCESS_DENIED},
-		{name: "rollback/password rejected by policy deletes the created object", opts: NETSETUP_ACCT_CREATE,
-			fail: map[string]error{"setpassword": ERROR_PASSWORD_RESTRICTION}, want: ERROR_PASSWORD_RESTRICTION,
-			ops: []string{"create " + dn, "setpassword " + dn, "delete " + dn}},
-		{name: "rollback/SPN update fails, created object deleted", opts: NETSETUP_ACCT_CREATE,
-			fail: map[string]error{"sethostnames": errors.New("constraint violation")}, want: ERROR_GEN_FAILURE,
-			ops: []string{"create " + dn, "setpassword " + dn, "sethostnames " + dn, "delete " + dn}},
-		{name: "rollback/SPN update fails, existing object restored", opts: NETSETUP_ACCT_CREATE, existing: computersDN,
-			fail: map[string]error{"sethostnames": ERROR_ACCESS_DENIED}, want: ERROR_ACCESS_DENIED,
-			ops: []string{"setpassword " + dn, "sethostnames " + dn, "restore " + dn}, accountLeft: true},
+		{name: "rollback/password rejected by policy: the one add fails whole, nothing to delete", opts: NETSETUP_ACCT_CREATE,
+			fail: map[string]error{"create": ERROR_PASSWORD_RESTRICTION}, want: ERROR_PASSWORD_RESTRICTION},
+		{name: "rollback/reset refused, existing object restored", opts: NETSETUP_ACCT_CREATE, existing: computersDN,
+			fail: map[string]error{"reset": ERROR_ACCESS_DENIED}, want: ERROR_ACCESS_DENIED,
+			ops: []string{"reset " + dn, "restore " + dn}, accountLeft: true},
+		{name: "rollback/reset refused without a code", opts: 0, existing: computersDN,
+			fail: map[string]error{"reset": errors.New("constraint violation")}, want: ERROR_GEN_FAILURE,
+			ops: []string{"reset " + dn, "restore " + dn}, accountLeft: true},
 		{name: "rollback/local save fails, created object deleted", opts: NETSETUP_ACCT_CREATE, saveErr: errors.New("disk full"), want: ERROR_INTERNAL_ERROR,
-			ops: []string{"create " + dn, "setpassword " + dn, "sethostnames " + dn, "delete " + dn}},
+			ops: []string{"create " + dn, "delete " + dn}},
 		{name: "rollback/local save fails, existing object restored", opts: 0, existing: computersDN, saveErr: errors.New("disk full"), want: ERROR_INTERNAL_ERROR,
-			ops: []string{"setpassword " + dn, "sethostnames " + dn, "restore " + dn}, accountLeft: true},
+			ops: []string{"reset " + dn, "restore " + dn}, accountLeft: true},
 		{name: "rollback/cancelled context still reverts", opts: NETSETUP_ACCT_CREATE, saveErr: context.Canceled, want: ERROR_CANCELLED,
-			ops: []string{"create " + dn, "setpassword " + dn, "sethostnames " + dn, "delete " + dn}},
+			ops: []string{"create " + dn, "delete " + dn}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -268,7 +267,7 @@ func TestDomainJoinUnsecure(t *testing.T) {
 		if c := e.j.Join(context.Background(), adminJoin(NETSETUP_JOIN_DOMAIN|NETSETUP_JOIN_UNSECURE)); c != ERROR_LOGON_FAILURE {
 			t.Fatalf("Join = %v, want ERROR_LOGON_FAILURE", c)
 		}
-		if slices.ContainsFunc(e.dir.ops(), func(op string) bool { return strings.HasPrefix(op, "setpassword") }) {
+		if slices.ContainsFunc(e.dir.ops(), func(op string) bool { return strings.HasPrefix(op, "reset") }) {
 			t.Fatal("password written after a failed verification")
 		}
 	})

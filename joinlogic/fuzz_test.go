@@ -89,3 +89,46 @@ func FuzzNormalizeDN(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseIntent feeds arbitrary bytes to the intent-file parser: it must
+// never panic, and whatever it accepts must be valid and survive a
+// re-encode.
+func FuzzParseIntent(f *testing.F) {
+	unjoin := sampleIntent()
+	unjoin.Op, unjoin.Previous, unjoin.Next = IntentUnjoin, sampleMembership(), Membership{}
+	local := unjoin
+	local.DirectoryWrite, local.DC = false, DCInfo{}
+	for _, in := range []Intent{sampleIntent(), unjoin, local} {
+		b, err := encodeIntent(in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"version":1,"intent":{}}`))
+	f.Add([]byte(`{"version":1,"intent":{"op":"join","next":{"domain_sid":"S-1"}}}`))
+	f.Add([]byte(`{"version":1,"intent":null}`))
+	f.Add([]byte(`{"version":1,"intent":{"started":"not a time"}}`))
+	f.Add([]byte("\x00{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in, err := parseIntent(data)
+		if err != nil {
+			return
+		}
+		if err := in.validate(); err != nil {
+			t.Fatalf("accepted an invalid intent: %v", err)
+		}
+		b, err := encodeIntent(in)
+		if err != nil {
+			t.Fatalf("accepted intent does not encode: %v", err)
+		}
+		in2, err := parseIntent(b)
+		if err != nil {
+			t.Fatalf("re-encoded intent rejected: %v\n%s", err, b)
+		}
+		if in2.Op != in.Op || in2.DC != in.DC || in2.SAMAccountName != in.SAMAccountName ||
+			!equalMembership(in2.Next, in.Next) || !equalMembership(in2.Previous, in.Previous) || !in2.Started.Equal(in.Started) {
+			t.Fatalf("round trip changed the intent:\n%+v\n%+v", in.LogValue(), in2.LogValue())
+		}
+	})
+}

@@ -113,6 +113,17 @@ type Config struct {
 	Logger *slog.Logger
 	// Now stamps PasswordSetTime. Default time.Now.
 	Now func() time.Time
+	// Journal records the intent of a domain join or unjoin before its
+	// directory write, for Recover. Default: when Store is a *Store, a
+	// FileJournal at IntentPath(Store.Path()); otherwise none, and a
+	// process killed between the directory write and the local save
+	// leaves the two disagreeing.
+	Journal IntentJournal
+	// RecoveryInterval is how often StartRecovery retries an intent the
+	// controller could not settle. Default 30 s.
+	RecoveryInterval time.Duration
+	// RecoveryTimeout bounds one recovery attempt. Default 30 s.
+	RecoveryTimeout time.Duration
 }
 
 // Joiner is the join state machine. Its methods are safe for concurrent
@@ -127,6 +138,14 @@ type Joiner struct {
 	// RPC_S_CALL_IN_PROGRESS; both methods list that code. Unjoin modifies
 	// the same identity, so it shares the gate.
 	busy sync.Mutex
+	// journal is Config.Journal with its default.
+	journal IntentJournal
+
+	loopMu   sync.Mutex
+	base     context.Context    // StartRecovery's context; nil before
+	closed   bool               // Close was called
+	stop     context.CancelFunc // ends the background recovery
+	loopDone chan struct{}      // closed when it has ended
 }
 
 // New checks cfg, fills its defaults and returns a Joiner.
@@ -151,7 +170,22 @@ func New(cfg Config) (*Joiner, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Joiner{cfg: cfg, log: cfg.Logger}, nil
+	if cfg.RecoveryInterval <= 0 {
+		cfg.RecoveryInterval = defaultRecoveryInterval
+	}
+	if cfg.RecoveryTimeout <= 0 {
+		cfg.RecoveryTimeout = defaultRecoveryTimeout
+	}
+	if cfg.Journal == nil {
+		if st, ok := cfg.Store.(*Store); ok {
+			fj, err := OpenFileJournal(IntentPath(st.Path()))
+			if err != nil {
+				return nil, err
+			}
+			cfg.Journal = fj
+		}
+	}
+	return &Joiner{cfg: cfg, log: cfg.Logger, journal: cfg.Journal}, nil
 }
 
 // netbiosName is ComputerNameNetBIOS in its canonical upper case.
@@ -227,15 +261,19 @@ func (u *undoStack) push(what string, fn func(context.Context) error) {
 	*u = append(*u, undoStep{what, fn})
 }
 
-// run reverts in reverse order. It runs even when ctx is already cancelled
-// (MS-WKST 3.2.4.13.1: the server SHOULD revert any state changes made).
-func (u undoStack) run(ctx context.Context, log *slog.Logger) {
+// run reverts in reverse order and reports whether every step succeeded.
+// It runs even when ctx is already cancelled (MS-WKST 3.2.4.13.1: the
+// server SHOULD revert any state changes made).
+func (u undoStack) run(ctx context.Context, log *slog.Logger) bool {
 	ctx = context.WithoutCancel(ctx)
+	ok := true
 	for i := len(u) - 1; i >= 0; i-- {
 		if err := u[i].fn(ctx); err != nil {
+			ok = false
 			log.ErrorContext(ctx, "joinlogic: rollback step failed", "step", u[i].what, "err", err)
 		}
 	}
+	return ok
 }
 
 // rollbackSession is the directory session the undo steps of a join or
@@ -306,6 +344,9 @@ func (j *Joiner) join(ctx context.Context, r JoinRequest) Code {
 	}
 	defer j.busy.Unlock()
 	if c := checkChangeConfig(r.Caller); c != NERR_Success {
+		return c
+	}
+	if c := j.settleBeforeChange(ctx); c != NERR_Success {
 		return c
 	}
 	pw, havePw, c := decryptPassword(r.Password)
@@ -524,8 +565,20 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 	var undo undoStack
 	rb := &rollbackSession{dir: dir, dc: dc, cred: cred, sess: sess}
 	defer rb.close(ctx, j.log)
+	journaled := false
+	// fail reverts what was done. Once the intent is recorded it is
+	// cleared only when every revert succeeded: otherwise the directory
+	// may still hold the complete account, and recovery settles it.
 	fail := func(c Code) Code {
-		undo.run(ctx, j.log)
+		ok := undo.run(ctx, j.log)
+		if journaled {
+			if ok {
+				j.clearIntent(ctx)
+			} else {
+				j.log.WarnContext(ctx, "joinlogic: rollback incomplete; recovery will settle the directory write", "account", sam)
+				j.startLoop()
+			}
+		}
 		return c
 	}
 
@@ -542,24 +595,6 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 		// NERR_Success", yet the remaining statements (password, SPNs,
 		// local state) are what make the machine joined, so processing
 		// continues with the existing object.
-		if !found {
-			acct, err = sess.CreateComputer(ctx, NewComputer{ContainerDN: ouDN, CommonName: name, SAMAccountName: sam})
-			if err != nil {
-				c := codeOf(err, ERROR_GEN_FAILURE)
-				if answerMayBeLost(c) {
-					// The add may have been applied before the connection
-					// broke; remove what it would have left.
-					undo.push("delete computer account of an unanswered create", func(ctx context.Context) error {
-						return rb.do(ctx, func(s Session) error { return deleteUnfinished(ctx, s, sam, ouDN) })
-					})
-				}
-				return fail(c)
-			}
-			dn := acct.DN
-			undo.push("delete created computer account", func(ctx context.Context) error {
-				return rb.do(ctx, func(s Session) error { return s.DeleteComputer(ctx, dn) })
-			})
-		}
 	} else if !found {
 		return ERROR_NONE_MAPPED
 	}
@@ -579,25 +614,70 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 			return fail(codeOf(err, ERROR_LOGON_FAILURE))
 		}
 	}
-	if !readonly {
+
+	// The local state changes (3.2.4.13.2), applied as one atomic save at
+	// the end.
+	next := Membership{
+		DomainNetBIOS:   strings.ToUpper(firstNonEmpty(info.NetBIOSName, dc.DomainFlat)),
+		DomainFQDN:      strings.ToLower(firstNonEmpty(info.DNSName, dc.DomainDNS)),
+		DomainSID:       info.SID,
+		DomainGUID:      firstNonEmpty(info.GUID, dc.DomainGUID),
+		ForestFQDN:      strings.ToLower(firstNonEmpty(info.ForestName, dc.ForestDNS)),
+		SiteName:        dc.ClientSite,
+		ClientName:      sam,
+		DNSHostName:     dnsName,
+		Password:        Secret(computerPw),
+		PasswordSetTime: j.cfg.Now().UTC(),
+	}
+	if cur.Joined() && strings.EqualFold(cur.DomainSID, info.SID) {
+		next.PreviousPassword = cur.Password
+	}
+
+	// Journal the intent before the directory write: from here on a crash
+	// is settled by Recover, which binds as the machine account with
+	// next.Password to learn whether the write happened.
+	if err := j.recordIntent(ctx, Intent{Op: IntentJoin, DC: dc, SAMAccountName: sam, DirectoryWrite: !readonly,
+		Next: next, Previous: cur, Keytab: j.cfg.Keytab != nil, Started: j.cfg.Now().UTC()}); err != nil {
+		j.log.ErrorContext(ctx, "joinlogic: recording the join intent", "err", err)
+		return fail(codeOf(err, ERROR_INTERNAL_ERROR))
+	}
+	journaled = true
+
+	// The directory side of the join: ONE LDAP operation, applied
+	// atomically by the controller.
+	upd := ComputerUpdate{Password: computerPw, HostNames: opts&NETSETUP_DEFER_SPN_SET == 0, DNSHostName: dnsName, SPNs: spns}
+	switch {
+	case !found:
+		acct, err = sess.CreateComputer(ctx, NewComputer{ContainerDN: ouDN, CommonName: name, SAMAccountName: sam, ComputerUpdate: upd})
+		if err != nil {
+			c := codeOf(err, ERROR_GEN_FAILURE)
+			if answerMayBeLost(c) {
+				// The add may have been applied before the connection
+				// broke; remove what it would have left.
+				undo.push("delete computer account of an unanswered create", func(ctx context.Context) error {
+					return rb.do(ctx, func(s Session) error { return deleteUnfinished(ctx, s, sam, ouDN, computerPw) })
+				})
+			}
+			return fail(c)
+		}
+		dn := acct.DN
+		undo.push("delete created computer account", func(ctx context.Context) error {
+			return rb.do(ctx, func(s Session) error { return s.DeleteComputer(ctx, dn) })
+		})
+	case !readonly:
 		// unicodePwd cannot be read back, so a rollback can give an
 		// existing account its former password only when this machine
 		// knows it: a re-join (DOMAIN_JOIN_IF_JOINED) of the account it is
 		// joined with. The push comes before the change, since a failed
 		// modify may still have been applied.
-		if found && cur.Joined() && cur.Password != "" && strings.EqualFold(cur.DomainSID, info.SID) &&
+		if cur.Joined() && cur.Password != "" && strings.EqualFold(cur.DomainSID, info.SID) &&
 			strings.EqualFold(cur.ClientName, sam) && cur.Password.Reveal() != computerPw {
 			dn, prev := acct.DN, cur.Password
 			undo.push("restore previous machine password", func(ctx context.Context) error {
-				return rb.do(ctx, func(s Session) error { return s.SetMachinePassword(ctx, dn, prev.Reveal()) })
+				return rb.do(ctx, func(s Session) error { return s.ResetComputer(ctx, dn, ComputerUpdate{Password: prev.Reveal()}) })
 			})
 		}
-		if err := sess.SetMachinePassword(ctx, acct.DN, computerPw); err != nil {
-			return fail(codeOf(err, ERROR_GEN_FAILURE))
-		}
-	}
-	if opts&NETSETUP_DEFER_SPN_SET == 0 {
-		if err := sess.SetHostNames(ctx, acct.DN, dnsName, spns); err != nil {
+		if err := sess.ResetComputer(ctx, acct.DN, upd); err != nil {
 			return fail(codeOf(err, ERROR_GEN_FAILURE))
 		}
 	}
@@ -614,13 +694,7 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 			j.log.ErrorContext(ctx, "joinlogic: reading the key version number", "dn", acct.DN, "err", err)
 			return fail(codeOf(err, ERROR_GEN_FAILURE))
 		}
-		ent := KeytabEntries{
-			ComputerName: name,
-			DNSHostName:  dnsName,
-			Realm:        strings.ToUpper(firstNonEmpty(info.DNSName, dc.DomainDNS)),
-			Password:     Secret(computerPw),
-			KVNO:         kvno,
-		}
+		ent := keytabEntries(next, kvno)
 		restore, err := kt.Install(ctx, ent)
 		if err != nil {
 			j.log.ErrorContext(ctx, "joinlogic: installing keytab", "keytab", ent, "err", err)
@@ -629,28 +703,25 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 		undo.push("restore previous keytab", restore)
 	}
 
-	// Apply the local state changes (3.2.4.13.2) as one atomic save.
-	next := Membership{
-		DomainNetBIOS:   strings.ToUpper(firstNonEmpty(info.NetBIOSName, dc.DomainFlat)),
-		DomainFQDN:      strings.ToLower(firstNonEmpty(info.DNSName, dc.DomainDNS)),
-		DomainSID:       info.SID,
-		DomainGUID:      firstNonEmpty(info.GUID, dc.DomainGUID),
-		ForestFQDN:      strings.ToLower(firstNonEmpty(info.ForestName, dc.ForestDNS)),
-		SiteName:        dc.ClientSite,
-		ClientName:      sam,
-		DNSHostName:     dnsName,
-		Password:        Secret(computerPw),
-		PasswordSetTime: j.cfg.Now().UTC(),
-	}
-	if cur.Joined() && strings.EqualFold(cur.DomainSID, info.SID) {
-		next.PreviousPassword = cur.Password
-	}
 	if err := j.cfg.Store.Save(ctx, next); err != nil {
 		j.log.ErrorContext(ctx, "joinlogic: saving domain membership", "err", err)
 		return fail(codeOf(err, ERROR_INTERNAL_ERROR))
 	}
+	j.clearIntent(ctx)
 	j.log.InfoContext(ctx, "joinlogic: joined domain", "membership", next)
 	return NERR_Success
+}
+
+// keytabEntries are the keys of the machine account of m, a domain
+// membership, at key version kvno.
+func keytabEntries(m Membership, kvno uint32) KeytabEntries {
+	return KeytabEntries{
+		ComputerName: strings.TrimSuffix(m.ClientName, "$"),
+		DNSHostName:  m.DNSHostName,
+		Realm:        strings.ToUpper(m.DomainFQDN),
+		Password:     m.Password,
+		KVNO:         kvno,
+	}
 }
 
 // answerMayBeLost reports the codes of a directory call that failed on
@@ -661,15 +732,22 @@ func answerMayBeLost(c Code) bool {
 }
 
 // deleteUnfinished removes the object an unanswered CreateComputer may
-// have added: named sam, in container, and still disabled as a new object
-// is until SetMachinePassword. Anything else is not this join's to delete.
-func deleteUnfinished(ctx context.Context, s Session, sam, container string) error {
+// have added: named sam, in container, and holding password — proof that
+// this join's add created it (the object did not exist before the add,
+// and the password is fresh). Anything else is not this join's to delete.
+func deleteUnfinished(ctx context.Context, s Session, sam, container, password string) error {
 	acct, found, err := s.FindComputer(ctx, sam)
 	if err != nil {
 		return err
 	}
-	if !found || !sameDN(acct.ParentDN, container) || acct.UserAccountControl&UF_ACCOUNTDISABLE == 0 {
+	if !found || !sameDN(acct.ParentDN, container) {
 		return nil
+	}
+	if err := s.VerifyMachinePassword(ctx, sam, password); err != nil {
+		if codeOf(err, ERROR_GEN_FAILURE) == ERROR_LOGON_FAILURE {
+			return nil
+		}
+		return err
 	}
 	return s.DeleteComputer(ctx, acct.DN)
 }
@@ -705,6 +783,9 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 	if c := checkChangeConfig(r.Caller); c != NERR_Success {
 		return c
 	}
+	if c := j.settleBeforeChange(ctx); c != NERR_Success {
+		return c
+	}
 	pw, _, c := decryptPassword(r.Password)
 	if c != NERR_Success {
 		return c
@@ -724,9 +805,21 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 		return NERR_SetupDomainController
 	}
 
+	sam := firstNonEmpty(cur.ClientName, j.netbiosName()+"$")
+	in := Intent{Op: IntentUnjoin, SAMAccountName: sam, Previous: cur, Next: Membership{},
+		Keytab: j.cfg.Keytab != nil, Started: j.cfg.Now().UTC()}
 	var undo undoStack
+	journaled := false
 	fail := func(c Code) Code {
-		undo.run(ctx, j.log)
+		ok := undo.run(ctx, j.log)
+		if journaled {
+			if ok {
+				j.clearIntent(ctx)
+			} else {
+				j.log.WarnContext(ctx, "joinlogic: rollback incomplete; recovery will settle the directory write", "account", sam)
+				j.startLoop()
+			}
+		}
 		return c
 	}
 	var rb *rollbackSession
@@ -764,7 +857,6 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 				j.log.WarnContext(ctx, "joinlogic: closing directory session", "err", err)
 			}
 		}()
-		sam := firstNonEmpty(cur.ClientName, j.netbiosName()+"$")
 		acct, found, err := sess.FindComputer(ctx, sam)
 		if err != nil {
 			return codeOf(err, ERROR_GEN_FAILURE)
@@ -774,15 +866,34 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 			if err != nil {
 				return codeOf(err, ERROR_GEN_FAILURE)
 			}
+			// Journal first: a crash after the disable is settled by
+			// Recover, which finds the machine account refused and rolls
+			// forward to "unjoined".
+			in.DC, in.DirectoryWrite = dc, true
+			if err := j.recordIntent(ctx, in); err != nil {
+				j.log.ErrorContext(ctx, "joinlogic: recording the unjoin intent", "err", err)
+				return codeOf(err, ERROR_INTERNAL_ERROR)
+			}
+			journaled = true
 			undo.push("re-enable computer account", func(ctx context.Context) error {
 				return rb.do(ctx, func(s Session) error { return s.Restore(ctx, snap) })
 			})
+			// One modify (MS-WKST 3.2.4.14).
 			if err := sess.DisableComputer(ctx, acct.DN); err != nil {
 				return fail(codeOf(err, ERROR_GEN_FAILURE))
 			}
 		} else {
 			j.log.WarnContext(ctx, "joinlogic: computer account to disable not found", "sam", sam)
 		}
+	}
+	if !journaled {
+		// Only local changes: a crash between the keytab removal and the
+		// save rolls forward.
+		if err := j.recordIntent(ctx, in); err != nil {
+			j.log.ErrorContext(ctx, "joinlogic: recording the unjoin intent", "err", err)
+			return codeOf(err, ERROR_INTERNAL_ERROR)
+		}
+		journaled = true
 	}
 
 	// The machine account's keys go with the membership.
@@ -799,9 +910,9 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 	// SiteName and Password all become NULL.
 	if err := j.cfg.Store.Save(ctx, Membership{}); err != nil {
 		j.log.ErrorContext(ctx, "joinlogic: clearing domain membership", "err", err)
-		undo.run(ctx, j.log)
-		return codeOf(err, ERROR_INTERNAL_ERROR)
+		return fail(codeOf(err, ERROR_INTERNAL_ERROR))
 	}
+	j.clearIntent(ctx)
 	return NERR_Success
 }
 

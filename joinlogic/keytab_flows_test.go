@@ -76,7 +76,7 @@ func TestJoinInstallsKeytab(t *testing.T) {
 	}
 	dn := "CN=WKS1," + computersDN
 	// The key version is read after the password set, before the save.
-	wantOps(t, e.dir, "create "+dn, "setpassword "+dn, "sethostnames "+dn, "kvno "+dn)
+	wantOps(t, e.dir, "create "+dn, "kvno "+dn)
 	got := kt.state()
 	m := e.store.get()
 	want := KeytabEntries{ComputerName: "WKS1", DNSHostName: "wks1.example.test", Realm: "EXAMPLE.TEST", Password: m.Password, KVNO: 2}
@@ -100,13 +100,13 @@ func TestJoinKeytabRollback(t *testing.T) {
 		ops        []string
 	}{
 		{name: "key version unreadable", failOp: "kvno", failErr: errors.New("no such attribute"), want: ERROR_GEN_FAILURE,
-			ops: []string{"create " + dn, "setpassword " + dn, "sethostnames " + dn, "kvno " + dn, "delete " + dn}},
+			ops: []string{"create " + dn, "kvno " + dn, "delete " + dn}},
 		{name: "controller gone when reading the key version", failOp: "kvno", failErr: ERROR_NO_SUCH_DOMAIN, want: ERROR_NO_SUCH_DOMAIN,
-			ops: []string{"create " + dn, "setpassword " + dn, "sethostnames " + dn, "kvno " + dn, "delete " + dn}},
+			ops: []string{"create " + dn, "kvno " + dn, "delete " + dn}},
 		{name: "keytab cannot be written", installErr: errors.New("read-only file system"), want: ERROR_INTERNAL_ERROR,
-			ops: []string{"create " + dn, "setpassword " + dn, "sethostnames " + dn, "kvno " + dn, "delete " + dn}},
+			ops: []string{"create " + dn, "kvno " + dn, "delete " + dn}},
 		{name: "membership cannot be saved: previous keytab back", saveErr: errors.New("disk full"), want: ERROR_INTERNAL_ERROR,
-			ops: []string{"create " + dn, "setpassword " + dn, "sethostnames " + dn, "kvno " + dn, "delete " + dn}},
+			ops: []string{"create " + dn, "kvno " + dn, "delete " + dn}},
 	}
 	for _, c := range cases {
 		t.Run("rollback/"+c.name, func(t *testing.T) {
@@ -149,12 +149,12 @@ func TestJoinKeytabRollback(t *testing.T) {
 func TestRollbackUsesFreshSession(t *testing.T) {
 	e, kt := newKeytabFlow(t)
 	dn := "CN=WKS1," + computersDN
-	e.dir.fail["sethostnames"] = ERROR_NO_SUCH_DOMAIN
+	e.dir.fail["kvno"] = ERROR_NO_SUCH_DOMAIN
 	e.dir.failOnce["delete"] = errors.New("connection reset")
 	if got := e.j.Join(context.Background(), adminJoin(NETSETUP_JOIN_DOMAIN|NETSETUP_ACCT_CREATE)); got != ERROR_NO_SUCH_DOMAIN {
 		t.Fatalf("Join = %v", got)
 	}
-	wantOps(t, e.dir, "create "+dn, "setpassword "+dn, "sethostnames "+dn, "delete "+dn, "delete "+dn)
+	wantOps(t, e.dir, "create "+dn, "kvno "+dn, "delete "+dn, "delete "+dn)
 	if len(e.dir.binds) != 2 || e.dir.binds[1] != e.dir.binds[0] {
 		t.Fatalf("binds %v", e.dir.binds)
 	}
@@ -164,7 +164,7 @@ func TestRollbackUsesFreshSession(t *testing.T) {
 	// A rollback whose fresh session cannot be bound reports the join's
 	// own failure and leaves the object (the controller is gone).
 	e2, _ := newKeytabFlow(t)
-	e2.dir.fail["sethostnames"] = ERROR_NO_SUCH_DOMAIN
+	e2.dir.fail["kvno"] = ERROR_NO_SUCH_DOMAIN
 	e2.dir.failOnce["delete"] = errors.New("connection reset")
 	wrap := &bindCounter{fakeDirectory: e2.dir, failAfter: 1}
 	j := newJoiner(t, e2.store, wrap, func(c *Config) { c.Keytab = &fakeKeytab{} })
@@ -201,7 +201,7 @@ func TestRejoinRollbackRestoresPassword(t *testing.T) {
 	}
 	before := e.store.get()
 	installed := kt.state()
-	e.dir.fail["sethostnames"] = ERROR_NO_SUCH_DOMAIN
+	e.dir.fail["kvno"] = ERROR_NO_SUCH_DOMAIN
 	if c := e.j.Join(context.Background(), adminJoin(NETSETUP_JOIN_DOMAIN|NETSETUP_ACCT_CREATE|NETSETUP_DOMAIN_JOIN_IF_JOINED)); c != ERROR_NO_SUCH_DOMAIN {
 		t.Fatal(c)
 	}
@@ -300,8 +300,8 @@ func TestUnjoinAndWorkgroupRemoveKeytab(t *testing.T) {
 }
 
 // TestUnansweredCreateIsUndone: a create whose answer was lost may have
-// added the object; the rollback finds it (new, disabled, in the
-// container asked for) and deletes it. A create refused with a code of
+// added the object; the rollback finds it (in the container asked for,
+// holding this join's fresh password) and deletes it. A create refused with a code of
 // its own added nothing and is not followed by a search.
 func TestUnansweredCreateIsUndone(t *testing.T) {
 	dn := "CN=WKS1," + computersDN

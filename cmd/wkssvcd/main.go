@@ -141,6 +141,11 @@ func newDaemon(cfg *config, logger *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Settle a join or unjoin a crash interrupted before serving; retries
+	// in the background while the domain controller is unreachable.
+	if err := joiner.StartRecovery(context.Background()); err != nil {
+		return nil, err
+	}
 	membership := wkssvc.NewMembership(joiner)
 	wk := wkssvc.New(wkssvc.Config{
 		ComputerName: cfg.NetBIOSName,

@@ -161,18 +161,26 @@ func TestErrorMapping(t *testing.T) {
 		return c
 	}
 	le := func(rc uint16) error { return ldap.NewError(rc, errors.New("server says no")) }
+	diag := func(rc uint16, msg string) error { return ldap.NewError(rc, errors.New(msg)) }
 	for _, c := range []struct {
 		err  error
 		want joinlogic.Code
 	}{
-		{passwordError(le(ldap.LDAPResultConstraintViolation), "dn"), joinlogic.ERROR_PASSWORD_RESTRICTION},
-		{passwordError(le(ldap.LDAPResultUnwillingToPerform), "dn"), joinlogic.ERROR_PASSWORD_RESTRICTION},
-		{passwordError(le(ldap.LDAPResultInsufficientAccessRights), "dn"), joinlogic.ERROR_ACCESS_DENIED},
+		{writeError(diag(ldap.LDAPResultConstraintViolation, "0000052D: Constraint violation - check_password_restrictions: the password is too short"), "dn"), joinlogic.ERROR_PASSWORD_RESTRICTION},
+		{writeError(diag(ldap.LDAPResultUnwillingToPerform, "0000052D: Constraint violation"), "dn"), joinlogic.ERROR_PASSWORD_RESTRICTION},
+		{writeError(diag(ldap.LDAPResultConstraintViolation, "setting unicodePwd refused"), "dn"), joinlogic.ERROR_PASSWORD_RESTRICTION},
+		// The same LDAP codes about another attribute of the one write.
+		{writeError(diag(ldap.LDAPResultConstraintViolation, "00002082: servicePrincipalName already in use"), "dn"), 0},
+		{writeError(le(ldap.LDAPResultUnwillingToPerform), "dn"), 0},
+		{writeError(le(ldap.LDAPResultInsufficientAccessRights), "dn"), joinlogic.ERROR_ACCESS_DENIED},
+		{writeError(le(ldap.ErrorNetwork), "dn"), joinlogic.ERROR_NO_SUCH_DOMAIN},
 		{opError(le(ldap.LDAPResultInsufficientAccessRights), "x"), joinlogic.ERROR_ACCESS_DENIED},
 		{opError(le(ldap.ErrorNetwork), "x"), joinlogic.ERROR_NO_SUCH_DOMAIN},
 		{opError(le(ldap.LDAPResultOther), "x"), 0},
 		{bindError(le(ldap.LDAPResultInvalidCredentials), joinlogic.DCInfo{}, "u"), joinlogic.ERROR_LOGON_FAILURE},
 		{bindError(le(ldap.ErrorNetwork), joinlogic.DCInfo{}, "u"), joinlogic.ERROR_NO_SUCH_DOMAIN},
+		{bindError(le(ldap.LDAPResultBusy), joinlogic.DCInfo{}, "u"), joinlogic.ERROR_NO_SUCH_DOMAIN},
+		{bindError(le(ldap.LDAPResultUnavailable), joinlogic.DCInfo{}, "u"), joinlogic.ERROR_NO_SUCH_DOMAIN},
 	} {
 		if got := code(c.err); got != c.want {
 			t.Errorf("%v: code %v, want %v", c.err, got, c.want)

@@ -271,6 +271,13 @@ func attrs(t *testing.T, s *Session, dn string, names ...string) *ldap.Entry {
 	return e
 }
 
+// TestComputerLifecycleAndKeytab checks on the real Samba DC that a
+// computer object is created complete and enabled by ONE LDAP add
+// carrying unicodePwd (Samba 4.17 accepts it over LDAPS, as Windows does),
+// that its password, host names and key version are in place straight
+// away, that the machine account can read its own msDS-KeyVersionNumber
+// (start-up recovery does so), and that ResetComputer, DisableComputer,
+// Snapshot and Restore each work in one operation.
 func TestComputerLifecycleAndKeytab(t *testing.T) {
 	dc := testdc.Start(t, testdc.Options{})
 	d := newDir(t, dc)
@@ -283,31 +290,26 @@ func TestComputerLifecycleAndKeytab(t *testing.T) {
 	name := randName(t, "WS")
 	sam := name + "$"
 	fqdn := strings.ToLower(name) + "." + dc.DNSDomain
+	password := "Mach1ne-" + hex.EncodeToString([]byte(name)) + "-pw/ü"
+	spns := []string{"HOST/" + fqdn, "HOST/" + name}
+	upd := joinlogic.ComputerUpdate{Password: password, HostNames: true, DNSHostName: fqdn, SPNs: spns}
 
 	if _, found, err := s.FindComputer(ctx, sam); err != nil || found {
 		t.Fatalf("FindComputer before create: %v, %v", found, err)
 	}
-	acct, err := s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: cc, CommonName: name, SAMAccountName: sam})
+	acct, err := s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: cc, CommonName: name, SAMAccountName: sam, ComputerUpdate: upd})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.DeleteComputer(context.Background(), acct.DN) })
 	got, found, err := s.FindComputer(ctx, strings.ToLower(sam))
 	if err != nil || !found || !strings.EqualFold(got.DN, acct.DN) || !strings.EqualFold(got.ParentDN, cc) ||
-		got.SAMAccountName != sam || got.UserAccountControl&uacWorkstationTrust == 0 {
+		got.SAMAccountName != sam || got.UserAccountControl != uacWorkstationTrust {
 		t.Fatalf("FindComputer = %+v, %v, %v; created %+v", got, found, err, acct)
 	}
-	_, err = s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: cc, CommonName: name, SAMAccountName: sam})
+	_, err = s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: cc, CommonName: name, SAMAccountName: sam, ComputerUpdate: upd})
 	wantCode(t, err, joinlogic.NERR_UserExists)
 
-	password := "Mach1ne-" + hex.EncodeToString([]byte(name)) + "-pw/ü"
-	if err := s.SetMachinePassword(ctx, acct.DN, password); err != nil {
-		t.Fatal(err)
-	}
-	spns := []string{"HOST/" + fqdn, "HOST/" + name}
-	if err := s.SetHostNames(ctx, acct.DN, fqdn, spns); err != nil {
-		t.Fatal(err)
-	}
 	e := attrs(t, s, acct.DN, "userAccountControl", "dNSHostName", "servicePrincipalName",
 		"msDS-SupportedEncryptionTypes", "operatingSystem", "operatingSystemVersion", "msDS-KeyVersionNumber")
 	if v := e.GetAttributeValue("userAccountControl"); v != strconv.Itoa(uacWorkstationTrust) {
@@ -337,9 +339,18 @@ func TestComputerLifecycleAndKeytab(t *testing.T) {
 
 	// The keytab written from the password obtains a ticket from the KDC.
 	kvno, _ := strconv.ParseUint(e.GetAttributeValue("msDS-KeyVersionNumber"), 10, 32)
-	if got, err := s.KeyVersionNumber(ctx, acct.DN); err != nil || uint64(got) != kvno || got < 2 {
+	if got, err := s.KeyVersionNumber(ctx, acct.DN); err != nil || uint64(got) != kvno || got < 1 {
 		t.Errorf("KeyVersionNumber = %d, %v; msDS-KeyVersionNumber %d", got, err, kvno)
 	}
+	// The machine account itself may bind and read its key version.
+	ms, err := d.Bind(ctx, info, joinlogic.Credentials{Account: joinlogic.Account{User: sam, Domain: dc.Domain}, Password: password})
+	if err != nil {
+		t.Fatalf("bind as the machine account: %v", err)
+	}
+	if got, err := ms.KeyVersionNumber(ctx, acct.DN); err != nil || uint64(got) != kvno {
+		t.Errorf("KeyVersionNumber read by the machine account = %d, %v; want %d", got, err, kvno)
+	}
+	ms.Close()
 	kt := filepath.Join(t.TempDir(), "krb5.keytab")
 	if err := keytab.Write(kt, keytab.Entries{ComputerName: name, DNSHostName: fqdn, Realm: dc.Realm, Password: password, KVNO: uint32(kvno)}); err != nil {
 		t.Fatal(err)
@@ -358,12 +369,11 @@ func TestComputerLifecycleAndKeytab(t *testing.T) {
 		t.Error("kinit succeeded with a keytab of the wrong password")
 	}
 
-	// Snapshot, change, Restore.
+	// Snapshot, DisableComputer, then ResetComputer re-enables with a new
+	// password and other host names in one modify; Restore puts the
+	// snapshot back.
 	snap, err := s.Snapshot(ctx, acct.DN)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetHostNames(ctx, acct.DN, "other."+dc.DNSDomain, []string{"HOST/other." + dc.DNSDomain}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DisableComputer(ctx, acct.DN); err != nil {
@@ -372,7 +382,32 @@ func TestComputerLifecycleAndKeytab(t *testing.T) {
 	if v := attrs(t, s, acct.DN, "userAccountControl").GetAttributeValue("userAccountControl"); v != strconv.Itoa(uacWorkstationTrust|uacAccountDisable) {
 		t.Errorf("after DisableComputer userAccountControl = %s", v)
 	}
-	wantCode(t, s.VerifyMachinePassword(ctx, sam, password), joinlogic.ERROR_LOGON_FAILURE)
+	// A disabled account's bind is refused as invalid credentials, which
+	// start-up recovery reads as "the unjoin's write was applied".
+	_, err = d.Bind(ctx, info, joinlogic.Credentials{Account: joinlogic.Account{User: sam, Domain: dc.Domain}, Password: password})
+	wantCode(t, err, joinlogic.ERROR_LOGON_FAILURE)
+	password2 := password + "-2"
+	if err := s.ResetComputer(ctx, acct.DN, joinlogic.ComputerUpdate{Password: password2, HostNames: true,
+		DNSHostName: "other." + dc.DNSDomain, SPNs: []string{"HOST/other." + dc.DNSDomain}}); err != nil {
+		t.Fatal(err)
+	}
+	e = attrs(t, s, acct.DN, "userAccountControl", "dNSHostName", "msDS-KeyVersionNumber")
+	if e.GetAttributeValue("userAccountControl") != strconv.Itoa(uacWorkstationTrust) || e.GetAttributeValue("dNSHostName") != "other."+dc.DNSDomain {
+		t.Errorf("after ResetComputer: %s %s", e.GetAttributeValue("userAccountControl"), e.GetAttributeValue("dNSHostName"))
+	}
+	if k2, _ := strconv.ParseUint(e.GetAttributeValue("msDS-KeyVersionNumber"), 10, 32); k2 <= kvno {
+		t.Errorf("key version %d after the reset, was %d", k2, kvno)
+	}
+	if err := s.VerifyMachinePassword(ctx, sam, password2); err != nil {
+		t.Errorf("after ResetComputer: %v", err)
+	}
+	// Without HostNames the host names stay.
+	if err := s.ResetComputer(ctx, acct.DN, joinlogic.ComputerUpdate{Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	if v := attrs(t, s, acct.DN, "dNSHostName").GetAttributeValue("dNSHostName"); v != "other."+dc.DNSDomain {
+		t.Errorf("dNSHostName %s after a reset without host names", v)
+	}
 	if err := s.Restore(ctx, snap); err != nil {
 		t.Fatal(err)
 	}
@@ -392,6 +427,20 @@ func TestComputerLifecycleAndKeytab(t *testing.T) {
 		t.Errorf("after Restore the account is not usable: %v", err)
 	}
 
+	// An add refused for one of its attributes (here a duplicate
+	// sAMAccountName in another container) fails whole: nothing of it is
+	// left. Samba applies no password policy to computer accounts (a
+	// one-character machine password is accepted), so the policy refusal
+	// is covered by TestErrorMapping with the diagnostics AD sends.
+	name2 := randName(t, "DU")
+	_, err = s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: cc, CommonName: name2, SAMAccountName: sam, ComputerUpdate: upd})
+	if err == nil {
+		t.Fatal("an add with a duplicate sAMAccountName was accepted")
+	}
+	if ok, _ := s.ContainerExists(ctx, "CN="+name2+","+cc); ok {
+		t.Fatalf("a refused add left CN=%s", name2)
+	}
+
 	// Delete, twice.
 	if err := s.DeleteComputer(ctx, acct.DN); err != nil {
 		t.Fatal(err)
@@ -406,7 +455,11 @@ func TestComputerLifecycleAndKeytab(t *testing.T) {
 	wantCode(t, err, joinlogic.ERROR_NONE_MAPPED)
 	_, err = s.KeyVersionNumber(ctx, acct.DN)
 	wantCode(t, err, joinlogic.ERROR_NONE_MAPPED)
-	_ = info
+}
+
+func newComputer(cc, name string) joinlogic.NewComputer {
+	return joinlogic.NewComputer{ContainerDN: cc, CommonName: name, SAMAccountName: name + "$",
+		ComputerUpdate: joinlogic.ComputerUpdate{Password: "Mach1ne.Passw0rd-" + name}}
 }
 
 func TestCreateErrors(t *testing.T) {
@@ -417,7 +470,7 @@ func TestCreateErrors(t *testing.T) {
 
 	// Missing OU.
 	name := randName(t, "MO")
-	_, err := s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: "OU=NoSuchOU," + dc.BaseDN, CommonName: name, SAMAccountName: name + "$"})
+	_, err := s.CreateComputer(ctx, newComputer("OU=NoSuchOU,"+dc.BaseDN, name))
 	wantCode(t, err, joinlogic.ERROR_FILE_NOT_FOUND)
 
 	// An account existing in another OU: found with its own parent, and a
@@ -425,7 +478,7 @@ func TestCreateErrors(t *testing.T) {
 	ou := "OU=JoinTestOU" + randName(t, "") + "," + dc.BaseDN
 	dc.CreateOU(t, ou)
 	name = randName(t, "OU")
-	acct, err := s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: ou, CommonName: name, SAMAccountName: name + "$"})
+	acct, err := s.CreateComputer(ctx, newComputer(ou, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +488,7 @@ func TestCreateErrors(t *testing.T) {
 		t.Fatalf("FindComputer = %+v, %v, %v; want parent %s", got, found, err, ou)
 	}
 	cc, _ := s.ComputersContainer(ctx)
-	_, err = s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: cc, CommonName: name, SAMAccountName: name + "$"})
+	_, err = s.CreateComputer(ctx, newComputer(cc, name))
 	wantCode(t, err, joinlogic.NERR_UserExists)
 
 	// A plain user may bind but not create computers (on Samba, despite
@@ -448,9 +501,9 @@ func TestCreateErrors(t *testing.T) {
 	}
 	defer ps.Close()
 	name = randName(t, "AD")
-	_, err = ps.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: cc, CommonName: name, SAMAccountName: name + "$"})
+	_, err = ps.CreateComputer(ctx, newComputer(cc, name))
 	wantCode(t, err, joinlogic.ERROR_ACCESS_DENIED)
-	err = ps.SetMachinePassword(ctx, acct.DN, "Some.Long-Passw0rd")
+	err = ps.ResetComputer(ctx, acct.DN, joinlogic.ComputerUpdate{Password: "Some.Long-Passw0rd"})
 	wantCode(t, err, joinlogic.ERROR_ACCESS_DENIED)
 }
 

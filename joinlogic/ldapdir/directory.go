@@ -52,12 +52,14 @@ type Config struct {
 	// Logger receives debug and warning records. Default slog.Default().
 	Logger *slog.Logger
 	// OperatingSystem and OperatingSystemVersion, when not empty, are
-	// written to new computer objects. Default "": not written.
+	// written to the computer object a join adds or resets, in the same
+	// LDAP operation as the password. Default "": not written.
 	OperatingSystem        string
 	OperatingSystemVersion string
 	// SupportedEncryptionTypes is written to msDS-SupportedEncryptionTypes
-	// of new computer objects. Default 0x1C (RC4-HMAC, AES128, AES256 —
-	// MS-KILE 2.2.7); a negative value leaves the attribute unset.
+	// of the computer object a join adds or resets. Default 0x1C (RC4-HMAC,
+	// AES128, AES256 — MS-KILE 2.2.7); a negative value leaves the
+	// attribute alone.
 	SupportedEncryptionTypes int
 }
 

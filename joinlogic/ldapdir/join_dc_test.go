@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -254,10 +255,16 @@ const (
 	// breaks before the answer arrives; the controller answers again right
 	// after.
 	lostAnswer
+	// crashBefore: the process dies right before the call (nothing after
+	// it runs, no rollback): runtime.Goexit on the joining goroutine.
+	crashBefore
+	// crashAfter: the process dies right after the controller carried
+	// the call out, before the answer is used.
+	crashAfter
 )
 
 func (m faultMode) String() string {
-	return [...]string{"dropped connection", "outage", "lost answer"}[m]
+	return [...]string{"dropped connection", "outage", "lost answer", "crash before", "crash after"}[m]
 }
 
 // faultDirectory counts the calls the state machine makes on the
@@ -278,7 +285,12 @@ func (f *faultDirectory) step(name string) func(error) error {
 	if len(f.steps) != f.cutAt {
 		return func(err error) error { return err }
 	}
-	if f.mode != lostAnswer {
+	switch f.mode {
+	case crashBefore:
+		runtime.Goexit()
+	case crashAfter:
+		return func(error) error { runtime.Goexit(); return nil }
+	case dropped, outage:
 		f.env.cut()
 	}
 	return func(err error) error {
@@ -365,14 +377,9 @@ func (s *faultSession) Restore(ctx context.Context, snap joinlogic.AccountSnapsh
 	return after(s.Session.Restore(ctx, snap))
 }
 
-func (s *faultSession) SetMachinePassword(ctx context.Context, dn, password string) error {
-	after := s.f.step("SetMachinePassword")
-	return after(s.Session.SetMachinePassword(ctx, dn, password))
-}
-
-func (s *faultSession) SetHostNames(ctx context.Context, dn, dnsHostName string, spns []string) error {
-	after := s.f.step("SetHostNames")
-	return after(s.Session.SetHostNames(ctx, dn, dnsHostName, spns))
+func (s *faultSession) ResetComputer(ctx context.Context, dn string, u joinlogic.ComputerUpdate) error {
+	after := s.f.step("ResetComputer")
+	return after(s.Session.ResetComputer(ctx, dn, u))
 }
 
 func (s *faultSession) DisableComputer(ctx context.Context, dn string) error {
@@ -452,7 +459,11 @@ func TestJoinFaultInjection(t *testing.T) {
 			m, _ := prepare(t, dry)
 			mustCode(t, "dry-run Join", m.j.Join(context.Background(), e.adminJoin(sc.opts)), joinlogic.NERR_Success)
 			t.Logf("steps of a successful join: %v", dry.steps)
-			if len(dry.steps) < 9 || dry.steps[len(dry.steps)-1] != "KeyVersionNumber" {
+			// One directory write (CreateComputer or ResetComputer), then
+			// the key version: 8 calls for a new account, 9 for an
+			// existing one (Snapshot).
+			if len(dry.steps) < 8 || dry.steps[len(dry.steps)-1] != "KeyVersionNumber" ||
+				len(slices.DeleteFunc(slices.Clone(dry.steps), func(s string) bool { return s != "CreateComputer" && s != "ResetComputer" })) != 1 {
 				t.Fatalf("unexpected steps %v", dry.steps)
 			}
 			if _, err := e.dc.Kinit(context.Background(), m.keytabPath, m.sam+"@"+e.dc.Realm); err != nil {
@@ -461,7 +472,7 @@ func TestJoinFaultInjection(t *testing.T) {
 			steps := dry.steps
 			// firstWrite is the first call that changes the directory.
 			firstWrite := slices.IndexFunc(steps, func(s string) bool {
-				return s == "CreateComputer" || s == "SetMachinePassword"
+				return s == "CreateComputer" || s == "ResetComputer"
 			}) + 1
 
 			for _, mode := range []faultMode{dropped, lostAnswer, outage} {
@@ -495,8 +506,16 @@ func TestJoinFaultInjection(t *testing.T) {
 							t.Logf("left in the directory by the outage: %q %v", dn, after)
 						}
 						if mode == outage {
-							// Whatever the outage left, a later join succeeds.
-							mustCode(t, "Join after the outage", m.j.Join(context.Background(), e.adminJoin(joinlogic.NETSETUP_ACCT_CREATE)), joinlogic.NERR_Success)
+							// Whatever the outage left, the next join settles
+							// it first (the journaled intent): an account the
+							// write completed is rolled forward, so the
+							// machine is joined already; otherwise the join
+							// goes ahead. Either way the keytab works.
+							want := joinlogic.NERR_Success
+							if n > firstWrite {
+								want = joinlogic.NERR_SetupAlreadyJoined
+							}
+							mustCode(t, "Join after the outage", m.j.Join(context.Background(), e.adminJoin(joinlogic.NETSETUP_ACCT_CREATE)), want)
 							if _, err := e.dc.Kinit(context.Background(), m.keytabPath, m.sam+"@"+e.dc.Realm); err != nil {
 								t.Errorf("keytab of the join after the outage: %v", err)
 							}
@@ -562,14 +581,14 @@ func TestJoinUnjoinWithKeytab(t *testing.T) {
 
 	t.Run("rollback/a failed re-join restores the previous password and keytab", func(t *testing.T) {
 		state, kt := fileState(t, m.statePath), fileState(t, m.keytabPath)
-		f := &faultDirectory{Directory: e.dir, env: e, cutAt: 9} // SetHostNames, after the password set
+		f := &faultDirectory{Directory: e.dir, env: e, cutAt: 9} // KeyVersionNumber, after the one write
 		j, err := joinlogic.New(joinlogic.Config{ComputerName: m.name, Store: m.store, Directory: f, Keytab: mustFileStore(t, m.keytabPath), Logger: e.log})
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := j.Join(ctx, e.adminJoin(joinlogic.NETSETUP_ACCT_CREATE|joinlogic.NETSETUP_DOMAIN_JOIN_IF_JOINED))
 		t.Logf("calls: %v", f.steps)
-		if f.steps[8] != "SetHostNames" {
+		if f.steps[8] != "KeyVersionNumber" {
 			t.Fatalf("step 9 is %s", f.steps[8])
 		}
 		mustCode(t, "Join", got, joinlogic.ERROR_NO_SUCH_DOMAIN)
@@ -799,5 +818,202 @@ func TestUnjoinFaultInjection(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// restart opens the member's files anew, as a restarted daemon does, with
+// a Joiner on the real Directory; the state file must parse.
+func (e *joinEnv) restart(t *testing.T, m *member) (*joinlogic.Joiner, *joinlogic.Store) {
+	t.Helper()
+	store, err := joinlogic.OpenStore(m.statePath)
+	if err != nil {
+		t.Fatalf("state file after the crash: %v", err)
+	}
+	j, err := joinlogic.New(joinlogic.Config{ComputerName: m.name, Store: store, Directory: e.dir, Keytab: mustFileStore(t, m.keytabPath), Logger: e.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j, store
+}
+
+func intentExists(t *testing.T, m *member) bool {
+	t.Helper()
+	return fileState(t, joinlogic.IntentPath(m.statePath)) != nil
+}
+
+// recoverAfterCrash runs start-up recovery: first with the controller cut
+// off, which must leave a pending intent pending and the local files
+// untouched, then with the controller back, which must settle it.
+func (e *joinEnv) recoverAfterCrash(t *testing.T, m *member, j *joinlogic.Joiner) {
+	t.Helper()
+	ctx := context.Background()
+	if intentExists(t, m) {
+		state, kt := fileState(t, m.statePath), fileState(t, m.keytabPath)
+		e.cut()
+		pending, err := j.Recover(ctx)
+		e.restore()
+		if err != nil || !pending {
+			t.Fatalf("Recover with the controller cut off = %v, %v; want pending", pending, err)
+		}
+		if !bytes.Equal(state, fileState(t, m.statePath)) || !bytes.Equal(kt, fileState(t, m.keytabPath)) || !intentExists(t, m) {
+			t.Fatal("a recovery that could not reach the controller changed local state")
+		}
+	}
+	if pending, err := j.Recover(ctx); err != nil || pending {
+		t.Fatalf("Recover = %v, %v", pending, err)
+	}
+	if intentExists(t, m) {
+		t.Fatal("intent left after recovery")
+	}
+}
+
+// crashed runs op on its own goroutine, which the faultDirectory ends at
+// the chosen moment (runtime.Goexit: deferred closes run, nothing else —
+// no rollback, no save), and reports whether op finished anyway.
+func crashed(op func() joinlogic.Code) (finished bool) {
+	done := make(chan bool, 1)
+	go func() {
+		defer close(done)
+		op()
+		done <- true
+	}()
+	return <-done
+}
+
+// checkJoinedOrAbsent is the crash-safety invariant of a join: the machine
+// reports joined and the directory holds the complete, enabled account its
+// keytab authenticates as; or it reports its previous workgroup and there
+// is no computer object.
+func (e *joinEnv) checkJoinedOrAbsent(t *testing.T, m *member, store *joinlogic.Store) string {
+	t.Helper()
+	mem, _ := store.Load()
+	dn, attrs := e.account(t, m.sam)
+	if !mem.Joined() {
+		if mem != (joinlogic.Membership{Workgroup: "TESTGROUP"}) {
+			t.Errorf("membership %+v", mem.LogValue())
+		}
+		if dn != "" {
+			t.Errorf("not joined, but the directory holds %s %v", dn, attrs)
+		}
+		if fileState(t, m.keytabPath) != nil {
+			t.Error("not joined, but a keytab was left")
+		}
+		return "absent"
+	}
+	fqdn := strings.ToLower(m.name) + "." + e.dc.DNSDomain
+	switch {
+	case dn == "":
+		t.Fatal("joined, but there is no computer object")
+	case !slices.Equal(attrs["userAccountControl"], []string{strconv.Itoa(int(joinlogic.UF_WORKSTATION_TRUST_ACCOUNT))}),
+		!slices.Equal(attrs["dNSHostName"], []string{fqdn}),
+		!slices.Contains(attrs["servicePrincipalName"], "HOST/"+m.name):
+		t.Errorf("joined, but the account is incomplete: %v", attrs)
+	}
+	if _, err := e.dc.Kinit(context.Background(), m.keytabPath, m.sam+"@"+e.dc.Realm); err != nil {
+		t.Errorf("joined, but the keytab does not authenticate: %v", err)
+	}
+	return "joined"
+}
+
+// TestCrashDuringJoinRecovers kills a join (see crashed) right before and
+// right after each directory call of a successful ACCT_CREATE join, then
+// restarts: the state file parses, start-up recovery keeps the intent
+// while the controller is cut off and settles it once it is back, and the
+// machine and the directory agree (checkJoinedOrAbsent).
+func TestCrashDuringJoinRecovers(t *testing.T) {
+	e := newJoinEnv(t)
+	ctx := context.Background()
+	dry := &faultDirectory{Directory: e.dir, env: e}
+	m := e.newMember(t, newName(t, "CR"), dry)
+	mustCode(t, "dry-run Join", m.j.Join(ctx, e.adminJoin(joinlogic.NETSETUP_ACCT_CREATE)), joinlogic.NERR_Success)
+	steps := dry.steps
+	counts := map[string]int{}
+	for _, mode := range []faultMode{crashBefore, crashAfter} {
+		for n := 1; n <= len(steps); n++ {
+			t.Run(mode.String()+"/"+strconv.Itoa(n)+" "+steps[n-1], func(t *testing.T) {
+				f := &faultDirectory{Directory: e.dir, env: e, cutAt: n, mode: mode}
+				m := e.newMember(t, newName(t, "CR"), f)
+				if crashed(func() joinlogic.Code { return m.j.Join(ctx, e.adminJoin(joinlogic.NETSETUP_ACCT_CREATE)) }) {
+					t.Fatalf("the join was not interrupted (calls %v)", f.steps)
+				}
+				j, store := e.restart(t, m)
+				e.recoverAfterCrash(t, m, j)
+				outcome := e.checkJoinedOrAbsent(t, m, store)
+				counts[strings.ReplaceAll(mode.String(), " ", "-")+"/"+outcome]++
+				t.Logf("outcome: %s", outcome)
+				// The recovered machine can go on: join (again) or unjoin.
+				if outcome == "joined" {
+					mustCode(t, "Unjoin after recovery", j.Unjoin(ctx, e.adminUnjoin(joinlogic.NETSETUP_ACCT_DELETE)), joinlogic.NERR_Success)
+				} else {
+					mustCode(t, "Join after recovery", j.Join(ctx, e.adminJoin(joinlogic.NETSETUP_ACCT_CREATE)), joinlogic.NERR_Success)
+				}
+			})
+		}
+	}
+	t.Logf("FAULTS crash-join steps=%d outcomes=%v", len(steps), counts)
+	if counts["crash-after/joined"] == 0 || counts["crash-before/absent"] == 0 {
+		t.Errorf("outcomes %v: both sides of the write were not reached", counts)
+	}
+}
+
+// TestCrashDuringUnjoinRecovers does the same for an unjoin with
+// NETSETUP_ACCT_DELETE: afterwards the machine is still joined with an
+// enabled account its keytab authenticates as, or unjoined with the
+// account disabled and no keytab.
+func TestCrashDuringUnjoinRecovers(t *testing.T) {
+	e := newJoinEnv(t)
+	ctx := context.Background()
+	joined := func(t *testing.T, dir joinlogic.Directory) *member {
+		m := e.newMember(t, newName(t, "CU"), dir)
+		mustCode(t, "Join", m.j.Join(ctx, e.adminJoin(joinlogic.NETSETUP_ACCT_CREATE)), joinlogic.NERR_Success)
+		return m
+	}
+	dry := &faultDirectory{Directory: e.dir, env: e}
+	m := joined(t, dry)
+	dry.steps = nil
+	mustCode(t, "dry-run Unjoin", m.j.Unjoin(ctx, e.adminUnjoin(joinlogic.NETSETUP_ACCT_DELETE)), joinlogic.NERR_Success)
+	steps := dry.steps
+	counts := map[string]int{}
+	for _, mode := range []faultMode{crashBefore, crashAfter} {
+		for n := 1; n <= len(steps); n++ {
+			t.Run(mode.String()+"/"+strconv.Itoa(n)+" "+steps[n-1], func(t *testing.T) {
+				f := &faultDirectory{Directory: e.dir, env: e}
+				m := joined(t, f)
+				f.steps, f.cutAt, f.mode = nil, n, mode
+				if crashed(func() joinlogic.Code { return m.j.Unjoin(ctx, e.adminUnjoin(joinlogic.NETSETUP_ACCT_DELETE)) }) {
+					t.Fatalf("the unjoin was not interrupted (calls %v)", f.steps)
+				}
+				j, store := e.restart(t, m)
+				e.recoverAfterCrash(t, m, j)
+				mem, _ := store.Load()
+				_, attrs := e.account(t, m.sam)
+				uac, _ := strconv.Atoi(slices.Concat(attrs["userAccountControl"], []string{""})[0])
+				var outcome string
+				if mem.Joined() {
+					outcome = "joined"
+					if uint32(uac)&joinlogic.UF_ACCOUNTDISABLE != 0 {
+						t.Errorf("joined, but the account is disabled (%#x)", uac)
+					}
+					if _, err := e.dc.Kinit(ctx, m.keytabPath, m.sam+"@"+e.dc.Realm); err != nil {
+						t.Errorf("joined, but the keytab does not authenticate: %v", err)
+					}
+				} else {
+					outcome = "unjoined"
+					if uint32(uac)&joinlogic.UF_ACCOUNTDISABLE == 0 {
+						t.Errorf("unjoined, but the account is enabled (%#x)", uac)
+					}
+					if fileState(t, m.keytabPath) != nil {
+						t.Error("unjoined, but the keytab is left")
+					}
+				}
+				counts[strings.ReplaceAll(mode.String(), " ", "-")+"/"+outcome]++
+				t.Logf("outcome: %s", outcome)
+			})
+		}
+	}
+	t.Logf("FAULTS crash-unjoin steps=%d outcomes=%v", len(steps), counts)
+	if counts["crash-after/unjoined"] == 0 || counts["crash-before/joined"] == 0 {
+		t.Errorf("outcomes %v: both sides of the write were not reached", counts)
 	}
 }

@@ -132,6 +132,11 @@ func bindError(err error, dc joinlogic.DCInfo, who string) error {
 		return err
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials):
 		return codeError(joinlogic.ERROR_LOGON_FAILURE, "ldapdir: bind %s: %w", who, err)
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultBusy), ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailable),
+		ldap.IsErrorWithCode(err, ldap.LDAPResultOther):
+		// The controller cannot serve now; not a verdict on the
+		// credentials (start-up recovery relies on the difference).
+		return codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: bind %s to %s: %w", who, dc.DCName, err)
 	case isNetworkError(err):
 		return codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: bind %s to %s: %w", who, dc.DCName, err)
 	}
@@ -311,27 +316,39 @@ func accountFromEntry(e *ldap.Entry) joinlogic.ComputerAccount {
 	}
 }
 
-// CreateComputer implements joinlogic.ComputerAccounts. The object starts
-// as a disabled workstation trust account; SetMachinePassword enables it.
+// CreateComputer implements joinlogic.ComputerAccounts with ONE LDAP add
+// carrying the whole object: objectClass, sAMAccountName, an enabled
+// workstation-trust userAccountControl, unicodePwd, dNSHostName and
+// servicePrincipalName (unless nc.HostNames is false),
+// msDS-SupportedEncryptionTypes and operatingSystem*. The controller
+// applies an add atomically, so the object exists complete or not at all;
+// there is no moment at which it exists without a password this machine
+// knows. AD accepts unicodePwd in an add over an encrypted connection
+// (MS-ADTS 3.1.1.3.1.5.2, 3.1.1.5.2.2); Samba 4.17 does too, and derives
+// the Kerberos keys and msDS-KeyVersionNumber from it
+// (TestComputerLifecycleAndKeytab).
 func (s *Session) CreateComputer(ctx context.Context, nc joinlogic.NewComputer) (joinlogic.ComputerAccount, error) {
-	if nc.CommonName == "" || nc.ContainerDN == "" || nc.SAMAccountName == "" {
-		return joinlogic.ComputerAccount{}, codeError(joinlogic.ERROR_INVALID_PARAMETER, "ldapdir: incomplete new computer %+v", nc)
+	if nc.CommonName == "" || nc.ContainerDN == "" || nc.SAMAccountName == "" || nc.Password == "" {
+		return joinlogic.ComputerAccount{}, codeError(joinlogic.ERROR_INVALID_PARAMETER, "ldapdir: incomplete new computer %s in %s", nc.SAMAccountName, nc.ContainerDN)
 	}
 	dn := "CN=" + ldap.EscapeDN(nc.CommonName) + "," + nc.ContainerDN
-	uac := uint32(uacWorkstationTrust | uacAccountDisable)
+	uac := uint32(uacWorkstationTrust)
 	add := ldap.NewAddRequest(dn, nil)
 	add.Attribute("objectClass", []string{"top", "person", "organizationalPerson", "user", "computer"})
 	add.Attribute("cn", []string{nc.CommonName})
 	add.Attribute("sAMAccountName", []string{nc.SAMAccountName})
 	add.Attribute("userAccountControl", []string{strconv.FormatUint(uint64(uac), 10)})
-	if et := s.d.cfg.SupportedEncryptionTypes; et > 0 {
-		add.Attribute("msDS-SupportedEncryptionTypes", []string{strconv.Itoa(et)})
+	add.Attribute("unicodePwd", []string{unicodePwd(nc.Password)})
+	if nc.HostNames {
+		if nc.DNSHostName != "" {
+			add.Attribute("dNSHostName", []string{nc.DNSHostName})
+		}
+		if spns := withRestrictedKrbHost(nc.SPNs); len(spns) > 0 {
+			add.Attribute("servicePrincipalName", spns)
+		}
 	}
-	if v := s.d.cfg.OperatingSystem; v != "" {
-		add.Attribute("operatingSystem", []string{v})
-	}
-	if v := s.d.cfg.OperatingSystemVersion; v != "" {
-		add.Attribute("operatingSystemVersion", []string{v})
+	for _, a := range s.d.extraAttrs() {
+		add.Attribute(a.name, a.vals)
 	}
 	err := s.do(ctx, func() error { return s.conn.Add(add) })
 	switch {
@@ -341,10 +358,30 @@ func (s *Session) CreateComputer(ctx context.Context, nc joinlogic.NewComputer) 
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
 		return joinlogic.ComputerAccount{}, codeError(joinlogic.ERROR_FILE_NOT_FOUND, "ldapdir: adding %s: %w", dn, err)
 	default:
-		return joinlogic.ComputerAccount{}, opError(err, "adding "+dn)
+		return joinlogic.ComputerAccount{}, writeError(err, "adding "+dn)
 	}
-	s.d.log.DebugContext(ctx, "ldapdir: created computer", "dn", dn)
+	s.d.log.DebugContext(ctx, "ldapdir: created computer", "dn", dn, "attrs", nc.ComputerUpdate)
 	return joinlogic.ComputerAccount{DN: dn, ParentDN: nc.ContainerDN, SAMAccountName: nc.SAMAccountName, UserAccountControl: uac}, nil
+}
+
+type attrVals struct {
+	name string
+	vals []string
+}
+
+// extraAttrs are the configured attributes every joined object carries.
+func (d *Directory) extraAttrs() []attrVals {
+	var out []attrVals
+	if et := d.cfg.SupportedEncryptionTypes; et > 0 {
+		out = append(out, attrVals{"msDS-SupportedEncryptionTypes", []string{strconv.Itoa(et)}})
+	}
+	if v := d.cfg.OperatingSystem; v != "" {
+		out = append(out, attrVals{"operatingSystem", []string{v}})
+	}
+	if v := d.cfg.OperatingSystemVersion; v != "" {
+		out = append(out, attrVals{"operatingSystemVersion", []string{v}})
+	}
+	return out
 }
 
 // DeleteComputer implements joinlogic.ComputerAccounts; an object that is
@@ -424,10 +461,19 @@ func (s *Session) uac(ctx context.Context, dn string) (uint32, error) {
 	return uint32(v), nil
 }
 
-// SetMachinePassword implements joinlogic.ComputerUpdater: unicodePwd and
-// userAccountControl in one modify, so the account is never enabled
-// without the new password.
-func (s *Session) SetMachinePassword(ctx context.Context, dn, password string) error {
+// ResetComputer implements joinlogic.ComputerUpdater with ONE LDAP modify
+// replacing unicodePwd, userAccountControl (an enabled workstation trust
+// account, its other bits kept), dNSHostName and servicePrincipalName
+// (when u.HostNames) and the configured msDS-SupportedEncryptionTypes and
+// operatingSystem*. The controller applies a modify atomically (RFC 4511
+// 4.6), so the object is never enabled without the new password nor left
+// with half of the join's attributes. The read of userAccountControl
+// before it changes nothing. An administrator may replace unicodePwd
+// over LDAPS (MS-ADTS 3.1.1.3.1.5.2).
+func (s *Session) ResetComputer(ctx context.Context, dn string, u joinlogic.ComputerUpdate) error {
+	if u.Password == "" {
+		return codeError(joinlogic.ERROR_INVALID_PARAMETER, "ldapdir: resetting %s without a password", dn)
+	}
 	cur, err := s.uac(ctx, dn)
 	if err != nil {
 		return err
@@ -437,10 +483,21 @@ func (s *Session) SetMachinePassword(ctx context.Context, dn, password string) e
 	}
 	uac := cur&^(uacAccountTypeMask|uacAccountDisable|uacPasswdNotReqd) | uacWorkstationTrust
 	mod := ldap.NewModifyRequest(dn, nil)
-	mod.Replace("unicodePwd", []string{unicodePwd(password)})
+	mod.Replace("unicodePwd", []string{unicodePwd(u.Password)})
 	mod.Replace("userAccountControl", []string{strconv.FormatUint(uint64(uac), 10)})
+	if u.HostNames {
+		if u.DNSHostName == "" {
+			mod.Replace("dNSHostName", nil)
+		} else {
+			mod.Replace("dNSHostName", []string{u.DNSHostName})
+		}
+		mod.Replace("servicePrincipalName", withRestrictedKrbHost(u.SPNs))
+	}
+	for _, a := range s.d.extraAttrs() {
+		mod.Replace(a.name, a.vals)
+	}
 	if err := s.do(ctx, func() error { return s.conn.Modify(mod) }); err != nil {
-		return passwordError(err, dn)
+		return writeError(err, "resetting "+dn)
 	}
 	return nil
 }
@@ -463,30 +520,39 @@ func (s *Session) KeyVersionNumber(ctx context.Context, dn string) (uint32, erro
 	return uint32(n), nil
 }
 
-// passwordError maps a refused unicodePwd write: AD answers a password
-// its policy rejects with constraintViolation or unwillingToPerform
-// (MS-ADTS 3.1.1.3.1.5.2), which is ERROR_PASSWORD_RESTRICTION.
-func passwordError(err error, dn string) error {
+// writeError maps a refused add or modify that carried unicodePwd. AD
+// answers a password its policy rejects with constraintViolation or
+// unwillingToPerform (MS-ADTS 3.1.1.3.1.5.2) and a diagnostic message
+// that starts with the Win32 code in hexadecimal ("0000052D: Constraint
+// violation - check_password_restrictions: ..."). As the same LDAP codes
+// may answer other attributes of the one operation (a duplicate SPN, for
+// instance), the diagnostic decides: 0000052D, or a message about the
+// password, is ERROR_PASSWORD_RESTRICTION; other refusals keep the codes
+// of opError.
+func writeError(err error, what string) error {
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) || ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform) {
-		return codeError(joinlogic.ERROR_PASSWORD_RESTRICTION, "ldapdir: setting the password of %s: %w", dn, err)
+		var le *ldap.Error
+		if errors.As(err, &le) && passwordDiagnostic(le.Err) {
+			return codeError(joinlogic.ERROR_PASSWORD_RESTRICTION, "ldapdir: %s: %w", what, err)
+		}
 	}
-	return opError(err, "setting the password of "+dn)
+	return opError(err, what)
 }
 
-// SetHostNames implements joinlogic.ComputerUpdater. Each HOST/ name also
-// gets its RestrictedKrbHost/ twin, as Windows and Samba joins register.
-func (s *Session) SetHostNames(ctx context.Context, dn, dnsHostName string, spns []string) error {
-	mod := ldap.NewModifyRequest(dn, nil)
-	if dnsHostName == "" {
-		mod.Replace("dNSHostName", nil)
-	} else {
-		mod.Replace("dNSHostName", []string{dnsHostName})
+// passwordDiagnostic reports whether an LDAP diagnostic message is about
+// the password.
+func passwordDiagnostic(err error) bool {
+	if err == nil {
+		return false
 	}
-	mod.Replace("servicePrincipalName", withRestrictedKrbHost(spns))
-	if err := s.do(ctx, func() error { return s.conn.Modify(mod) }); err != nil {
-		return opError(err, "setting host names of "+dn)
+	msg := err.Error()
+	if len(msg) >= 9 && msg[8] == ':' {
+		if v, perr := strconv.ParseUint(msg[:8], 16, 32); perr == nil && joinlogic.Code(v) == joinlogic.ERROR_PASSWORD_RESTRICTION {
+			return true
+		}
 	}
-	return nil
+	l := strings.ToLower(msg)
+	return strings.Contains(l, "password") || strings.Contains(l, "unicodepwd")
 }
 
 // withRestrictedKrbHost returns spns, deduplicated case-insensitively,

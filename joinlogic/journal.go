@@ -1,0 +1,263 @@
+package joinlogic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// A domain join or unjoin changes two places that cannot be changed
+// together: the directory (one LDAP write, atomic on the controller) and
+// the local membership and keytab (atomic file replacements). A process
+// killed between the two would leave them disagreeing: an enabled computer
+// account whose password only the dead process knew, or a membership
+// naming an account the directory has disabled. So before the directory
+// write the state machine saves an Intent — everything needed to finish
+// the operation without the caller's credentials — and deletes it only
+// once the local state agrees with the directory. An Intent found later
+// (at start-up, or by the next join or unjoin) is settled by asking the
+// directory which side of the write it is on; see Joiner.Recover.
+
+// IntentFormatVersion is the version of the intent file this package
+// writes and the only one it reads.
+const IntentFormatVersion = 1
+
+// IntentOp names the operation an Intent records.
+type IntentOp string
+
+// The operations an Intent records.
+const (
+	IntentJoin   IntentOp = "join"
+	IntentUnjoin IntentOp = "unjoin"
+)
+
+// Intent is the journal record of a domain join or unjoin in progress.
+// The passwords in its memberships are Secrets: they print and log
+// redacted, and the file holding them has mode 0600, like the membership
+// file that holds the same passwords.
+type Intent struct {
+	// Op is IntentJoin or IntentUnjoin.
+	Op IntentOp `json:"op"`
+	// DC is the controller the directory write went to; recovery asks
+	// that controller, which has the write even before replication.
+	DC DCInfo `json:"dc"`
+	// SAMAccountName is the computer object's name ("NAME$").
+	SAMAccountName string `json:"sam_account_name"`
+	// DirectoryWrite is false when the operation writes nothing to the
+	// directory (read-only joins, unjoins without NETSETUP_ACCT_DELETE or
+	// whose account is gone): recovery then finishes it locally.
+	DirectoryWrite bool `json:"directory_write"`
+	// Next is the membership the operation saves when it completes. For a
+	// join it holds the new machine password.
+	Next Membership `json:"next"`
+	// Previous is the membership before the operation. For an unjoin it
+	// holds the machine password recovery binds with.
+	Previous Membership `json:"previous"`
+	// Keytab tells whether the operation keeps a keytab in step.
+	Keytab bool `json:"keytab"`
+	// Started is when the intent was recorded.
+	Started time.Time `json:"started"`
+}
+
+// LogValue lists the non-secret fields.
+func (in Intent) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("op", string(in.Op)),
+		slog.String("dc", in.DC.DCName),
+		slog.String("account", in.SAMAccountName),
+		slog.Bool("directory_write", in.DirectoryWrite),
+		slog.Time("started", in.Started),
+	)
+}
+
+// validate checks what recovery relies on.
+func (in Intent) validate() error {
+	switch in.Op {
+	case IntentJoin:
+		if !in.Next.Joined() || in.Next.Password == "" {
+			return errors.New("join intent without the joined membership")
+		}
+		if err := in.Next.validate(); err != nil {
+			return err
+		}
+	case IntentUnjoin:
+		if !in.Previous.Joined() {
+			return errors.New("unjoin intent without the joined membership")
+		}
+		if err := in.Previous.validate(); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown operation %q", in.Op)
+	}
+	if in.SAMAccountName == "" || !strings.HasSuffix(in.SAMAccountName, "$") {
+		return fmt.Errorf("bad account name %q", in.SAMAccountName)
+	}
+	// Recovery of a join always asks the controller (also for read-only
+	// joins, whose key version it reads), of an unjoin only after a write.
+	if (in.Op == IntentJoin || in.DirectoryWrite) && in.DC.DCName == "" && in.DC.DCAddress == "" {
+		return errors.New("no domain controller to settle the intent with")
+	}
+	return nil
+}
+
+// IntentJournal keeps at most one Intent.
+type IntentJournal interface {
+	// Load returns the recorded intent; ok is false when there is none.
+	Load() (in Intent, ok bool, err error)
+	// Save records in durably, replacing any previous intent.
+	Save(ctx context.Context, in Intent) error
+	// Clear deletes the intent durably; no intent is not an error.
+	Clear(ctx context.Context) error
+}
+
+// intentFile is the on-disk form.
+type intentFile struct {
+	Version int             `json:"version"`
+	Intent  json.RawMessage `json:"intent"`
+}
+
+// parseIntent decodes an intent file. Anything but exactly one JSON
+// object of the known version, with known fields and a valid intent, is
+// an error.
+func parseIntent(data []byte) (Intent, error) {
+	var f intentFile
+	if err := decodeStrict(data, &f); err != nil {
+		return Intent{}, fmt.Errorf("intent file: %w", err)
+	}
+	if f.Version != IntentFormatVersion {
+		return Intent{}, fmt.Errorf("intent file: unsupported format version %d (want %d)", f.Version, IntentFormatVersion)
+	}
+	if len(f.Intent) == 0 || bytes.Equal(f.Intent, []byte("null")) {
+		return Intent{}, errors.New("intent file: no intent")
+	}
+	var in Intent
+	if err := decodeStrict(f.Intent, &in); err != nil {
+		return Intent{}, fmt.Errorf("intent file: %w", err)
+	}
+	if err := in.validate(); err != nil {
+		return Intent{}, fmt.Errorf("intent file: %w", err)
+	}
+	return in, nil
+}
+
+// encodeIntent is the inverse of parseIntent.
+func encodeIntent(in Intent) ([]byte, error) {
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.MarshalIndent(intentFile{Version: IntentFormatVersion, Intent: raw}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// FileJournal implements IntentJournal with one file, written like the
+// membership Store: a synced temporary file renamed over the old one and
+// a synced directory, mode 0600. It is safe for concurrent use.
+type FileJournal struct {
+	path string
+	mu   sync.Mutex
+}
+
+var _ IntentJournal = (*FileJournal)(nil)
+
+// IntentPath is the journal file kept next to the membership file at
+// membershipPath.
+func IntentPath(membershipPath string) string { return membershipPath + ".intent" }
+
+// OpenFileJournal returns the journal at path, removing temporary files
+// an interrupted Save left. The file need not exist.
+func OpenFileJournal(path string) (*FileJournal, error) {
+	if path == "" {
+		return nil, errors.New("joinlogic: empty intent file path")
+	}
+	removeStaleTemps(path)
+	return &FileJournal{path: path}, nil
+}
+
+// Path returns the journal file.
+func (f *FileJournal) Path() string { return f.path }
+
+// Load implements IntentJournal. A file that cannot be parsed is an error,
+// never a silently dropped intent.
+func (f *FileJournal) Load() (Intent, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fh, err := os.Open(f.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Intent{}, false, nil
+	}
+	if err != nil {
+		return Intent{}, false, fmt.Errorf("joinlogic: %w", err)
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, maxStoreFileSize+1))
+	if err != nil {
+		return Intent{}, false, fmt.Errorf("joinlogic: reading %s: %w", f.path, err)
+	}
+	if len(data) > maxStoreFileSize {
+		return Intent{}, false, fmt.Errorf("joinlogic: %s is larger than %d bytes", f.path, maxStoreFileSize)
+	}
+	in, err := parseIntent(data)
+	if err != nil {
+		return Intent{}, false, fmt.Errorf("joinlogic: %s: %w", f.path, err)
+	}
+	return in, true, nil
+}
+
+// Save implements IntentJournal.
+func (f *FileJournal) Save(ctx context.Context, in Intent) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := in.validate(); err != nil {
+		return fmt.Errorf("joinlogic: refusing to record intent: %w", err)
+	}
+	data, err := encodeIntent(in)
+	if err != nil {
+		return fmt.Errorf("joinlogic: encoding intent: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := writeAtomic(f.path, data); err != nil {
+		return fmt.Errorf("joinlogic: recording intent: %w", err)
+	}
+	return nil
+}
+
+// Clear implements IntentJournal: the file is removed and the directory
+// synced, so that the removal survives a crash.
+func (f *FileJournal) Clear(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := os.Remove(f.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("joinlogic: clearing intent: %w", err)
+	}
+	return syncDir(f.path)
+}
+
+// syncDir syncs the directory holding path.
+func syncDir(path string) error {
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
