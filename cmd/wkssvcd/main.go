@@ -85,15 +85,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err := d.smb.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// Stops the background recovery of an interrupted join, if any.
+	if err := d.joiner.Close(); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
 	if err := <-errc; err != nil && !errors.Is(err, smb2.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
 
-// daemon is the assembled server: SMB front, RPC runtime, wkssvc adapter.
+// daemon is the assembled server: SMB front, RPC runtime, wkssvc adapter,
+// join state machine.
 type daemon struct {
-	smb *smb2.Server
+	smb    *smb2.Server
+	joiner *joinlogic.Joiner
 }
 
 func newDaemon(cfg *config, logger *slog.Logger) (*daemon, error) {
@@ -166,7 +172,7 @@ func newDaemon(cfg *config, logger *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &daemon{smb: smb}, nil
+	return &daemon{smb: smb, joiner: joiner}, nil
 }
 
 // openStore opens the membership file in the state directory. A host with
