@@ -1,9 +1,3 @@
-// Command wkssvcd serves the Workstation Service Remote Protocol (MS-WKST)
-// over SMB2/3 named pipes so that remote-management tools can query this
-// host and join it to a domain.
-//
-// With no flags it listens on 127.0.0.1:1445 with a default state
-// directory; see -h for the flags.
 package main
 
 import (
