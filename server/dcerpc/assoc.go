@@ -64,7 +64,8 @@ type assoc struct {
 	secAddr string
 	ctx     context.Context // cancelled by Close
 	cancel  context.CancelFunc
-	done    chan struct{} // closed when the worker returns
+	callCtx context.Context // ctx with the values every call sees
+	done    chan struct{}   // closed when the worker returns
 
 	mu         sync.Mutex
 	in         []byte // bytes of a partial PDU
@@ -83,39 +84,53 @@ type assoc struct {
 	closed     bool // Close was called
 	broken     bool // fatal protocol error: no more input accepted
 	workerDone bool
-	outReady   chan struct{} // closed and renewed when outq grows or state ends
-	space      chan struct{} // closed and renewed when outq or items shrink
-	itemReady  chan struct{} // closed and renewed when items grows
+	// Wake-ups, made by waitOn and closed by signal: nil while nobody waits.
+	outReady  chan struct{} // outq grows or the state ends
+	space     chan struct{} // outq or items shrink
+	itemReady chan struct{} // items grows
 }
 
-var _ ipc.Pipe = (*assoc)(nil)
+var (
+	_ ipc.Pipe             = (*assoc)(nil)
+	_ ipc.MessageTryReader = (*assoc)(nil)
+)
 
 func newAssoc(s *Server, ifaces []Interface, info ipc.OpenInfo, protseq, secAddr string) *assoc {
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &assoc{
-		cfg:       s.cfg,
-		srv:       s,
-		log:       s.log.With("pipe", info.Pipe, "protseq", protseq),
-		ifaces:    ifaces,
-		info:      info,
-		protseq:   protseq,
-		secAddr:   secAddr,
-		ctx:       ctx,
-		cancel:    cancel,
-		done:      make(chan struct{}),
-		contexts:  make(map[uint16]*Interface),
-		outReady:  make(chan struct{}),
-		space:     make(chan struct{}),
-		itemReady: make(chan struct{}),
+		cfg:      s.cfg,
+		srv:      s,
+		log:      s.log.With("pipe", info.Pipe, "protseq", protseq),
+		ifaces:   ifaces,
+		info:     info,
+		protseq:  protseq,
+		secAddr:  secAddr,
+		ctx:      ctx,
+		cancel:   cancel,
+		done:     make(chan struct{}),
+		contexts: make(map[uint16]*Interface),
 	}
+	a.callCtx = context.WithValue(ipc.NewContext(ctx, &a.info), protseqKey{}, protseq)
 	go a.worker()
 	return a
 }
 
-// signal wakes every waiter on *ch.
+// waitOn returns the channel that the next signal(ch) closes. Caller
+// holds a.mu.
+func waitOn(ch *chan struct{}) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{})
+	}
+	return *ch
+}
+
+// signal wakes every waiter on *ch; without waiters it costs nothing.
+// Caller holds a.mu.
 func signal(ch *chan struct{}) {
-	close(*ch)
-	*ch = make(chan struct{})
+	if *ch != nil {
+		close(*ch)
+		*ch = nil
+	}
 }
 
 // Write appends p to the input stream and processes every complete PDU.
@@ -167,7 +182,7 @@ func (a *assoc) Write(ctx context.Context, p []byte) error {
 func (a *assoc) writeWait(ctx context.Context, p []byte) error {
 	for {
 		a.mu.Lock()
-		ch := a.space
+		ch := waitOn(&a.space)
 		a.mu.Unlock()
 		err := a.Write(ctx, p)
 		if !errors.Is(err, ipc.ErrPipeBusy) {
@@ -187,19 +202,12 @@ func (a *assoc) writeWait(ctx context.Context, p []byte) error {
 func (a *assoc) ReadMessage(ctx context.Context) ([]byte, error) {
 	a.mu.Lock()
 	for {
-		if len(a.outq) > 0 {
-			m := a.outq[0]
-			a.outq[0] = nil
-			a.outq = a.outq[1:]
-			signal(&a.space)
+		m, ok, err := a.pop()
+		if ok || err != nil {
 			a.mu.Unlock()
-			return m, nil
+			return m, err
 		}
-		if a.closed || (a.broken && a.workerDone) {
-			a.mu.Unlock()
-			return nil, ipc.ErrPipeClosed
-		}
-		ch := a.outReady
+		ch := waitOn(&a.outReady)
 		a.mu.Unlock()
 		select {
 		case <-ch:
@@ -208,6 +216,29 @@ func (a *assoc) ReadMessage(ctx context.Context) ([]byte, error) {
 		}
 		a.mu.Lock()
 	}
+}
+
+// TryReadMessage returns the next output PDU if one is queued.
+func (a *assoc) TryReadMessage() ([]byte, bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pop()
+}
+
+// pop takes the next output PDU; without one it reports whether more can
+// come. Caller holds mu.
+func (a *assoc) pop() ([]byte, bool, error) {
+	if len(a.outq) > 0 {
+		m := a.outq[0]
+		a.outq[0] = nil
+		a.outq = a.outq[1:]
+		signal(&a.space)
+		return m, true, nil
+	}
+	if a.closed || (a.broken && a.workerDone) {
+		return nil, false, ipc.ErrPipeClosed
+	}
+	return nil, false, nil
 }
 
 // Close ends the association: queued calls are dropped, the call in
@@ -587,7 +618,7 @@ func (a *assoc) next() (item, bool) {
 		if a.broken {
 			return item{}, false
 		}
-		ch := a.itemReady
+		ch := waitOn(&a.itemReady)
 		a.mu.Unlock()
 		select {
 		case <-ch:
@@ -603,7 +634,7 @@ func (a *assoc) push(m []byte) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for len(a.outq) >= a.cfg.MaxQueued && !a.closed {
-		ch := a.space
+		ch := waitOn(&a.space)
 		a.mu.Unlock()
 		select {
 		case <-ch:
@@ -622,7 +653,7 @@ func (a *assoc) push(m []byte) bool {
 // execute dispatches one call and queues its response fragments or
 // fault. It returns false once the pipe is closed.
 func (a *assoc) execute(c *call) bool {
-	ctx, cancel := context.WithCancel(a.ctx)
+	ctx, cancel := context.WithCancel(a.callCtx)
 	defer cancel()
 	a.mu.Lock()
 	c.cancel = cancel
@@ -638,8 +669,6 @@ func (a *assoc) execute(c *call) bool {
 	}
 	a.mu.Unlock()
 
-	ctx = ipc.NewContext(ctx, &a.info)
-	ctx = context.WithValue(ctx, protseqKey{}, a.protseq)
 	status, stub := a.invoke(ctx, c)
 
 	a.mu.Lock()

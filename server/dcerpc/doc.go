@@ -4,8 +4,8 @@
 //
 // It owns the PDU codec, presentation-context negotiation (bind and
 // alter_context), request reassembly, response fragmentation, faults and
-// the per-pipe dispatch goroutine. It implements ipc.Handler and ipc.Pipe
-// and hands decoded calls to go-msrpc generated server handles; it knows
+// the per-pipe dispatch goroutine. It implements ipc.Handler, ipc.Pipe and
+// ipc.MessageTryReader and hands decoded calls to go-msrpc generated server handles; it knows
 // nothing of any particular interface and must not touch the SMB layer,
 // authentication or interface semantics. RPC-level authentication
 // (auth_type other than none) is refused with bind_nak.

@@ -67,6 +67,16 @@ type Pipe interface {
 	Close() error
 }
 
+// MessageTryReader is an optional interface of a Pipe: ReadMessage
+// without waiting. A transport that finds it (with a type assertion) can
+// answer a read inline when a message is already queued.
+type MessageTryReader interface {
+	// TryReadMessage returns the next queued output message whole and
+	// true. When none is queued it returns nil, false and a nil error, or
+	// ErrPipeClosed once the pipe is closed and no message remains.
+	TryReadMessage() ([]byte, bool, error)
+}
+
 // Errors shared by the SMB front and the pipe servers.
 var (
 	ErrNoSuchPipe   = errors.New("ipc: no such pipe")

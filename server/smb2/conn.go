@@ -1,6 +1,7 @@
 package smb2
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -41,6 +42,9 @@ type conn struct {
 
 	wmu sync.Mutex // serializes writes to nc
 
+	br        *bufio.Reader // reader goroutine only
+	rdlZeroed bool          // the read deadline is known to be cleared (reader goroutine only)
+
 	// Negotiated state: written only by the reader goroutine before any
 	// session exists, read afterwards.
 	dialect        uint16
@@ -72,6 +76,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		srv:       s,
 		cfg:       &s.cfg,
 		nc:        nc,
+		br:        bufio.NewReaderSize(nc, readBufSize),
 		log:       s.cfg.Logger.With("remote", nc.RemoteAddr().String()),
 		ctx:       ctx,
 		cancel:    cancel,
@@ -135,22 +140,37 @@ func (c *conn) serve() {
 	}
 }
 
+// readBufSize is the size of a connection's read buffer. A pipe WRITE or
+// READ request fits, so such a message costs one read(2); the bodies of
+// larger messages go from the socket straight into the frame.
+const readBufSize = 4096
+
+// frameHeader is the size of the Direct TCP transport header (MS-SMB2
+// 2.1). Messages are built with this much room in front for writeFrame.
+const frameHeader = 4
+
 // readFrame reads one Direct TCP transport message (MS-SMB2 2.1): a zero
 // byte, a 24-bit big-endian length and the message. NetBIOS session
 // keep-alives (0x85) are skipped.
+//
+// A deadline is set only before a read that may block: IdleTimeout while
+// the first byte of a frame is awaited, and ReadTimeout, once per frame,
+// when the rest of the frame is not buffered yet.
 func (c *conn) readFrame() ([]byte, error) {
-	var hdr [4]byte
 	for {
-		if c.cfg.IdleTimeout > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
-		} else {
-			c.nc.SetReadDeadline(time.Time{})
+		if c.br.Buffered() == 0 {
+			c.setIdleDeadline()
+			if _, err := c.br.Peek(1); err != nil {
+				return nil, err
+			}
 		}
-		if _, err := io.ReadFull(c.nc, hdr[:1]); err != nil {
-			return nil, err
+		armed := false
+		if c.br.Buffered() < frameHeader {
+			c.setRestDeadline()
+			armed = true
 		}
-		c.nc.SetReadDeadline(time.Now().Add(c.cfg.ReadTimeout))
-		if _, err := io.ReadFull(c.nc, hdr[1:]); err != nil {
+		hdr, err := c.br.Peek(frameHeader)
+		if err != nil {
 			return nil, err
 		}
 		n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
@@ -159,6 +179,7 @@ func (c *conn) readFrame() ([]byte, error) {
 			if n != 0 {
 				return nil, errMalformed
 			}
+			c.br.Discard(frameHeader)
 			continue
 		case 0x00:
 		default:
@@ -167,27 +188,67 @@ func (c *conn) readFrame() ([]byte, error) {
 		if n < 4 || n > c.maxFrame() {
 			return nil, errMalformed
 		}
+		c.br.Discard(frameHeader)
+		if !armed && c.br.Buffered() < n {
+			c.setRestDeadline()
+		}
 		buf := make([]byte, n)
-		if _, err := io.ReadFull(c.nc, buf); err != nil {
+		if _, err := io.ReadFull(c.br, buf); err != nil {
 			return nil, err
 		}
 		return buf, nil
 	}
 }
 
-// writeFrame sends one transport message.
-func (c *conn) writeFrame(msg []byte) error {
-	b := make([]byte, 4+len(msg))
-	b[1], b[2], b[3] = byte(len(msg)>>16), byte(len(msg)>>8), byte(len(msg))
-	copy(b[4:], msg)
+// setIdleDeadline bounds the wait for the next frame by IdleTimeout.
+func (c *conn) setIdleDeadline() {
+	if c.cfg.IdleTimeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
+		c.rdlZeroed = false
+	} else if !c.rdlZeroed {
+		c.nc.SetReadDeadline(time.Time{})
+		c.rdlZeroed = true
+	}
+}
+
+// setRestDeadline bounds the wait for the rest of a started frame by
+// ReadTimeout.
+func (c *conn) setRestDeadline() {
+	c.nc.SetReadDeadline(time.Now().Add(c.cfg.ReadTimeout))
+	c.rdlZeroed = false
+}
+
+// newFrame returns a buffer for an n-byte message with room for the
+// transport header in front: the message is frame[frameHeader:].
+func newFrame(n int) []byte {
+	return make([]byte, frameHeader+n)
+}
+
+// writeFrame sends one transport message built by newFrame; it fills in
+// the transport header, so the message is written without a copy.
+func (c *conn) writeFrame(frame []byte) error {
+	n := len(frame) - frameHeader
+	frame[0], frame[1], frame[2], frame[3] = 0, byte(n>>16), byte(n>>8), byte(n)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.ReadTimeout))
-	_, err := c.nc.Write(b)
+	_, err := c.nc.Write(frame)
 	if err != nil {
 		c.close()
 	}
 	return err
+}
+
+// writeEncrypted encrypts msg for s and sends it.
+func (c *conn) writeEncrypted(s *session, msg []byte) error {
+	m, err := c.encrypt(s, msg)
+	if err != nil {
+		c.close()
+		return errDisconnect
+	}
+	frame := newFrame(len(m))
+	copy(frame[frameHeader:], m)
+	return c.writeFrame(frame)
 }
 
 func (c *conn) handleFrame(frame []byte) error {
@@ -375,7 +436,17 @@ func (c *conn) handleChain(buf []byte, enc *session) error {
 // sendChain assembles, signs or encrypts, and writes a response chain
 // (MS-SMB2 3.3.4.1.3).
 func (c *conn) sendChain(resps []response, enc *session) error {
-	var out []byte
+	// Each response but the last is padded to 8 bytes (MS-SMB2 3.3.4.1.3).
+	total := 0
+	for i := range resps {
+		n := headerSize + len(resps[i].body)
+		if i < len(resps)-1 {
+			n += (8 - n%8) % 8
+		}
+		total += n
+	}
+	frame := newFrame(total)
+	off := frameHeader
 	for i := range resps {
 		r := &resps[i]
 		n := headerSize + len(r.body)
@@ -384,7 +455,8 @@ func (c *conn) sendChain(resps []response, enc *session) error {
 			pad = (8 - n%8) % 8
 			r.hdr.NextCommand = uint32(n + pad)
 		}
-		m := make([]byte, n+pad)
+		m := frame[off : off+n+pad : off+n+pad]
+		off += n + pad
 		if r.sign != nil {
 			r.hdr.Flags |= flagSigned
 		}
@@ -396,15 +468,11 @@ func (c *conn) sendChain(resps []response, enc *session) error {
 		if r.sign != nil {
 			smbcrypto.Sign(r.sign.signingAlg, r.sign.signingKey, m)
 		}
-		out = append(out, m...)
 	}
 	if enc != nil {
-		var err error
-		if out, err = c.encrypt(enc, out); err != nil {
-			return errDisconnect
-		}
+		return c.writeEncrypted(enc, frame[frameHeader:])
 	}
-	return c.writeFrame(out)
+	return c.writeFrame(frame)
 }
 
 func (c *conn) encrypt(s *session, msg []byte) ([]byte, error) {

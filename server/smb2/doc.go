@@ -6,13 +6,14 @@
 // per-connection state machine (conn.go: framing, MessageId window and
 // credits, compounding, signing, encryption, dispatch), and the command
 // handlers (negotiate.go, session.go, pipe.go, ioctl.go). One goroutine
-// reads each connection; writes are serialized; a READ or
-// FSCTL_PIPE_TRANSCEIVE that must wait for a pipe message runs in a bounded
-// goroutine that ends with the connection. Every resource a client can
-// take is bounded by a Config field (connections, credits, sessions, opens,
-// compound length, pending reads, idle and slow-client timeouts), and
-// throttle.go refuses the session setups of a remote address after
-// repeated logon failures.
+// reads each connection (through a small buffer); writes are serialized; a
+// READ or FSCTL_PIPE_TRANSCEIVE is answered on that goroutine when the pipe
+// message is queued or arrives within syncWait, and one that must wait
+// longer runs in a bounded goroutine that ends with the connection. Every
+// resource a client can take is bounded by a Config field (connections,
+// credits, sessions, opens, compound length, pending reads, idle and
+// slow-client timeouts), and throttle.go refuses the session setups of a
+// remote address after repeated logon failures.
 //
 // It does not implement authentication (ipc.Authenticator), the pipes
 // themselves (ipc.Handler) or the cryptographic primitives (package

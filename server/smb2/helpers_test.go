@@ -26,15 +26,17 @@ const (
 //   - "big": every Write queues data repeated three times
 //   - "slow": like echo, but the answer is queued 20 ms later (async READ)
 //   - "silent": never answers (reads pend until cancelled or closed)
+//   - "tryecho": like echo, and implements ipc.MessageTryReader
 //
 // It records the OpenInfo of every open.
 type echoPipes struct {
-	mu    sync.Mutex
-	opens []ipc.OpenInfo
+	mu      sync.Mutex
+	opens   []ipc.OpenInfo
+	lastTry *tryEchoPipe
 }
 
 func (h *echoPipes) HasPipe(name string) bool {
-	return name == "echo" || name == "big" || name == "silent" || name == "slow"
+	return name == "echo" || name == "big" || name == "silent" || name == "slow" || name == "tryecho"
 }
 
 func (h *echoPipes) OpenPipe(ctx context.Context, info ipc.OpenInfo) (ipc.Pipe, error) {
@@ -47,6 +49,13 @@ func (h *echoPipes) OpenPipe(ctx context.Context, info ipc.OpenInfo) (ipc.Pipe, 
 	h.mu.Lock()
 	h.opens = append(h.opens, info)
 	h.mu.Unlock()
+	if info.Pipe == "tryecho" {
+		p := &tryEchoPipe{echoPipe: echoPipe{kind: "echo", out: make(chan []byte, 16), closed: make(chan struct{})}}
+		h.mu.Lock()
+		h.lastTry = p
+		h.mu.Unlock()
+		return p, nil
+	}
 	return &echoPipe{kind: info.Pipe, out: make(chan []byte, 16), closed: make(chan struct{})}, nil
 }
 
@@ -111,6 +120,30 @@ func (p *echoPipe) ReadMessage(ctx context.Context) ([]byte, error) {
 		return nil, ipc.ErrPipeClosed
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// tryEchoPipe is an echo pipe that can be read without waiting; it counts
+// the messages taken that way.
+type tryEchoPipe struct {
+	echoPipe
+	taken atomic.Int64
+}
+
+var _ ipc.MessageTryReader = (*tryEchoPipe)(nil)
+
+func (p *tryEchoPipe) TryReadMessage() ([]byte, bool, error) {
+	select {
+	case m := <-p.out:
+		p.taken.Add(1)
+		return m, true, nil
+	default:
+	}
+	select {
+	case <-p.closed:
+		return nil, false, ipc.ErrPipeClosed
+	default:
+		return nil, false, nil
 	}
 }
 
@@ -219,17 +252,54 @@ func (l *tapListener) Accept() (net.Conn, error) {
 
 type tapConn struct {
 	net.Conn
-	l *tapListener
+	l  *tapListener
+	in streamTap // the server reads in any pieces, so the stream is parsed
 }
 
 var transformMarker = []byte{0xFD, 'S', 'M', 'B'}
 
 func (c *tapConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if n >= 4 && bytes.Equal(b[:4], transformMarker) {
-		c.l.clientTransforms.Add(1)
-	}
+	c.l.clientTransforms.Add(int64(c.in.feed(b[:n])))
 	return n, err
+}
+
+// streamTap follows the Direct TCP framing (MS-SMB2 2.1) of a byte stream
+// read in arbitrary pieces and counts the messages that start with a
+// TRANSFORM header.
+type streamTap struct {
+	head []byte // transport header and protocol id of the current frame
+	rest int    // bytes of the current frame still to skip
+}
+
+func (t *streamTap) feed(b []byte) (transforms int) {
+	for len(b) > 0 {
+		if t.rest > 0 {
+			n := min(t.rest, len(b))
+			t.rest -= n
+			b = b[n:]
+			continue
+		}
+		size := -1 // unknown until the transport header is complete
+		want := 4
+		if len(t.head) >= 4 {
+			size = int(t.head[1])<<16 | int(t.head[2])<<8 | int(t.head[3])
+			want = 4 + min(size, 4)
+		}
+		n := min(want-len(t.head), len(b))
+		t.head = append(t.head, b[:n]...)
+		b = b[n:]
+		if len(t.head) < want || size < 0 && len(t.head) == 4 && t.head[1]|t.head[2]|t.head[3] != 0 {
+			continue // more of the header, or the protocol id, to come
+		}
+		size = int(t.head[1])<<16 | int(t.head[2])<<8 | int(t.head[3])
+		if len(t.head) == 8 && bytes.Equal(t.head[4:8], transformMarker) {
+			transforms++
+		}
+		t.rest = size - (len(t.head) - 4)
+		t.head = t.head[:0]
+	}
+	return transforms
 }
 
 func (c *tapConn) Write(b []byte) (int, error) {

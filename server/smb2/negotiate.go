@@ -67,10 +67,10 @@ func (c *conn) handleSMB1Negotiate(frame []byte) error {
 	c.serverCaps = r.Capabilities
 	h := header{Command: cmdNegotiate, Flags: flagServerToRedir, Credit: c.credits.grant(1)}
 	b := r.encode()
-	m := make([]byte, headerSize+len(b))
-	h.put(m)
-	copy(m[headerSize:], b)
-	return c.writeFrame(m)
+	f := newFrame(headerSize + len(b))
+	h.put(f[frameHeader:])
+	copy(f[frameHeader+headerSize:], b)
+	return c.writeFrame(f)
 }
 
 // handleNegotiate is MS-SMB2 3.3.5.4.

@@ -169,8 +169,8 @@ func (o *open) takeMessage(msg []byte, limit uint32) ([]byte, uint32) {
 	return msg[:limit], statusBufferOverflow
 }
 
-// asyncOp is a READ or TRANSCEIVE that waits for a pipe message (MS-SMB2
-// 3.3.4.2).
+// asyncOp is a READ or TRANSCEIVE that waits for a pipe message after
+// its interim response (MS-SMB2 3.3.4.2).
 type asyncOp struct {
 	c           *conn
 	req         header
@@ -180,8 +180,7 @@ type asyncOp struct {
 	asyncID     uint64
 	ctx         context.Context
 	cancel      context.CancelFunc
-	cancelled   bool // set under c.mu by CANCEL
-	syncCh      chan readResult
+	cancelled   bool          // set under c.mu by CANCEL
 	interimSent chan struct{} // closed once the interim response is written
 }
 
@@ -190,8 +189,9 @@ type readResult struct {
 	body   []byte
 }
 
-// startRead returns a message kept from an earlier read, or waits briefly
-// for the next one and otherwise goes async.
+// startRead answers a READ or TRANSCEIVE with a message kept from an
+// earlier read or already queued, or waits briefly for the next one on the
+// connection's goroutine and otherwise goes async.
 func (c *conn) startRead(req *request, o *open, limit uint32, encode func([]byte) []byte) (result, error) {
 	o.mu.Lock()
 	if o.remainder != nil {
@@ -202,6 +202,36 @@ func (c *conn) startRead(req *request, o *open, limit uint32, encode func([]byte
 		return result{status: st, body: encode(data), fileID: &o.id}, nil
 	}
 	o.mu.Unlock()
+	msg, ok, err := tryRead(o.pipe)
+	if !ok && err == nil {
+		ctx, cancel := context.WithTimeout(o.ctx, syncWait)
+		msg, err = o.pipe.ReadMessage(ctx)
+		cancel()
+		ok = err == nil
+		if errors.Is(err, context.DeadlineExceeded) && o.ctx.Err() == nil {
+			return c.goAsync(req, o, limit, encode)
+		}
+	}
+	if !ok {
+		return result{status: pipeError(err), body: errorBody(), fileID: &o.id}, nil
+	}
+	o.mu.Lock()
+	data, st := o.takeMessage(msg, limit)
+	o.mu.Unlock()
+	return result{status: st, body: encode(data), fileID: &o.id}, nil
+}
+
+// tryRead takes a queued message without waiting when the pipe can.
+func tryRead(p ipc.Pipe) ([]byte, bool, error) {
+	if tr, ok := p.(ipc.MessageTryReader); ok {
+		return tr.TryReadMessage()
+	}
+	return nil, false, nil
+}
+
+// goAsync registers the operation and starts the goroutine that waits for
+// the message; the caller sends the interim response.
+func (c *conn) goAsync(req *request, o *open, limit uint32, encode func([]byte) []byte) (result, error) {
 	select {
 	case c.readSlots <- struct{}{}:
 	default:
@@ -216,23 +246,15 @@ func (c *conn) startRead(req *request, o *open, limit uint32, encode func([]byte
 		encrypted:   req.encrypted,
 		ctx:         ctx,
 		cancel:      cancel,
-		syncCh:      make(chan readResult),
 		interimSent: make(chan struct{}),
-	}
-	c.asyncWG.Add(1)
-	go op.run(o, limit, encode)
-	t := time.NewTimer(syncWait)
-	defer t.Stop()
-	select {
-	case rr := <-op.syncCh:
-		return result{status: rr.status, body: rr.body, fileID: &o.id}, nil
-	case <-t.C:
 	}
 	c.mu.Lock()
 	c.nextAsyncID++
 	op.asyncID = c.nextAsyncID
 	c.pending[op.asyncID] = op
 	c.mu.Unlock()
+	c.asyncWG.Add(1)
+	go op.run(o, limit, encode)
 	return result{status: statusPending, body: errorBody(), async: op, fileID: &o.id}, nil
 }
 
@@ -251,11 +273,8 @@ func (op *asyncOp) run(o *open, limit uint32, encode func([]byte) []byte) {
 		o.mu.Unlock()
 		rr = readResult{status: st, body: encode(data)}
 	}
-	select {
-	case op.syncCh <- rr:
-		return
-	case <-op.interimSent:
-	}
+	// The final response must follow the interim one.
+	<-op.interimSent
 	c.mu.Lock()
 	delete(c.pending, op.asyncID)
 	if op.cancelled && err != nil {
@@ -286,20 +305,18 @@ func (op *asyncOp) complete(rr readResult) {
 	if sign {
 		h.Flags |= flagSigned
 	}
-	m := make([]byte, headerSize+len(rr.body))
+	f := newFrame(headerSize + len(rr.body))
+	m := f[frameHeader:]
 	h.put(m)
 	copy(m[headerSize:], rr.body)
 	if sign {
 		smbcrypto.Sign(s.signingAlg, s.signingKey, m)
 	}
 	if op.encrypted {
-		var err error
-		if m, err = c.encrypt(s, m); err != nil {
-			c.close()
-			return
-		}
+		c.writeEncrypted(s, m)
+		return
 	}
-	c.writeFrame(m)
+	c.writeFrame(f)
 }
 
 // handleCancel is MS-SMB2 3.3.5.16; CANCEL has no response.
