@@ -1,7 +1,6 @@
 package joinlogic
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -134,33 +133,18 @@ func parseIntent(data []byte) (Intent, error) {
 	if err := decodeStrict(data, &f); err != nil {
 		return Intent{}, fmt.Errorf("intent file: %w", err)
 	}
-	if f.Version != IntentFormatVersion {
-		return Intent{}, fmt.Errorf("intent file: unsupported format version %d (want %d)", f.Version, IntentFormatVersion)
-	}
-	if len(f.Intent) == 0 || bytes.Equal(f.Intent, []byte("null")) {
-		return Intent{}, errors.New("intent file: no intent")
-	}
 	var in Intent
-	if err := decodeStrict(f.Intent, &in); err != nil {
-		return Intent{}, fmt.Errorf("intent file: %w", err)
-	}
-	if err := in.validate(); err != nil {
-		return Intent{}, fmt.Errorf("intent file: %w", err)
+	if err := decodePayload("intent", f.Version, IntentFormatVersion, f.Intent, &in); err != nil {
+		return Intent{}, err
 	}
 	return in, nil
 }
 
 // encodeIntent is the inverse of parseIntent.
 func encodeIntent(in Intent) ([]byte, error) {
-	raw, err := json.Marshal(in)
-	if err != nil {
-		return nil, err
-	}
-	out, err := json.MarshalIndent(intentFile{Version: IntentFormatVersion, Intent: raw}, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(out, '\n'), nil
+	return encodeFile(in, func(raw json.RawMessage) any {
+		return intentFile{Version: IntentFormatVersion, Intent: raw}
+	})
 }
 
 // FileJournal implements IntentJournal with one file, written like the

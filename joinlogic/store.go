@@ -125,20 +125,44 @@ func parseState(data []byte) (Membership, error) {
 	if err := decodeStrict(data, &f); err != nil {
 		return Membership{}, fmt.Errorf("membership file: %w", err)
 	}
-	if f.Version != StoreFormatVersion {
-		return Membership{}, fmt.Errorf("membership file: unsupported format version %d (want %d)", f.Version, StoreFormatVersion)
-	}
-	if len(f.Membership) == 0 || bytes.Equal(f.Membership, []byte("null")) {
-		return Membership{}, errors.New("membership file: no membership")
-	}
 	var m Membership
-	if err := decodeStrict(f.Membership, &m); err != nil {
-		return Membership{}, fmt.Errorf("membership file: %w", err)
-	}
-	if err := m.validate(); err != nil {
-		return Membership{}, fmt.Errorf("membership file: %w", err)
+	if err := decodePayload("membership", f.Version, StoreFormatVersion, f.Membership, &m); err != nil {
+		return Membership{}, err
 	}
 	return m, nil
+}
+
+// decodePayload checks the format version of one of this package's files
+// (what names it in errors) and decodes its payload strictly into v, which
+// must then validate.
+func decodePayload(what string, version, want int, payload json.RawMessage, v interface{ validate() error }) error {
+	if version != want {
+		return fmt.Errorf("%s file: unsupported format version %d (want %d)", what, version, want)
+	}
+	if len(payload) == 0 || bytes.Equal(payload, []byte("null")) {
+		return fmt.Errorf("%s file: no %s", what, what)
+	}
+	if err := decodeStrict(payload, v); err != nil {
+		return fmt.Errorf("%s file: %w", what, err)
+	}
+	if err := v.validate(); err != nil {
+		return fmt.Errorf("%s file: %w", what, err)
+	}
+	return nil
+}
+
+// encodeFile renders one of this package's files: an envelope (a struct
+// holding the version and the payload's JSON) indented, with a newline.
+func encodeFile(payload any, envelope func(raw json.RawMessage) any) ([]byte, error) {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.MarshalIndent(envelope(raw), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
 }
 
 // decodeStrict decodes exactly one JSON value with no unknown fields.
@@ -156,15 +180,9 @@ func decodeStrict(data []byte, v any) error {
 
 // encodeState is the inverse of parseState.
 func encodeState(m Membership) ([]byte, error) {
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	out, err := json.MarshalIndent(stateFile{Version: StoreFormatVersion, Membership: raw}, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(out, '\n'), nil
+	return encodeFile(m, func(raw json.RawMessage) any {
+		return stateFile{Version: StoreFormatVersion, Membership: raw}
+	})
 }
 
 // Store persists a Membership in one file, written atomically: a temporary
