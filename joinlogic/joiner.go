@@ -322,6 +322,25 @@ func (r *rollbackSession) close(ctx context.Context, log *slog.Logger) {
 	r.fresh = nil
 }
 
+// failWith returns the failure path of a join or unjoin: it reverts what
+// undo recorded and returns the code. Once the intent is recorded
+// (*journaled), it is cleared only when every revert succeeded: otherwise
+// the directory may still hold the write, and recovery settles it.
+func (j *Joiner) failWith(ctx context.Context, undo *undoStack, journaled *bool, sam string) func(Code) Code {
+	return func(c Code) Code {
+		ok := undo.run(ctx, j.log)
+		if *journaled {
+			if ok {
+				j.clearIntent(ctx)
+			} else {
+				j.log.WarnContext(ctx, "joinlogic: rollback incomplete; recovery will settle the directory write", "account", sam)
+				j.startLoop()
+			}
+		}
+		return c
+	}
+}
+
 // Join processes NetrJoinDomain2/3 (MS-WKST 3.2.4.13, 3.2.4.22).
 func (j *Joiner) Join(ctx context.Context, r JoinRequest) Code {
 	c := j.join(ctx, r)
@@ -566,21 +585,7 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 	rb := &rollbackSession{dir: dir, dc: dc, cred: cred, sess: sess}
 	defer rb.close(ctx, j.log)
 	journaled := false
-	// fail reverts what was done. Once the intent is recorded it is
-	// cleared only when every revert succeeded: otherwise the directory
-	// may still hold the complete account, and recovery settles it.
-	fail := func(c Code) Code {
-		ok := undo.run(ctx, j.log)
-		if journaled {
-			if ok {
-				j.clearIntent(ctx)
-			} else {
-				j.log.WarnContext(ctx, "joinlogic: rollback incomplete; recovery will settle the directory write", "account", sam)
-				j.startLoop()
-			}
-		}
-		return c
-	}
+	fail := j.failWith(ctx, &undo, &journaled, sam)
 
 	acct, found, err := sess.FindComputer(ctx, sam)
 	if err != nil {
@@ -810,18 +815,7 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 		Keytab: j.cfg.Keytab != nil, Started: j.cfg.Now().UTC()}
 	var undo undoStack
 	journaled := false
-	fail := func(c Code) Code {
-		ok := undo.run(ctx, j.log)
-		if journaled {
-			if ok {
-				j.clearIntent(ctx)
-			} else {
-				j.log.WarnContext(ctx, "joinlogic: rollback incomplete; recovery will settle the directory write", "account", sam)
-				j.startLoop()
-			}
-		}
-		return c
-	}
+	fail := j.failWith(ctx, &undo, &journaled, sam)
 	var rb *rollbackSession
 	defer func() {
 		if rb != nil {
