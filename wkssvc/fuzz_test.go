@@ -2,21 +2,30 @@ package wkssvc
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	wkst "github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 	"github.com/oiweiwei/go-msrpc/ndr"
 
+	"github.com/wkssvcd/wkssvcd/joinlogic"
 	"github.com/wkssvcd/wkssvcd/server/dcerpc"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 )
 
 // FuzzRequestDecode feeds arbitrary request stubs to the generated
-// decoder of each implemented opnum (NetrWkstaGetInfo, NetrGetJoinInformation)
-// and of the join opnums served through JoinHandler, as the runtime
-// does (through the runtime's bounded stub reader), and marshals whatever response comes back.
+// decoder of every wire opnum, as the runtime does (through its bounded
+// stub reader), runs the method — the join methods through the real join
+// state machine with a file store and no directory, so the password
+// blobs are decrypted with the pipe's key — and marshals whatever
+// response comes back.
 func FuzzRequestDecode(f *testing.F) {
-	opnums := []int{0, 20, 22, 23, 24, 25, 26, 31, 32, 33, 34}
+	var opnums []int
+	for op := 0; op <= 37; op++ {
+		if requestFor(op) != nil {
+			opnums = append(opnums, op)
+		}
+	}
 	for i, op := range opnums {
 		stub, err := ndr.Marshal(requestFor(op))
 		if err != nil {
@@ -27,11 +36,23 @@ func FuzzRequestDecode(f *testing.F) {
 	getInfo, _ := ndr.Marshal(&wkst.GetInfoRequest{Level: 502})
 	f.Add(uint8(0), getInfo)
 	f.Add(uint8(1), []byte{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f})
-	s := New(Config{ComputerName: "h", Membership: StaticMembership{"EXAMPLE", NetSetupDomainName}, Logger: quietLogger()})
+	store, err := joinlogic.OpenStore(filepath.Join(f.TempDir(), "membership.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	joiner, err := joinlogic.New(joinlogic.Config{ComputerName: "WKHOST", Store: store, Logger: quietLogger()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	m := NewMembership(joiner)
+	s := New(Config{ComputerName: "WKHOST", Membership: m, Join: m, Logger: quietLogger()})
 	handle := Interfaces(s)[0].Handle
+	key := []byte("0123456789abcdef")
+	ctx := dcerpc.ContextWithProtocolSequence(ipc.NewContext(context.Background(),
+		&ipc.OpenInfo{Pipe: PipeName, Identity: adminIdentity, SessionKey: key}), dcerpc.ProtseqNamedPipe)
 	f.Fuzz(func(t *testing.T, which uint8, stub []byte) {
 		opnum := opnums[int(which)%len(opnums)]
-		op, err := handle(callCtx(adminIdentity), opnum, dcerpc.NewStubReader(stub, nil))
+		op, err := handle(ctx, opnum, dcerpc.NewStubReader(stub, nil))
 		if err != nil || op == nil {
 			return
 		}

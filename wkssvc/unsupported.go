@@ -24,12 +24,45 @@ func (s *Server) SetInfo(ctx context.Context, req *wkst.SetInfoRequest) (*wkst.S
 
 // UserEnum is NetrWkstaUserEnum (MS-WKST 3.2.4.3).
 func (s *Server) UserEnum(ctx context.Context, req *wkst.UserEnumRequest) (*wkst.UserEnumResponse, error) {
-	return &wkst.UserEnumResponse{UserInfo: req.UserInfo, Resume: req.Resume, Return: errNotSupported}, nil
+	return &wkst.UserEnumResponse{UserInfo: emptyUserEnum(req.UserInfo), Resume: req.Resume, Return: errNotSupported}, nil
+}
+
+// The enumerations below answer their [in, out] structure with an empty
+// container of the requested level instead of echoing the client's: a
+// request may carry an entry count with no entries, and encoding that
+// count back would make the server write billions of empty entries.
+
+func emptyUserEnum(in *wkst.WorkstationUserEnum) *wkst.WorkstationUserEnum {
+	if in != nil && in.Level == 1 {
+		return &wkst.WorkstationUserEnum{Level: 1, WorkstationUserInfo: &wkst.WorkstationUserEnum_WorkstationUserInfo{
+			Value: &wkst.WorkstationUserInfo_Level1{Level1: &wkst.WorkstationUserInfo1Container{}}}}
+	}
+	return &wkst.WorkstationUserEnum{WorkstationUserInfo: &wkst.WorkstationUserEnum_WorkstationUserInfo{
+		Value: &wkst.WorkstationUserInfo_Level0{Level0: &wkst.WorkstationUserInfo0Container{}}}}
+}
+
+func emptyTransportEnum() *wkst.WorkstationTransportEnum {
+	return &wkst.WorkstationTransportEnum{WorkstationTransportInfo: &wkst.WorkstationTransportEnum_WorkstationTransportInfo{
+		Value: &wkst.WorkstationTransportInfo_Level0{Level0: &wkst.WorkstationTransportInfo0Container{}}}}
+}
+
+func emptyUseEnum(in *wkst.UseEnum) *wkst.UseEnum {
+	level := uint32(0)
+	if in != nil {
+		level = in.Level
+	}
+	switch level {
+	case 1:
+		return &wkst.UseEnum{Level: 1, UseInfo: &wkst.UseEnum_UseInfo{Value: &wkst.UseInfo_Level1{Level1: &wkst.UseInfo1Container{}}}}
+	case 2:
+		return &wkst.UseEnum{Level: 2, UseInfo: &wkst.UseEnum_UseInfo{Value: &wkst.UseInfo_Level2{Level2: &wkst.UseInfo2Container{}}}}
+	}
+	return &wkst.UseEnum{UseInfo: &wkst.UseEnum_UseInfo{Value: &wkst.UseInfo_Level0{Level0: &wkst.UseInfo0Container{}}}}
 }
 
 // TransportEnum is NetrWkstaTransportEnum (MS-WKST 3.2.4.4).
 func (s *Server) TransportEnum(ctx context.Context, req *wkst.TransportEnumRequest) (*wkst.TransportEnumResponse, error) {
-	return &wkst.TransportEnumResponse{TransportInfo: req.TransportInfo, Resume: req.Resume, Return: errNotSupported}, nil
+	return &wkst.TransportEnumResponse{TransportInfo: emptyTransportEnum(), Resume: req.Resume, Return: errNotSupported}, nil
 }
 
 // TransportAdd is NetrWkstaTransportAdd (MS-WKST 3.2.4.5).
@@ -65,7 +98,7 @@ func (s *Server) UseDelete(ctx context.Context, req *wkst.UseDeleteRequest) (*wk
 
 // UseEnum is NetrUseEnum (MS-WKST 3.2.4.10).
 func (s *Server) UseEnum(ctx context.Context, req *wkst.UseEnumRequest) (*wkst.UseEnumResponse, error) {
-	return &wkst.UseEnumResponse{Info: req.Info, Resume: req.Resume, Return: errNotSupported}, nil
+	return &wkst.UseEnumResponse{Info: emptyUseEnum(req.Info), Resume: req.Resume, Return: errNotSupported}, nil
 }
 
 // WorkstationStatisticsGet is NetrWorkstationStatisticsGet (MS-WKST

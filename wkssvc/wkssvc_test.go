@@ -238,3 +238,30 @@ func TestEveryOpnumMarshals(t *testing.T) {
 		}
 	}
 }
+
+// The enumerations answer with empty containers, never with the counts a
+// request's container claimed (which would make the encoder write that
+// many entries).
+func TestEnumerationsDoNotEchoRequestContainers(t *testing.T) {
+	s := New(Config{ComputerName: "host", Logger: quietLogger()})
+	ctx := callCtx(adminIdentity)
+	const huge = 1 << 30
+	ue, _ := s.UserEnum(ctx, &wkst.UserEnumRequest{UserInfo: &wkst.WorkstationUserEnum{Level: 1,
+		WorkstationUserInfo: &wkst.WorkstationUserEnum_WorkstationUserInfo{Value: &wkst.WorkstationUserInfo_Level1{Level1: &wkst.WorkstationUserInfo1Container{EntriesRead: huge}}}}})
+	te, _ := s.TransportEnum(ctx, &wkst.TransportEnumRequest{TransportInfo: &wkst.WorkstationTransportEnum{
+		WorkstationTransportInfo: &wkst.WorkstationTransportEnum_WorkstationTransportInfo{Value: &wkst.WorkstationTransportInfo_Level0{Level0: &wkst.WorkstationTransportInfo0Container{EntriesRead: huge}}}}})
+	us, _ := s.UseEnum(ctx, &wkst.UseEnumRequest{Info: &wkst.UseEnum{Level: 2,
+		UseInfo: &wkst.UseEnum_UseInfo{Value: &wkst.UseInfo_Level2{Level2: &wkst.UseInfo2Container{EntriesRead: huge}}}}})
+	for _, resp := range []ndr.Marshaler{ue, te, us} {
+		b, err := ndr.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > 256 {
+			t.Errorf("%T encodes to %d bytes: the request's entry count came back", resp, len(b))
+		}
+	}
+	if ue.UserInfo.Level != 1 || us.Info.Level != 2 {
+		t.Errorf("levels not kept: %d %d", ue.UserInfo.Level, us.Info.Level)
+	}
+}

@@ -77,7 +77,10 @@ func (s *Server) ShareEnum(ctx context.Context, req *srvs.ShareEnumRequest) (*sr
 			Level1: &srvs.ShareInfo1Container{EntriesRead: 1, Buffer: []*srvs.ShareInfo1{ipcInfo1()}},
 		}}
 	default:
-		return &srvs.ShareEnumResponse{Info: req.Info, Return: errorInvalidLevel}, nil
+		// The [in, out] structure goes back with the level and no
+		// entries; echoing the client's container could make the
+		// encoder write the entry count it claimed.
+		return &srvs.ShareEnumResponse{Info: &srvs.ShareEnum{Level: req.Info.Level}, Return: errorInvalidLevel}, nil
 	}
 	return resp, nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	srvs "github.com/oiweiwei/go-msrpc/msrpc/srvs/srvsvc/v3"
+	"github.com/oiweiwei/go-msrpc/ndr"
 )
 
 func TestShareEnumListsOnlyIPC(t *testing.T) {
@@ -58,5 +59,23 @@ func TestServerGetInfo(t *testing.T) {
 	resp, _ = s.GetInfo(context.Background(), &srvs.GetInfoRequest{Level: 102})
 	if resp.Return != errorInvalidLevel {
 		t.Errorf("102: %#x", resp.Return)
+	}
+}
+
+// An unsupported level answers with no entries, whatever count the
+// request's container claimed, and the answer encodes at once.
+func TestShareEnumUnknownLevelDoesNotEchoTheRequest(t *testing.T) {
+	s := New(Config{ComputerName: "WKHOST"})
+	req := &srvs.ShareEnumRequest{Info: &srvs.ShareEnum{Level: 502, ShareInfo: &srvs.ShareEnumUnion{
+		Value: &srvs.ShareEnumUnion_Level502{Level502: &srvs.ShareInfo502Container{EntriesRead: 1 << 30}}}}}
+	resp, err := s.ShareEnum(context.Background(), req)
+	if err != nil || resp.Return != errorInvalidLevel {
+		t.Fatalf("%v %+v", err, resp)
+	}
+	if resp.Info.ShareInfo != nil {
+		t.Fatalf("the request's container came back: %+v", resp.Info.ShareInfo)
+	}
+	if _, err := ndr.Marshal(resp); err != nil {
+		t.Fatal(err)
 	}
 }
