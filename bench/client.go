@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
+	"sync/atomic"
 
 	"github.com/oiweiwei/go-msrpc/dcerpc"
 	"github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
@@ -114,6 +116,28 @@ func (c *Client) GetJoinInformation(ctx context.Context) error {
 	return nil
 }
 
+// rpcCallInProgress is RPC_S_CALL_IN_PROGRESS: the server is already
+// changing its membership for another caller (joins run one at a time).
+const rpcCallInProgress = 0x6ff
+
+// JoinWorkgroup calls NetrJoinDomain3 to join the workgroup name (no
+// password, no options). A refusal because another join or unjoin is
+// running (RPC_S_CALL_IN_PROGRESS) is the server keeping one join
+// effective at a time, not a failure: joined is then false.
+func (c *Client) JoinWorkgroup(ctx context.Context, name string) (joined bool, err error) {
+	resp, err := c.cli.JoinDomain3(ctx, &wkssvc.JoinDomain3Request{DomainNameParam: name})
+	if err != nil {
+		if strings.Contains(err.Error(), fmt.Sprintf("0x%08x", rpcCallInProgress)) {
+			return false, nil
+		}
+		return false, fmt.Errorf("NetrJoinDomain3: %w", err)
+	}
+	if resp.Return != 0 {
+		return false, fmt.Errorf("NetrJoinDomain3: status %#x", resp.Return)
+	}
+	return true, nil
+}
+
 // Close logs off and closes the TCP connection.
 func (c *Client) Close(ctx context.Context) error {
 	return c.conn.Close(ctx)
@@ -133,6 +157,26 @@ type Op struct {
 // GetInfoOp is NetrWkstaGetInfo level 100.
 func GetInfoOp() Op {
 	return Op{Name: "NetrWkstaGetInfo", Do: func(ctx context.Context, c *Client) error { return c.GetInfo(ctx) }}
+}
+
+// WorkgroupJoinOp is NetrJoinDomain3 joining one of two workgroups in
+// turn; joined and refused (RPC_S_CALL_IN_PROGRESS), when not nil, count
+// the outcomes.
+func WorkgroupJoinOp(joined, refused *atomic.Int64) Op {
+	var n atomic.Int64
+	return Op{Name: "NetrJoinDomain3 (workgroup)", Do: func(ctx context.Context, c *Client) error {
+		name := "SOAKWG" + strconv.Itoa(int(n.Add(1)%2))
+		ok, err := c.JoinWorkgroup(ctx, name)
+		switch {
+		case err != nil:
+			return err
+		case ok && joined != nil:
+			joined.Add(1)
+		case !ok && refused != nil:
+			refused.Add(1)
+		}
+		return nil
+	}}
 }
 
 // GetJoinInformationOp is NetrGetJoinInformation.

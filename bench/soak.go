@@ -67,11 +67,13 @@ type SoakConfig struct {
 	Progress io.Writer
 }
 
-// SoakOps is the default soak mix: NetrWkstaGetInfo level 100 and
-// NetrGetJoinInformation, equally weighted. Workgroup join/unjoin can be
-// appended here once the daemon serves them.
-func SoakOps() []Op {
-	return []Op{GetInfoOp(), GetJoinInformationOp()}
+// SoakOps is the default soak mix, equally weighted: NetrWkstaGetInfo
+// level 100, NetrGetJoinInformation, and NetrJoinDomain3 joining one of
+// two workgroups in turn (the daemon runs one join at a time and refuses
+// the others with RPC_S_CALL_IN_PROGRESS). joined and refused, when not
+// nil, count the joins' outcomes.
+func SoakOps(joined, refused *atomic.Int64) []Op {
+	return []Op{GetInfoOp(), GetJoinInformationOp(), WorkgroupJoinOp(joined, refused)}
 }
 
 func (c *SoakConfig) fill() {
@@ -80,9 +82,6 @@ func (c *SoakConfig) fill() {
 	}
 	if c.Duration <= 0 {
 		c.Duration = 60 * time.Second
-	}
-	if len(c.Ops) == 0 {
-		c.Ops = SoakOps()
 	}
 	if c.Every <= 0 {
 		c.Every = time.Second
@@ -110,6 +109,10 @@ type SoakResult struct {
 	// Errors counts failed operations; FirstErrors keeps up to 10.
 	Errors      int
 	FirstErrors []string
+	// Joined and JoinRefused count the workgroup joins of the default mix
+	// that took effect and that were refused because another one was
+	// running.
+	Joined, JoinRefused int64
 	// GoroutinesBefore and GoroutinesAfter are exact goroutine counts of
 	// the daemon from runtime stack dumps, when the caller obtained them
 	// (-1 when unknown).
@@ -121,6 +124,10 @@ type SoakResult struct {
 // An error is returned only when the run could not be carried out;
 // failed calls are counted in the result.
 func RunSoak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
+	var joined, refused atomic.Int64
+	if len(cfg.Ops) == 0 {
+		cfg.Ops = SoakOps(&joined, &refused)
+	}
 	cfg.fill()
 	res := &SoakResult{Config: cfg, Ops: map[string]Summary{}, GoroutinesBefore: -1, GoroutinesAfter: -1}
 	start := time.Now()
@@ -202,6 +209,7 @@ func RunSoak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 			return nil, err
 		}
 	}
+	res.Joined, res.JoinRefused = joined.Load(), refused.Load()
 	return res, nil
 }
 
@@ -321,6 +329,10 @@ func (res *SoakResult) Verdict() (failed, checks []string) {
 	}
 	check(res.Errors == 0, "unexpected errors: %d (of %d calls)", res.Errors, total+res.Errors)
 	check(total > 0, "calls completed: %d", total)
+	if res.Joined+res.JoinRefused > 0 {
+		check(res.Joined > 0, "workgroup joins took effect, one at a time: %d (and %d refused with RPC_S_CALL_IN_PROGRESS while another ran)",
+			res.Joined, res.JoinRefused)
+	}
 	_, _, duringPeak, okD := res.phaseStats("during")
 	afterFirst, afterLast, afterPeak, okA := res.phaseStats("after")
 	check(okD && okA, "samples during and after the load: %v", okD && okA)

@@ -77,6 +77,15 @@ func TestVerdict(t *testing.T) {
 	if failed, _ := leak.Verdict(); len(failed) != 1 || !strings.Contains(failed[0], "goroutines") {
 		t.Errorf("goroutine leak: %v", failed)
 	}
+	noJoin := soakResult([]Memory{{RSS: 20 << 20}}, 10, 0)
+	noJoin.JoinRefused = 7
+	if failed, _ := noJoin.Verdict(); len(failed) != 1 || !strings.Contains(failed[0], "workgroup joins") {
+		t.Errorf("joins all refused: %v", failed)
+	}
+	noJoin.Joined = 1
+	if failed, _ := noJoin.Verdict(); len(failed) != 0 {
+		t.Errorf("one join took effect: %v", failed)
+	}
 	md := leak.Markdown(Machine{})
 	if !strings.Contains(md, "Verdict: **FAIL**") || !strings.Contains(md, "- FAIL: goroutines") {
 		t.Errorf("markdown:\n%s", md)

@@ -117,7 +117,7 @@ func runGoroutines(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	for _, op := range bench.SoakOps() {
+	for _, op := range bench.SoakOps(nil, nil) {
 		cctx, cancel := context.WithTimeout(ctx, bench.CallTimeout)
 		err = op.Do(cctx, c)
 		cancel()
