@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wkssvcd/wkssvcd/internal/atomicfile"
 )
 
 // A domain join or unjoin changes two places that cannot be changed
@@ -167,7 +169,7 @@ func OpenFileJournal(path string) (*FileJournal, error) {
 	if path == "" {
 		return nil, errors.New("joinlogic: empty intent file path")
 	}
-	removeStaleTemps(path)
+	atomicfile.RemoveStale(path)
 	return &FileJournal{path: path}, nil
 }
 
@@ -215,7 +217,7 @@ func (f *FileJournal) Save(ctx context.Context, in Intent) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := writeAtomic(f.path, data); err != nil {
+	if err := atomicfile.Write(f.path, data, 0o600); err != nil {
 		return fmt.Errorf("joinlogic: recording intent: %w", err)
 	}
 	return nil

@@ -23,7 +23,7 @@ func TestFileJournal(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := IntentPath(filepath.Join(dir, "membership.json"))
-	stale := filepath.Join(dir, tempPrefix(path)+"123")
+	stale := filepath.Join(dir, "."+filepath.Base(path)+".tmp-123")
 	if err := os.WriteFile(stale, []byte("partial"), 0o600); err != nil {
 		t.Fatal(err)
 	}

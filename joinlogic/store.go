@@ -9,10 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/wkssvcd/wkssvcd/internal/atomicfile"
 )
 
 // StoreFormatVersion is the version of the membership file this package
@@ -205,7 +205,7 @@ func OpenStore(path string) (*Store, error) {
 		return nil, errors.New("joinlogic: empty membership file path")
 	}
 	s := &Store{path: path}
-	removeStaleTemps(path)
+	atomicfile.RemoveStale(path)
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		s.cur = DefaultMembership()
@@ -228,23 +228,6 @@ func OpenStore(path string) (*Store, error) {
 	}
 	s.cur = m
 	return s, nil
-}
-
-// tempPrefix is the name prefix of Save's temporary files.
-func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
-
-func removeStaleTemps(path string) {
-	dir := filepath.Dir(path)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	prefix := tempPrefix(path)
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
-			_ = os.Remove(filepath.Join(dir, e.Name()))
-		}
-	}
 }
 
 var _ MembershipStore = (*Store)(nil)
@@ -275,47 +258,9 @@ func (s *Store) Save(ctx context.Context, m Membership) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := writeAtomic(s.path, data); err != nil {
+	if err := atomicfile.Write(s.path, data, 0o600); err != nil {
 		return fmt.Errorf("joinlogic: saving membership: %w", err)
 	}
 	s.cur = m
 	return nil
-}
-
-// writeAtomic writes data to path through a synced temporary file in the
-// same directory and a rename, then syncs the directory.
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, tempPrefix(path)+"*")
-	if err != nil {
-		return err
-	}
-	tmpName := tmp.Name()
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmpName)
-		}
-	}()
-	if err = tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmpName, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

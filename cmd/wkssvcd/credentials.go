@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/wkssvcd/wkssvcd/internal/atomicfile"
 )
 
 const adminCredentialFile = "admin-credential"
@@ -56,49 +58,12 @@ func resolveAdmins(cfg *config, getenv func(string) string) ([]adminSource, erro
 		return nil, err
 	}
 	cr := credential{User: "admin", Password: pw}
-	if err := writeFileAtomic(path, []byte(cr.User+":"+cr.Password+"\n"), 0o600); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Write(path, []byte(cr.User+":"+cr.Password+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("saving the generated administrator credential: %w", err)
 	}
 	cfg.Admins = append(cfg.Admins, cr)
 	return []adminSource{{User: cr.User, From: path + " (generated)"}}, nil
-}
-
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, fsync, rename, fsync of the directory. A crash leaves the old
-// or the new content, never a torn file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

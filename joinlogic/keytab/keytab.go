@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -14,6 +12,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	gokeytab "github.com/jcmturner/gokrb5/v8/keytab"
 	"golang.org/x/crypto/md4"
+
+	"github.com/wkssvcd/wkssvcd/internal/atomicfile"
 )
 
 // DefaultEncTypes are the key types written when Entries.EncTypes is
@@ -169,44 +169,8 @@ func Write(path string, e Entries) error {
 		return fmt.Errorf("keytab: encoding: %w", err)
 	}
 	defer clear(b)
-	return writeAtomic(path, b)
-}
-
-func writeAtomic(path string, b []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		return fmt.Errorf("keytab: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return fmt.Errorf("keytab: %w", err)
-	}
-	if _, err = f.Write(b); err != nil {
-		return fmt.Errorf("keytab: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("keytab: %w", err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("keytab: %w", err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("keytab: %w", err)
-	}
-	d, derr := os.Open(dir)
-	if derr != nil {
-		return fmt.Errorf("keytab: syncing %s: %w", dir, derr)
-	}
-	defer d.Close()
-	if derr := d.Sync(); derr != nil {
-		return fmt.Errorf("keytab: syncing %s: %w", dir, derr)
 	}
 	return nil
 }

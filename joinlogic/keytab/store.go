@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/wkssvcd/wkssvcd/joinlogic"
+
+	"github.com/wkssvcd/wkssvcd/internal/atomicfile"
 )
 
 // maxKeytabSize bounds the previous keytab a FileStore keeps in memory to
@@ -106,7 +108,7 @@ func (s *FileStore) undo(prev []byte, existed bool) func(context.Context) error 
 
 func (s *FileStore) restore(prev []byte, existed bool) error {
 	if existed {
-		return writeAtomic(s.path, prev)
+		return atomicfile.Write(s.path, prev, 0o600)
 	}
 	if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("keytab: %w", err)
