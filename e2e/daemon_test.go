@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,13 @@ import (
 // stops cleanly on SIGTERM.
 func TestDaemonDefaultsAsNonRoot(t *testing.T) {
 	requireE2E(t)
+	// The default address is one for the whole machine: suites running at
+	// once (on different $WKSSVCD_TEST_NET) take turns on it.
+	holdMachineLock(t, "wkssvcd-e2e-127.0.0.1-1445")
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:1445", time.Second); err == nil {
+		c.Close()
+		t.Fatal("something else listens on 127.0.0.1:1445, the daemon's default address; stop it and run the test again")
+	}
 	home, err := os.MkdirTemp("", "wkssvcd-home")
 	if err != nil {
 		t.Fatal(err)
@@ -121,4 +129,20 @@ func TestDockerComposeFileIsValid(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker-compose config: %v\n%s", err, out)
 	}
+}
+
+// holdMachineLock takes an exclusive flock named name in the temporary
+// directory for the rest of the test, waiting for another test binary that
+// holds it.
+func holdMachineLock(t *testing.T, name string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), name+".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	"github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 	"github.com/oiweiwei/go-msrpc/smb2"
+	"github.com/wkssvcd/wkssvcd/internal/testnet"
 
 	"github.com/wkssvcd/wkssvcd/internal/testdc"
 )
@@ -271,9 +272,9 @@ func TestDomainJoinSambaNetDom(t *testing.T) {
 	dc := testdc.Start(t, testdc.Options{})
 	const name = "WKNET"
 	// Samba runs the join locally when the server's address is one of
-	// this host's interface addresses; 127.0.0.9 is routed to lo without
+	// this host's interface addresses; testnet.Remote() is routed to lo without
 	// being assigned to it, so net treats it as remote.
-	const remoteAddr = "127.0.0.9"
+	remoteAddr := testnet.Remote()
 	d := domainDaemon(t, dc, name, "--listen", remoteAddr+":445")
 	lookPath(t, "net")
 	lookPath(t, "unshare")

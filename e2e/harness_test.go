@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wkssvcd/wkssvcd/internal/testdc"
+	"github.com/wkssvcd/wkssvcd/internal/testnet"
 )
 
 // Addresses and accounts of the end-to-end environment. scripts/test adds
@@ -29,8 +30,8 @@ const (
 )
 
 // daemonAddr is the loopback address the daemon under test listens on
-// (port 445); $WKSSVCD_E2E_ADDR overrides it.
-var daemonAddr = envOr("WKSSVCD_E2E_ADDR", "127.0.0.3")
+// (port 445): internal/testnet's, or $WKSSVCD_E2E_ADDR.
+var daemonAddr = envOr("WKSSVCD_E2E_ADDR", testnet.Daemon())
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
@@ -56,7 +57,7 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	buildErr = build(dir)
-	// One Samba AD DC (on 127.0.0.2) serves every domain test of the run.
+	// One Samba AD DC (on testnet.DC()) serves every domain test of the run.
 	code := testdc.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)

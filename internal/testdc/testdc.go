@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wkssvcd/wkssvcd/internal/testnet"
 )
 
 // Fixed identity of the provisioned domain.
@@ -28,11 +30,14 @@ const (
 	DNSDomain     = "example.test"
 	HostName      = "dc1"
 	HostFQDN      = "dc1.example.test"
-	Addr          = "127.0.0.2"
 	BaseDN        = "DC=example,DC=test"
 	AdminUser     = "Administrator"
 	AdminPassword = "Adm1n.Pa55word-Test"
 )
+
+// Addr is the address the controller listens on (internal/testnet:
+// 127.0.0.2 unless $WKSSVCD_TEST_NET moves it).
+func Addr() string { return testnet.DC() }
 
 // E2EEnv is the environment variable that turns a missing prerequisite
 // (root, samba, 127.0.0.2) from a skipped test into a failed one.
@@ -43,14 +48,14 @@ type Options struct {
 	// Private provisions a controller for the calling test alone and stops
 	// it in the test's cleanup. Default false: the controller shared by the
 	// test binary when TestMain uses Main, else a private one anyway. Only
-	// one controller runs at a time (they all use 127.0.0.2), so a private
+	// one controller runs at a time (they all use Addr()), so a private
 	// one cannot start once the shared one has.
 	Private bool
 	// StartTimeout bounds how long starting the controller (after
 	// provisioning) may take until LDAPS and Kerberos answer. Default 90 s.
 	StartTimeout time.Duration
 	// LockTimeout bounds the wait for another test binary's controller to
-	// release 127.0.0.2. Default 8 minutes.
+	// release Addr(). Default 8 minutes.
 	LockTimeout time.Duration
 }
 
@@ -71,17 +76,17 @@ type DC struct {
 	DNSDomain     string // DNS domain name, example.test
 	HostName      string // NetBIOS-style host name of the DC, dc1
 	HostFQDN      string // DNS host name of the DC, dc1.example.test (the LDAPS certificate's name)
-	Addr          string // IP address everything listens on, 127.0.0.2
+	Addr          string // IP address everything listens on, Addr()
 	AdminUser     string // Administrator
 	AdminPassword string
 	BaseDN        string // DC=example,DC=test
 	CAFile        string // PEM CA certificate that issued the LDAPS certificate
-	Krb5Conf      string // krb5.conf naming 127.0.0.2 as KDC of the realm
+	Krb5Conf      string // krb5.conf naming Addr as KDC of the realm
 	Dir           string // provisioned directory (etc/smb.conf, private/, state/)
 	SMBConf       string // Dir/etc/smb.conf
 
 	opts Options
-	lock *os.File // flock held while this DC owns 127.0.0.2
+	lock *os.File // flock held while this DC owns Addr
 
 	mu      sync.Mutex
 	proc    *os.Process
@@ -134,7 +139,7 @@ func Start(t testing.TB, opts Options) *DC {
 		busy := shared.dc != nil
 		shared.mu.Unlock()
 		if busy {
-			t.Fatal("testdc: a private DC cannot run while this binary's shared DC holds " + Addr)
+			t.Fatal("testdc: a private DC cannot run while this binary's shared DC holds " + Addr())
 		}
 		dc, err := launch(t, opts)
 		if err != nil {
@@ -185,23 +190,13 @@ func prerequisites() string {
 			return bin + " is not installed (apt-get install samba samba-ad-dc)"
 		}
 	}
-	if !haveAddr(Addr) {
-		return Addr + " is not configured on any interface (ip addr add 127.0.0.2/8 dev lo)"
+	if _, err := testnet.Prefix(); err != nil {
+		return err.Error()
+	}
+	if !testnet.IsAssigned(Addr()) {
+		return Addr() + " is not configured on any interface (ip addr add " + Addr() + "/8 dev lo; scripts/test does it)"
 	}
 	return ""
-}
-
-func haveAddr(ip string) bool {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return false
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.String() == ip {
-			return true
-		}
-	}
-	return false
 }
 
 // launch takes the address lock, copies a provisioned template into a new
@@ -222,7 +217,7 @@ func launch(t testing.TB, opts Options) (*DC, error) {
 	}
 	dc := &DC{
 		Realm: Realm, Domain: Domain, DNSDomain: DNSDomain, HostName: HostName, HostFQDN: HostFQDN,
-		Addr: Addr, AdminUser: AdminUser, AdminPassword: AdminPassword, BaseDN: BaseDN,
+		Addr: Addr(), AdminUser: AdminUser, AdminPassword: AdminPassword, BaseDN: BaseDN,
 		CAFile:   filepath.Join(dir, "private", "tls", "ca.pem"),
 		Krb5Conf: filepath.Join(dir, "krb5.conf"),
 		Dir:      dir,
@@ -233,7 +228,7 @@ func launch(t testing.TB, opts Options) (*DC, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	lock, err := acquireLock(t, filepath.Join(os.TempDir(), "wkssvcd-testdc-"+Addr+".lock"), opts.LockTimeout)
+	lock, err := acquireLock(t, filepath.Join(os.TempDir(), "wkssvcd-testdc-"+Addr()+".lock"), opts.LockTimeout)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -255,9 +250,9 @@ func krb5Conf() string {
 	udp_preference_limit = 1
 [realms]
 	` + Realm + ` = {
-		kdc = ` + Addr + `
-		admin_server = ` + Addr + `
-		kpasswd_server = ` + Addr + `
+		kdc = ` + Addr() + `
+		admin_server = ` + Addr() + `
+		kpasswd_server = ` + Addr() + `
 	}
 [domain_realm]
 	.` + DNSDomain + ` = ` + Realm + `
@@ -271,8 +266,8 @@ func provisionArgs(dir string) []string {
 		"domain", "provision",
 		"--realm=" + Realm, "--domain=" + Domain, "--server-role=dc",
 		"--dns-backend=SAMBA_INTERNAL", "--adminpass=" + AdminPassword,
-		"--host-name=" + HostName, "--host-ip=" + Addr, "--targetdir=" + dir,
-		"--option=interfaces=" + Addr, "--option=bind interfaces only=yes",
+		"--host-name=" + HostName, "--host-ip=" + Addr(), "--targetdir=" + dir,
+		"--option=interfaces=" + Addr(), "--option=bind interfaces only=yes",
 		"--option=pid directory=" + dir + "/run",
 		"--option=ncalrpc dir=" + dir + "/run/ncalrpc",
 		"--option=winbindd socket directory=" + dir + "/run/winbindd",
@@ -555,7 +550,7 @@ func (dc *DC) stop() error {
 	return err
 }
 
-// shutdown stops the controller, releases 127.0.0.2 and removes Dir.
+// shutdown stops the controller, releases Addr and removes Dir.
 func (dc *DC) shutdown() error {
 	err := dc.stop()
 	if dc.lock != nil {

@@ -56,18 +56,12 @@ func TestStopAndStart(t *testing.T) {
 }
 
 func TestHelpers(t *testing.T) {
-	if haveAddr("192.0.2.123") {
-		t.Error("haveAddr reports a documentation address as local")
-	}
-	if !haveAddr("127.0.0.1") {
-		t.Error("haveAddr misses 127.0.0.1")
-	}
 	got := redactArgs([]string{"user", "create", "u1", "--newpassword=secret", "P@ss"})
 	if strings.Join(got, " ") != "user create [...]" {
 		t.Errorf("redactArgs = %v", got)
 	}
 	conf := krb5Conf()
-	for _, want := range []string{"default_realm = " + Realm, "kdc = " + Addr, "dns_lookup_kdc = false"} {
+	for _, want := range []string{"default_realm = " + Realm, "kdc = " + Addr(), "dns_lookup_kdc = false"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("krb5.conf lacks %q:\n%s", want, conf)
 		}

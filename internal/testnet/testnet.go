@@ -1,0 +1,108 @@
+// Package testnet names the loopback addresses the test suite uses. They
+// all come from here: scripts/test adds the ones that must be assigned to
+// lo (it asks cmd/testnet), internal/testdc runs its domain controller on
+// DC(), and the end-to-end tests run the daemon on Daemon().
+//
+// $WKSSVCD_TEST_NET moves the whole set: it is the first three octets of
+// a 127/8 network (default "127.0.0"), so two runs of the suite on one
+// machine use, say, 127.0.0.x and 127.0.7.x and never meet.
+//
+// It is imported only by tests and test tools, never by the product.
+package testnet
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Env is the environment variable that moves the addresses.
+const Env = "WKSSVCD_TEST_NET"
+
+// DefaultPrefix is the network used when Env is unset.
+const DefaultPrefix = "127.0.0"
+
+// Host numbers inside the network, one per role.
+const (
+	hostDC     = 2 // the Samba AD DC (internal/testdc)
+	hostDaemon = 3 // the daemon under test (e2e)
+	hostPeer   = 4 // a peer server for comparisons (bench)
+	hostBench  = 5 // the join benchmark's own daemon (bench)
+	hostRemote = 9 // routed to lo but never assigned: a "remote" host for Samba's net
+)
+
+// Prefix returns the first three octets in use, from Env or the default.
+// An Env value that does not name a 127/8 network is an error.
+func Prefix() (string, error) {
+	p := os.Getenv(Env)
+	if p == "" {
+		return DefaultPrefix, nil
+	}
+	parts := strings.Split(p, ".")
+	if len(parts) != 3 || parts[0] != "127" {
+		return "", fmt.Errorf("%s=%q: want the first three octets of a 127/8 network, e.g. 127.0.7", Env, p)
+	}
+	for _, s := range parts[1:] {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 255 || strconv.Itoa(n) != s {
+			return "", fmt.Errorf("%s=%q: %q is not an octet", Env, p, s)
+		}
+	}
+	return p, nil
+}
+
+func host(n int) string {
+	p, err := Prefix()
+	if err != nil {
+		// Tests cannot run in the wrong place; say why loudly.
+		panic(err)
+	}
+	return p + "." + strconv.Itoa(n)
+}
+
+// DC is the address of the test domain controller.
+func DC() string { return host(hostDC) }
+
+// Daemon is the address the end-to-end tests run wkssvcd on (port 445).
+func Daemon() string { return host(hostDaemon) }
+
+// Peer is the address of a peer server that benchmarks compare against.
+func Peer() string { return host(hostPeer) }
+
+// Bench is the address of the join benchmark's own daemon.
+func Bench() string { return host(hostBench) }
+
+// Remote is an address routed to lo that is never assigned to an
+// interface: tools that treat this host's own addresses as "local" (Samba's
+// net) see it as another machine.
+func Remote() string { return host(hostRemote) }
+
+// Assigned lists the addresses that must be assigned to lo for the suite.
+func Assigned() []string { return []string{DC(), Daemon(), Peer(), Bench()} }
+
+// Ports lists, for each assigned address, the TCP ports the suite listens
+// on there; something else listening on one of them makes the run fail.
+func Ports() map[string][]int {
+	return map[string][]int{
+		DC():     {53, 88, 389, 445, 464, 636},
+		Daemon(): {445},
+		Peer():   {445},
+		Bench():  {445},
+	}
+}
+
+// IsAssigned reports whether ip is assigned to an interface of this host.
+func IsAssigned(ip string) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.String() == ip {
+			return true
+		}
+	}
+	return false
+}
