@@ -3,58 +3,25 @@ package main
 import (
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
-// credential is one local account given on the command line.
-type credential struct {
-	User, Password string
-}
-
-func parseCredential(s string) (credential, error) {
-	user, pw, ok := strings.Cut(s, ":")
-	if !ok || user == "" || pw == "" {
-		return credential{}, errors.New("want USER:PASSWORD")
-	}
-	if strings.ContainsAny(user, `\/@:`) {
-		return credential{}, fmt.Errorf("user name %q: must not contain \\ / @ or :", user)
-	}
-	return credential{User: user, Password: pw}, nil
-}
-
-// credList is a repeatable USER:PASSWORD flag. Its String never shows passwords.
-type credList []credential
-
-func (c *credList) String() string {
-	if c == nil {
-		return ""
-	}
-	names := make([]string, len(*c))
-	for i, cr := range *c {
-		names[i] = cr.User + ":***"
-	}
-	return strings.Join(names, ",")
-}
-
-func (c *credList) Set(s string) error {
-	cr, err := parseCredential(s)
-	if err != nil {
-		return err
-	}
-	*c = append(*c, cr)
-	return nil
-}
-
-// config is everything the daemon is started with. Flags only fill it.
+// config is everything a command is started with. The option table
+// (options.go) fills it from defaults, the configuration file and the
+// flags, in that order.
 type config struct {
+	// ConfigFile is the TOML file given with --config; "" for none.
+	ConfigFile string
+	// PrintConfig asks for the effective settings instead of a run.
+	PrintConfig bool
+
 	// Listen is the TCP address of the SMB server. Default 127.0.0.1:1445,
 	// a loopback port a non-root user can bind; use :445 for real clients.
 	Listen string
@@ -69,10 +36,15 @@ type config struct {
 	DNSHostName string
 	// Workgroup is the workgroup reported while not joined. Default WORKGROUP.
 	Workgroup string
-	// Admins are the local administrators; Users the other local accounts.
-	// With neither, the administrator comes from $WKSSVCD_ADMIN
-	// (USER:PASSWORD) or is generated and saved in StateDir.
+	// Admins are the local administrators given on the command line;
+	// Users the other local accounts.
 	Admins, Users credList
+	// AdminFiles and UserFiles name files of such accounts, one
+	// USER:PASSWORD or USER:$NT$HASH a line. Together with the systemd
+	// credentials "admin" and "user" they are re-read on SIGHUP. With no
+	// administrator anywhere, it comes from $WKSSVCD_ADMIN or is generated
+	// and saved in StateDir (loadAccounts).
+	AdminFiles, UserFiles stringList
 	// AllowAnonymous lets null sessions connect (they get only what
 	// MS-WKST grants anonymous callers). Default true.
 	AllowAnonymous bool
@@ -100,85 +72,50 @@ type config struct {
 	Limits limits
 }
 
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string { return strings.Join(*l, ",") }
-
-func (l *stringList) Set(s string) error {
-	if s == "" {
-		return errors.New("empty value")
+// fillDefaults computes the defaults that depend on the host or on other
+// settings, and checks what one value alone cannot, for the option groups
+// a command takes (a command without server options has no workgroup to
+// check).
+func (c *config) fillDefaults(groups []string) error {
+	has := func(g string) bool { return slices.Contains(groups, g) }
+	if has(groupServer) {
+		if c.StateDir == "" {
+			c.StateDir = defaultStateDir()
+		}
+		if c.Keytab == "" {
+			c.Keytab = filepath.Join(c.StateDir, "krb5.keytab")
+		}
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "localhost"
+		}
+		if c.DNSHostName == "" {
+			c.DNSHostName = strings.ToLower(host)
+		}
+		if c.NetBIOSName == "" {
+			name, _, _ := strings.Cut(c.DNSHostName, ".")
+			c.NetBIOSName = name
+		}
+		c.NetBIOSName = strings.ToUpper(c.NetBIOSName)
+		if len(c.NetBIOSName) > 15 {
+			c.NetBIOSName = c.NetBIOSName[:15]
+		}
+		if c.Workgroup == "" {
+			return errors.New("--workgroup must not be empty")
+		}
+		c.Workgroup = strings.ToUpper(c.Workgroup)
 	}
-	*l = append(*l, s)
-	return nil
-}
-
-func parseFlags(args []string, stderr io.Writer) (*config, error) {
-	cfg := &config{}
-	fs := flag.NewFlagSet("wkssvcd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:1445", "TCP `ADDR:PORT` of the SMB server (use :445 for real clients)")
-	fs.StringVar(&cfg.StateDir, "state-dir", "", "`DIR` for membership state (default /var/lib/wkssvcd as root, else ~/.local/state/wkssvcd)")
-	fs.StringVar(&cfg.NetBIOSName, "netbios-name", "", "this computer's NetBIOS `NAME` (default from the host name)")
-	fs.StringVar(&cfg.DNSHostName, "dns-hostname", "", "this computer's DNS host name `FQDN` (default the host name)")
-	fs.StringVar(&cfg.Workgroup, "workgroup", "WORKGROUP", "workgroup `NAME` of a host with no saved membership")
-	fs.Var(&cfg.Admins, "admin", "local administrator `USER:PASSWORD` (repeatable)")
-	fs.Var(&cfg.Users, "user", "local non-administrator `USER:PASSWORD` (repeatable)")
-	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", true, "accept null sessions")
-	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
-	fs.StringVar(&cfg.DNSServer, "dns-server", "", "DNS server `ADDR[:PORT]` that locates domain controllers (default: the system resolver)")
-	fs.Var(&cfg.DomainControllers, "dc", "domain controller `HOST` to try before DNS (repeatable)")
-	fs.StringVar(&cfg.Keytab, "keytab", "", "`PATH` of the machine account keytab written by a domain join (default STATE-DIR/krb5.keytab)")
-	fs.StringVar(&cfg.LDAPCAFile, "ldap-ca", "", "PEM `FILE` of the CAs that sign the DCs' LDAPS certificates (default: system roots)")
-	fs.BoolVar(&cfg.DangerousSkipLDAPTLSVerify, "dangerous-skip-ldap-tls-verify", false, "accept any LDAPS certificate: the domain password goes to whoever answers (labs only)")
-	cfg.Limits.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	if err := cfg.fillDefaults(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
-}
-
-func (c *config) fillDefaults() error {
-	if c.StateDir == "" {
-		c.StateDir = defaultStateDir()
-	}
-	if c.Keytab == "" {
-		c.Keytab = filepath.Join(c.StateDir, "krb5.keytab")
-	}
-	host, _ := os.Hostname()
-	if host == "" {
-		host = "localhost"
-	}
-	if c.DNSHostName == "" {
-		c.DNSHostName = strings.ToLower(host)
-	}
-	if c.NetBIOSName == "" {
-		name, _, _ := strings.Cut(c.DNSHostName, ".")
-		c.NetBIOSName = name
-	}
-	c.NetBIOSName = strings.ToUpper(c.NetBIOSName)
-	if len(c.NetBIOSName) > 15 {
-		c.NetBIOSName = c.NetBIOSName[:15]
-	}
-	if c.DNSServer != "" {
+	if has(groupDirectory) && c.DNSServer != "" {
 		if _, _, err := net.SplitHostPort(c.DNSServer); err != nil {
 			c.DNSServer = net.JoinHostPort(c.DNSServer, "53")
 		}
 	}
-	if c.Workgroup == "" {
-		return errors.New("--workgroup must not be empty")
-	}
-	c.Workgroup = strings.ToUpper(c.Workgroup)
-	for _, a := range c.Admins {
-		for _, u := range c.Users {
-			if strings.EqualFold(a.User, u.User) {
-				return fmt.Errorf("account %q given both as --admin and --user", a.User)
+	if has(groupAccounts) {
+		for _, a := range c.Admins {
+			for _, u := range c.Users {
+				if strings.EqualFold(a.User, u.User) {
+					return fmt.Errorf("account %q given both as --admin and --user", a.User)
+				}
 			}
 		}
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"strconv"
@@ -12,10 +10,10 @@ import (
 	"github.com/wkssvcd/wkssvcd/server/smb2"
 )
 
-// limits are the resource bounds of the daemon, each a flag. A zero value
-// means the package default, which the flag help states. Values that
-// have no meaning (a negative count or timeout) are rejected while the
-// flags are parsed; docs/limits.md lists every limit.
+// limits are the resource bounds of the daemon, each an option whose
+// default is the package default. Values that have no meaning (a negative
+// count or timeout) are rejected while the flags or the configuration file
+// are read; docs/limits.md lists every limit.
 type limits struct {
 	// MaxConnections is smb2.Config.MaxConnections.
 	MaxConnections int
@@ -47,42 +45,52 @@ type limits struct {
 	AuthFailAddrs int
 }
 
-func (l *limits) register(fs *flag.FlagSet) {
-	count := func(p *int, name string, max int, usage string, args ...any) {
-		fs.Var(&intFlag{p: p, min: 0, max: max}, name, fmt.Sprintf(usage, args...))
+// limitOptions are the limits as options (group "limits"). Each default
+// is the package default it stands for.
+func limitOptions() []*option {
+	var opts []*option
+	count := func(name string, field func(*limits) *int, def, max int, usage string, args ...any) {
+		opts = append(opts, &option{name: name, arg: "N", group: groupLimits, def: strconv.Itoa(def),
+			usage: fmt.Sprintf(usage, args...),
+			bind:  func(c *config) value { return &intValue{p: field(&c.Limits), min: 0, max: max} }})
 	}
-	anyInt := func(p *int, name string, usage string, args ...any) {
-		fs.Var(&intFlag{p: p, min: math.MinInt, max: math.MaxInt}, name, fmt.Sprintf(usage, args...))
+	anyInt := func(name string, field func(*limits) *int, def int, usage string, args ...any) {
+		opts = append(opts, &option{name: name, arg: "N", group: groupLimits, def: strconv.Itoa(def),
+			usage: fmt.Sprintf(usage, args...),
+			bind:  func(c *config) value { return &intValue{p: field(&c.Limits), min: math.MinInt, max: math.MaxInt} }})
 	}
-	dur := func(p *time.Duration, name string, allowNegative bool, usage string, args ...any) {
-		fs.Var(&durationFlag{p: p, allowNegative: allowNegative}, name, fmt.Sprintf(usage, args...))
+	dur := func(name string, field func(*limits) *time.Duration, def time.Duration, allowNegative bool, usage string, args ...any) {
+		opts = append(opts, &option{name: name, arg: "DURATION", group: groupLimits, def: def.String(),
+			usage: fmt.Sprintf(usage, args...),
+			bind:  func(c *config) value { return &durationValue{p: field(&c.Limits), allowNegative: allowNegative} }})
 	}
-	count(&l.MaxConnections, "max-connections", math.MaxInt,
-		"at most `N` simultaneous SMB connections; more are closed at once (default %d)", smb2.DefaultMaxConnections)
-	count(&l.MaxPendingReads, "max-pending-reads", math.MaxInt,
-		"at most `N` pipe READs and TRANSCEIVEs waiting for data per connection; more fail with STATUS_INSUFFICIENT_RESOURCES (default %d)", smb2.DefaultMaxPendingReads)
-	count(&l.MaxCredits, "max-credits", smb2.MaxCreditsLimit,
-		"at most `N` SMB2 credits held per connection, N <= %d (default %d)", smb2.MaxCreditsLimit, smb2.DefaultMaxCredits)
-	count(&l.MaxSessions, "max-sessions", math.MaxInt,
-		"at most `N` SMB sessions per connection; more fail with STATUS_INSUFFICIENT_RESOURCES (default %d)", smb2.DefaultMaxSessions)
-	count(&l.MaxOpens, "max-opens", math.MaxInt,
-		"at most `N` open pipes per connection; more fail with STATUS_INSUFFICIENT_RESOURCES (default %d)", smb2.DefaultMaxOpens)
-	count(&l.MaxCompound, "max-compound", math.MaxInt,
-		"at most `N` requests in one compounded SMB2 message; a longer chain disconnects (default %d)", smb2.DefaultMaxCompound)
-	count(&l.MaxRPCRequest, "max-rpc-request", math.MaxInt,
-		"largest reassembled RPC request stub in `BYTES`; a larger request gets a fault (default %d)", dcerpc.DefaultMaxReassembly)
-	count(&l.MaxRPCQueue, "max-rpc-queue", math.MaxInt,
-		"at most `N` queued RPC output messages or calls per pipe; more make the pipe busy (default %d)", dcerpc.DefaultMaxQueued)
-	dur(&l.IdleTimeout, "idle-timeout", true,
-		"close a connection that sends nothing for this `DURATION`; negative never closes (default %v)", smb2.DefaultIdleTimeout)
-	dur(&l.ReadTimeout, "read-timeout", false,
-		"slow-client limit: `DURATION` to send the rest of a started message, and to take a response (default %v)", smb2.DefaultReadTimeout)
-	anyInt(&l.AuthFailLimit, "auth-fail-limit",
-		"`N` failed logons from one address within --auth-fail-window after which its session setups are refused for that window; negative disables (default %d)", smb2.DefaultAuthFailLimit)
-	dur(&l.AuthFailWindow, "auth-fail-window", false,
-		"`DURATION` of the counting window and the refusal period of --auth-fail-limit (default %v)", smb2.DefaultAuthFailWindow)
-	count(&l.AuthFailAddrs, "auth-fail-addrs", math.MaxInt,
-		"remember the logon failures of at most `N` remote addresses; the oldest are forgotten first (default %d)", smb2.DefaultAuthFailAddrs)
+	count("max-connections", func(l *limits) *int { return &l.MaxConnections }, smb2.DefaultMaxConnections, math.MaxInt,
+		"at most N simultaneous SMB connections; more are closed at once")
+	count("max-pending-reads", func(l *limits) *int { return &l.MaxPendingReads }, smb2.DefaultMaxPendingReads, math.MaxInt,
+		"at most N pipe READs and TRANSCEIVEs waiting for data per connection; more fail with STATUS_INSUFFICIENT_RESOURCES")
+	count("max-credits", func(l *limits) *int { return &l.MaxCredits }, smb2.DefaultMaxCredits, smb2.MaxCreditsLimit,
+		"at most N SMB2 credits held per connection, N <= %d", smb2.MaxCreditsLimit)
+	count("max-sessions", func(l *limits) *int { return &l.MaxSessions }, smb2.DefaultMaxSessions, math.MaxInt,
+		"at most N SMB sessions per connection; more fail with STATUS_INSUFFICIENT_RESOURCES")
+	count("max-opens", func(l *limits) *int { return &l.MaxOpens }, smb2.DefaultMaxOpens, math.MaxInt,
+		"at most N open pipes per connection; more fail with STATUS_INSUFFICIENT_RESOURCES")
+	count("max-compound", func(l *limits) *int { return &l.MaxCompound }, smb2.DefaultMaxCompound, math.MaxInt,
+		"at most N requests in one compounded SMB2 message; a longer chain disconnects")
+	count("max-rpc-request", func(l *limits) *int { return &l.MaxRPCRequest }, dcerpc.DefaultMaxReassembly, math.MaxInt,
+		"largest reassembled RPC request stub in bytes; a larger request gets a fault")
+	count("max-rpc-queue", func(l *limits) *int { return &l.MaxRPCQueue }, dcerpc.DefaultMaxQueued, math.MaxInt,
+		"at most N queued RPC output messages or calls per pipe; more make the pipe busy")
+	dur("idle-timeout", func(l *limits) *time.Duration { return &l.IdleTimeout }, smb2.DefaultIdleTimeout, true,
+		"close a connection that sends nothing for this long; negative never closes")
+	dur("read-timeout", func(l *limits) *time.Duration { return &l.ReadTimeout }, smb2.DefaultReadTimeout, false,
+		"slow-client limit: time to send the rest of a started message, and to take a response")
+	anyInt("auth-fail-limit", func(l *limits) *int { return &l.AuthFailLimit }, smb2.DefaultAuthFailLimit,
+		"N failed logons from one address within --auth-fail-window after which its session setups are refused for that window; negative disables")
+	dur("auth-fail-window", func(l *limits) *time.Duration { return &l.AuthFailWindow }, smb2.DefaultAuthFailWindow, false,
+		"length of the counting window and the refusal period of --auth-fail-limit")
+	count("auth-fail-addrs", func(l *limits) *int { return &l.AuthFailAddrs }, smb2.DefaultAuthFailAddrs, math.MaxInt,
+		"remember the logon failures of at most N remote addresses; the oldest are forgotten first")
+	return opts
 }
 
 // apply copies the limits into the server configurations.
@@ -100,60 +108,4 @@ func (l *limits) apply(s *smb2.Config, r *dcerpc.Config) {
 	s.AuthFailAddrs = l.AuthFailAddrs
 	r.MaxReassembly = l.MaxRPCRequest
 	r.MaxQueued = l.MaxRPCQueue
-}
-
-// intFlag is an integer flag restricted to [min, max].
-type intFlag struct {
-	p        *int
-	min, max int
-}
-
-func (f *intFlag) String() string {
-	if f == nil || f.p == nil {
-		return "0"
-	}
-	return strconv.Itoa(*f.p)
-}
-
-func (f *intFlag) Set(s string) error {
-	v, err := strconv.ParseInt(s, 0, strconv.IntSize)
-	if err != nil {
-		return errors.New("not an integer")
-	}
-	if int(v) < f.min {
-		if f.min == 0 {
-			return errors.New("must not be negative")
-		}
-		return fmt.Errorf("must be at least %d", f.min)
-	}
-	if int(v) > f.max {
-		return fmt.Errorf("must be at most %d", f.max)
-	}
-	*f.p = int(v)
-	return nil
-}
-
-// durationFlag is a time.Duration flag that may refuse negative values.
-type durationFlag struct {
-	p             *time.Duration
-	allowNegative bool
-}
-
-func (f *durationFlag) String() string {
-	if f == nil || f.p == nil {
-		return "0s"
-	}
-	return f.p.String()
-}
-
-func (f *durationFlag) Set(s string) error {
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return errors.New("not a duration (e.g. 30s, 5m)")
-	}
-	if v < 0 && !f.allowNegative {
-		return errors.New("must not be negative")
-	}
-	*f.p = v
-	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -61,8 +62,15 @@ func TestLimitFlagsZeroAndDisabled(t *testing.T) {
 	var s smb2.Config
 	var r dcerpc.Config
 	cfg.Limits.apply(&s, &r)
-	if fmt.Sprintf("%+v", s) != fmt.Sprintf("%+v", smb2.Config{}) || r != (dcerpc.Config{}) {
-		t.Errorf("no flags must leave package defaults: %+v %+v", s, r)
+	want := smb2.Config{
+		MaxConnections: smb2.DefaultMaxConnections, MaxPendingReads: smb2.DefaultMaxPendingReads,
+		MaxCredits: smb2.DefaultMaxCredits, MaxSessions: smb2.DefaultMaxSessions, MaxOpens: smb2.DefaultMaxOpens,
+		MaxCompound: smb2.DefaultMaxCompound, IdleTimeout: smb2.DefaultIdleTimeout, ReadTimeout: smb2.DefaultReadTimeout,
+		AuthFailLimit: smb2.DefaultAuthFailLimit, AuthFailWindow: smb2.DefaultAuthFailWindow, AuthFailAddrs: smb2.DefaultAuthFailAddrs,
+	}
+	if fmt.Sprintf("%+v", s) != fmt.Sprintf("%+v", want) ||
+		r != (dcerpc.Config{MaxReassembly: dcerpc.DefaultMaxReassembly, MaxQueued: dcerpc.DefaultMaxQueued}) {
+		t.Errorf("no flags must give the package defaults: %+v %+v", s, r)
 	}
 	// Negative idle timeout and failure limit mean "off" and are accepted.
 	cfg, err = parseFlags([]string{"--idle-timeout", "-1s", "--auth-fail-limit", "-1"}, io.Discard)
@@ -113,9 +121,11 @@ func TestLimitFlagsRejected(t *testing.T) {
 }
 
 func TestLimitFlagsHelpStatesDefaults(t *testing.T) {
-	var stderr bytes.Buffer
-	parseFlags([]string{"-h"}, &stderr)
-	help := stderr.String()
+	var stdout bytes.Buffer
+	if code := run(context.Background(), []string{"-h"}, env{stdout: &stdout, stderr: io.Discard, getenv: noEnv}); code != 0 {
+		t.Fatalf("-h exit status %d", code)
+	}
+	help := stdout.String()
 	for flagName, def := range map[string]string{
 		"max-connections":   fmt.Sprint(smb2.DefaultMaxConnections),
 		"max-pending-reads": fmt.Sprint(smb2.DefaultMaxPendingReads),
@@ -131,13 +141,13 @@ func TestLimitFlagsHelpStatesDefaults(t *testing.T) {
 		"auth-fail-window":  smb2.DefaultAuthFailWindow.String(),
 		"auth-fail-addrs":   fmt.Sprint(smb2.DefaultAuthFailAddrs),
 	} {
-		i := strings.Index(help, "\n  -"+flagName+" ")
+		i := strings.Index(help, "\n  --"+flagName+" ")
 		if i < 0 {
 			t.Errorf("help lacks --%s", flagName)
 			continue
 		}
 		entry := help[i+1:]
-		if j := strings.Index(entry[1:], "\n  -"); j >= 0 {
+		if j := strings.Index(entry[1:], "\n  --"); j >= 0 {
 			entry = entry[:j+1]
 		}
 		if !strings.Contains(entry, "(default "+def+")") {

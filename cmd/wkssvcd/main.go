@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -27,18 +26,15 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
-		fmt.Fprintln(os.Stderr, "wkssvcd:", err)
-		os.Exit(1)
-	}
+	code := run(ctx, os.Args[1:], env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	stop()
+	os.Exit(code)
 }
 
-// run starts the daemon and serves until ctx ends, then shuts down cleanly.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg, err := parseFlags(args, stderr)
-	if err != nil {
-		return err
-	}
+// serve starts the daemon and serves until ctx ends, then shuts down
+// cleanly.
+func serve(ctx context.Context, inv *invocation) error {
+	cfg, stdout, stderr, getenv := inv.cfg, inv.env.stdout, inv.env.stderr, inv.env.getenv
 	level, err := cfg.logLevel()
 	if err != nil {
 		return err
@@ -48,12 +44,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	admins, err := resolveAdmins(cfg, getenv)
+	for _, name := range []string{"admin", "user"} {
+		if _, ok := inv.cli.lookup(name); ok {
+			logger.Warn("--" + name + " puts a password on the command line, where every user of this host can read it (ps); use --" + name + "-file FILE or a systemd credential (LoadCredential=" + name + ":FILE)")
+		}
+	}
+	accts, err := loadAccounts(cfg, getenv)
 	if err != nil {
 		return err
 	}
+	live := &liveAccounts{}
+	live.store(accts)
 
-	d, err := newDaemon(cfg, logger)
+	d, err := newDaemon(cfg, live, logger)
 	if err != nil {
 		return err
 	}
@@ -62,8 +65,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return err
 	}
 	fmt.Fprintf(stdout, "wkssvcd: serving \\\\%s\\IPC$\\PIPE\\wkssvc on %s (state in %s)\n", cfg.NetBIOSName, ln.Addr(), cfg.StateDir)
-	for _, a := range admins {
-		fmt.Fprintf(stdout, "wkssvcd: administrator %q, password from %s\n", a.User, a.From)
+	for _, a := range accts {
+		if a.Admin {
+			fmt.Fprintf(stdout, "wkssvcd: administrator %q, password from %s\n", a.User, a.From)
+		}
 	}
 
 	errc := make(chan error, 1)
@@ -96,14 +101,7 @@ type daemon struct {
 	joiner *joinlogic.Joiner
 }
 
-func newDaemon(cfg *config, logger *slog.Logger) (*daemon, error) {
-	var accounts ntlm.StaticAccounts
-	for _, a := range cfg.Admins {
-		accounts = append(accounts, ntlm.Account{Name: a.User, NTHash: ntlm.NTHash(a.Password), Admin: true})
-	}
-	for _, u := range cfg.Users {
-		accounts = append(accounts, ntlm.Account{Name: u.User, NTHash: ntlm.NTHash(u.Password)})
-	}
+func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daemon, error) {
 	auth := ntlm.NewAuthenticator(ntlm.Config{
 		NetBIOSComputer: cfg.NetBIOSName,
 		NetBIOSDomain:   cfg.NetBIOSName, // local accounts: the computer is its own domain

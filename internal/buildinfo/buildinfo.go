@@ -1,0 +1,68 @@
+// Package buildinfo says which build of wkssvcd a binary is, for the
+// --version of the daemon and the client. It owns nothing else.
+//
+// The version is, in order: what the linker set with
+// -ldflags "-X github.com/wkssvcd/wkssvcd/internal/buildinfo.version=V"
+// (scripts/install does, from git describe); the module version when the
+// binary was built by `go install module@version`; else "devel" followed by
+// the commit and its time from the VCS stamp Go records, when there is one.
+package buildinfo
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
+
+// version is set at link time; empty otherwise.
+var version string
+
+// Version returns the version of this build.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	return fromBuildInfo(bi)
+}
+
+func fromBuildInfo(bi *debug.BuildInfo) string {
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, at string
+	modified := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	v := "devel-" + rev
+	if at != "" {
+		v += " (" + at + ")"
+	}
+	if modified {
+		v += " with local changes"
+	}
+	return v
+}
+
+// String is the line --version prints: the program, its version, the Go
+// release and the platform.
+func String(program string) string {
+	return fmt.Sprintf("%s %s (%s, %s/%s)", program, Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
