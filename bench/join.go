@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
@@ -26,6 +25,7 @@ import (
 	"github.com/oiweiwei/go-msrpc/ssp/gssapi"
 
 	wkcrypto "github.com/wkssvcd/wkssvcd/crypto"
+	"github.com/wkssvcd/wkssvcd/internal/tlsverify"
 	"github.com/wkssvcd/wkssvcd/joinlogic/keytab"
 )
 
@@ -365,7 +365,7 @@ func dialAdmin(ctx context.Context, dc *DC) (*ldap.Conn, error) {
 		d.Deadline = dl
 	}
 	l, err := ldap.DialURL("ldaps://"+net.JoinHostPort(dc.Addr, "636"),
-		ldap.DialWithDialer(d), ldap.DialWithTLSConfig(&tls.Config{ServerName: dc.HostFQDN, RootCAs: pool}))
+		ldap.DialWithDialer(d), ldap.DialWithTLSConfig(tlsverify.Config(pool, dc.HostFQDN)))
 	if err != nil {
 		return nil, err
 	}

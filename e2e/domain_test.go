@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"os"
 	"os/exec"
@@ -53,13 +51,11 @@ func domainDaemon(t *testing.T, dc *testdc.DC, name string, extra ...string) *da
 // ldapConn binds to the DC as its administrator, verifying its certificate.
 func ldapConn(t *testing.T, dc *testdc.DC) *ldap.Conn {
 	t.Helper()
-	pem, err := os.ReadFile(dc.CAFile)
+	tc, err := dc.TLSConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	l, err := ldap.DialURL("ldaps://"+dc.Addr+":636", ldap.DialWithTLSConfig(&tls.Config{ServerName: dc.HostFQDN, RootCAs: pool}))
+	l, err := ldap.DialURL("ldaps://"+dc.Addr+":636", ldap.DialWithTLSConfig(tc))
 	if err != nil {
 		t.Fatal(err)
 	}

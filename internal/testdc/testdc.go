@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/wkssvcd/wkssvcd/internal/testnet"
+	"github.com/wkssvcd/wkssvcd/internal/tlsverify"
 )
 
 // Fixed identity of the provisioned domain.
@@ -275,6 +276,12 @@ func provisionArgs(dir string) []string {
 	}
 }
 
+// templateFormat changes whenever what a template holds changes, so that
+// templates an older version of this package cached are not reused. The
+// current one holds no TLS files: samba generates its own certificate on
+// its first start, as on any new DC.
+const templateFormat = "samba-generated-tls"
+
 // template returns a directory holding a provisioned, never started domain,
 // creating it once per machine and Samba version (provisioning takes tens
 // of seconds; copying it takes well under one).
@@ -286,6 +293,7 @@ func template(t testing.TB) (string, error) {
 	}
 	h := sha256.New()
 	h.Write(ver)
+	h.Write([]byte(templateFormat))
 	for _, a := range provisionArgs("DIR") {
 		h.Write([]byte(a + "\x00"))
 	}
@@ -313,9 +321,6 @@ func template(t testing.TB) (string, error) {
 	if err != nil {
 		os.RemoveAll(build)
 		return "", fmt.Errorf("samba-tool domain provision: %v\n%s", err, tail(out, 3000))
-	}
-	if err := writeTLS(filepath.Join(build, "private")); err != nil {
-		return "", fmt.Errorf("writing TLS certificates: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(build, "targetdir"), []byte(build), 0o600); err != nil {
 		return "", err
@@ -465,7 +470,8 @@ func (dc *DC) logTail() string {
 }
 
 // waitReady waits until LDAPS presents a certificate that verifies with
-// CAFile for HostFQDN, and the KDC accepts connections.
+// CAFile for HostFQDN (samba writes both on its first start), and the KDC
+// accepts connections.
 func (dc *DC) waitReady(done <-chan struct{}) error {
 	deadline := time.Now().Add(dc.opts.StartTimeout)
 	var last error
@@ -485,16 +491,12 @@ func (dc *DC) waitReady(done <-chan struct{}) error {
 }
 
 func (dc *DC) probe() error {
-	pem, err := os.ReadFile(dc.CAFile)
+	tc, err := dc.TLSConfig()
 	if err != nil {
 		return err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return errors.New("no certificate in " + dc.CAFile)
-	}
 	d := &net.Dialer{Timeout: 2 * time.Second}
-	c, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort(dc.Addr, "636"), &tls.Config{RootCAs: pool, ServerName: dc.HostFQDN})
+	c, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort(dc.Addr, "636"), tc)
 	if err != nil {
 		return err
 	}
@@ -505,6 +507,21 @@ func (dc *DC) probe() error {
 	}
 	k.Close()
 	return nil
+}
+
+// TLSConfig returns a client TLS configuration that trusts only CAFile
+// and expects HostFQDN, which the DC's own certificate names by its
+// subject common name alone (internal/tlsverify).
+func (dc *DC) TLSConfig() (*tls.Config, error) {
+	pem, err := os.ReadFile(dc.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("no certificate in " + dc.CAFile)
+	}
+	return tlsverify.Config(pool, dc.HostFQDN), nil
 }
 
 // portsFree waits until nothing listens on the controller's LDAP ports, so

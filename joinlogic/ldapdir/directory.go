@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/wkssvcd/wkssvcd/internal/tlsverify"
 	"github.com/wkssvcd/wkssvcd/joinlogic"
 )
 
@@ -458,7 +459,10 @@ func withConn(ctx context.Context, timeout time.Duration, conn *ldap.Conn, fn fu
 	return err
 }
 
-// tlsConfig verifies the controller's certificate for serverName.
+// tlsConfig verifies the controller's certificate for serverName: the
+// chain against Config.CAFile (or the system roots), the name by
+// subjectAltName or, for a certificate without one (Samba's own), by its
+// subject common name (internal/tlsverify).
 func (d *Directory) tlsConfig(serverName string) (*tls.Config, error) {
 	if d.cfg.DangerousSkipTLSVerify {
 		d.log.Warn("ldapdir: LDAPS certificate verification is disabled", "server", serverName)
@@ -467,7 +471,7 @@ func (d *Directory) tlsConfig(serverName string) (*tls.Config, error) {
 	if d.rootsErr != nil {
 		return nil, d.rootsErr
 	}
-	return &tls.Config{RootCAs: d.roots, ServerName: serverName, MinVersion: tls.VersionTLS12}, nil
+	return tlsverify.Config(d.roots, serverName), nil
 }
 
 // isNetworkError reports errors of the transport rather than of LDAP.

@@ -10,8 +10,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -62,14 +60,11 @@ func newJoinEnv(t *testing.T) *joinEnv {
 		Timeout:     5 * time.Second,
 		Logger:      e.log,
 	})
-	pem, err := os.ReadFile(dc.CAFile)
+	tc, err := dc.TLSConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	c, err := ldap.DialURL("ldaps://"+net.JoinHostPort(dc.Addr, "636"),
-		ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: dc.HostFQDN}))
+	c, err := ldap.DialURL("ldaps://"+net.JoinHostPort(dc.Addr, "636"), ldap.DialWithTLSConfig(tc))
 	if err != nil {
 		t.Fatal(err)
 	}
