@@ -50,6 +50,8 @@ type config struct {
 	AllowAnonymous bool
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string
+	// LogFormat is auto, text, json or journal (logging.go). Default auto.
+	LogFormat string
 
 	// DNSServer is the ADDR[:PORT] of the DNS server used to locate
 	// domain controllers (SRV records) and resolve their names. Default:
@@ -159,4 +161,12 @@ func generatePassword(n int) (string, error) {
 		b[i] = alphabet[k.Int64()]
 	}
 	return string(b), nil
+}
+
+// takeReloadable copies from next the settings that SIGHUP applies to a
+// running daemon: the options marked reload in the table.
+func (c *config) takeReloadable(next *config) {
+	c.Admins, c.Users = next.Admins, next.Users
+	c.AdminFiles, c.UserFiles = next.AdminFiles, next.UserFiles
+	c.LogLevel = next.LogLevel
 }

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/wkssvcd/wkssvcd/joinlogic"
 	"github.com/wkssvcd/wkssvcd/joinlogic/keytab"
@@ -25,73 +23,13 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	code := run(ctx, os.Args[1:], env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	// SIGHUP reloads (serve); caught from the start, so that an early one
+	// never kills the daemon.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	code := run(ctx, os.Args[1:], env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, hup: hup})
 	stop()
 	os.Exit(code)
-}
-
-// serve starts the daemon and serves until ctx ends, then shuts down
-// cleanly.
-func serve(ctx context.Context, inv *invocation) error {
-	cfg, stdout, stderr, getenv := inv.cfg, inv.env.stdout, inv.env.stderr, inv.env.getenv
-	level, err := cfg.logLevel()
-	if err != nil {
-		return err
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state directory: %w", err)
-	}
-	for _, name := range []string{"admin", "user"} {
-		if _, ok := inv.cli.lookup(name); ok {
-			logger.Warn("--" + name + " puts a password on the command line, where every user of this host can read it (ps); use --" + name + "-file FILE or a systemd credential (LoadCredential=" + name + ":FILE)")
-		}
-	}
-	accts, err := loadAccounts(cfg, getenv)
-	if err != nil {
-		return err
-	}
-	live := &liveAccounts{}
-	live.store(accts)
-
-	d, err := newDaemon(cfg, live, logger)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wkssvcd: serving \\\\%s\\IPC$\\PIPE\\wkssvc on %s (state in %s)\n", cfg.NetBIOSName, ln.Addr(), cfg.StateDir)
-	for _, a := range accts {
-		if a.Admin {
-			fmt.Fprintf(stdout, "wkssvcd: administrator %q, password from %s\n", a.User, a.From)
-		}
-	}
-
-	errc := make(chan error, 1)
-	go func() { errc <- d.smb.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := d.smb.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	// Stops the background recovery of an interrupted join, if any.
-	if err := d.joiner.Close(); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, smb2.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
 
 // daemon is the assembled server: SMB front, RPC runtime, wkssvc adapter,

@@ -147,6 +147,9 @@ func options() []*option {
 		{name: "log-level", arg: "LEVEL", group: groupLogging, def: "info", reload: true,
 			usage: "debug, info, warn or error",
 			bind:  func(c *config) value { return &levelValue{&c.LogLevel} }},
+		{name: "log-format", arg: "FORMAT", group: groupLogging, def: logAuto,
+			usage: "text (key=value lines), json (one object a line), journal (lines led by a syslog priority such as <4>, without time stamps) or auto: journal when standard error is the systemd journal ($JOURNAL_STREAM), else text",
+			bind:  func(c *config) value { return &logFormatValue{&c.LogFormat} }},
 	}
 	opts = append(opts, limitOptions()...)
 	return opts

@@ -86,6 +86,23 @@ var (
 	ErrLogonFailure = errors.New("ipc: logon failure")
 )
 
+// LogonError is a failed authentication as the operator needs it in the
+// log: the user and domain the client claimed and why the logon failed.
+// It never holds a response, a hash or a key. It wraps ErrLogonFailure
+// (through Err).
+type LogonError struct {
+	User, Domain string
+	// Reason is a short phrase: "unknown user", "wrong password",
+	// "NTLMv1 refused", ...
+	Reason string
+	// Err is the underlying error, which wraps ErrLogonFailure.
+	Err error
+}
+
+func (e *LogonError) Error() string { return e.Err.Error() }
+
+func (e *LogonError) Unwrap() error { return e.Err }
+
 type openInfoKey struct{}
 
 // NewContext returns a context carrying info, for the calls made on a pipe.

@@ -366,7 +366,7 @@ func (e *exchange) authenticate(msg []byte) error {
 	if len(am.UserName) == 0 && len(am.NtChallengeResponse) == 0 &&
 		(len(am.LmChallengeResponse) == 0 || bytes.Equal(am.LmChallengeResponse, []byte{0})) {
 		if !e.a.cfg.AllowAnonymous {
-			return errAnonymous
+			return &ipc.LogonError{Domain: domain, Reason: "anonymous logon disabled", Err: errAnonymous}
 		}
 		e.identity = ipc.Identity{Anonymous: true, Domain: domain}
 		e.sessionKey = nil
@@ -374,15 +374,21 @@ func (e *exchange) authenticate(msg []byte) error {
 		return nil
 	}
 
+	// fail names the claimed user and the reason for the log (the SMB
+	// front writes it); never a response or a hash.
+	fail := func(reason string, err error) error {
+		return &ipc.LogonError{User: user, Domain: domain, Reason: reason, Err: err}
+	}
+
 	// NTLMv2 only: NTProofStr (16) + NTLMv2_CLIENT_CHALLENGE (≥ 28).
 	nt := am.NtChallengeResponse
 	if len(nt) <= 24 || len(nt) < 16+ntlmv2ClientChallengeMin {
-		return errNTLMv1
+		return fail("LM/NTLMv1 response refused", errNTLMv1)
 	}
 	blob := nt[16:]
 	cc, err := parseNTLMv2ClientChallenge(blob)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errNTLMv1, err)
+		return fail("LM/NTLMv1 response refused", fmt.Errorf("%w: %w", errNTLMv1, err))
 	}
 
 	acct, found := e.a.cfg.Accounts.LookupAccount(user)
@@ -390,8 +396,7 @@ func (e *exchange) authenticate(msg []byte) error {
 		// Same work as for a wrong password, so timing does not tell
 		// unknown users apart.
 		_ = ntProofStr(ntowfv2([16]byte{}, user, domain), e.challenge.ServerChallenge[:], blob)
-		log.Debug("ntlm: unknown user", "user", user, "domain", domain)
-		return errBadCredential
+		return fail("unknown user", errBadCredential)
 	}
 	var responseKeyNT []byte
 	domains := []string{domain}
@@ -407,8 +412,7 @@ func (e *exchange) authenticate(msg []byte) error {
 		}
 	}
 	if responseKeyNT == nil {
-		log.Debug("ntlm: wrong password", "user", user, "domain", domain)
-		return errBadCredential
+		return fail("wrong password", errBadCredential)
 	}
 
 	if skew := e.a.cfg.MaxClockSkew; skew > 0 {
@@ -419,8 +423,7 @@ func (e *exchange) authenticate(msg []byte) error {
 			d = cc.Timestamp - now
 		}
 		if d > uint64(skew/100) {
-			log.Debug("ntlm: client timestamp outside clock skew", "user", user)
-			return errClockSkew
+			return fail("client clock outside the allowed skew", errClockSkew)
 		}
 	}
 
@@ -436,7 +439,7 @@ func (e *exchange) authenticate(msg []byte) error {
 	// negotiated, so that flag alone decides.
 	if negFlags&flagKeyExch != 0 {
 		if len(am.EncryptedRandomSessionKey) != 16 {
-			return errSessionKey
+			return fail("bad session key length", errSessionKey)
 		}
 		exported = rc4K(keyExchangeKey, am.EncryptedRandomSessionKey)
 	}
@@ -447,13 +450,13 @@ func (e *exchange) authenticate(msg []byte) error {
 		binary.LittleEndian.Uint32(v)&avFlagMICPresent != 0 {
 		micPresent = true
 		if am.MIC == nil {
-			return errMIC
+			return fail("MIC missing", errMIC)
 		}
 		zeroed := append([]byte(nil), msg...)
 		clear(zeroed[authMICOffset:authMICEnd])
 		want := hmacMD5(exported, e.negotiateMsg, e.challengeMsg, zeroed)
 		if subtle.ConstantTimeCompare(want, am.MIC) != 1 {
-			return errMIC
+			return fail("MIC mismatch", errMIC)
 		}
 	}
 

@@ -145,6 +145,7 @@ func TestAuthenticateRules(t *testing.T) {
 		c      v2Client
 		cfg    Config
 		want   error
+		reason string
 		wantID ipc.Identity
 	}{
 		{name: "mic", c: v2Client{user: "alice", pass: "Secret123!", domain: "EXAMPLE", withMIC: true},
@@ -157,9 +158,9 @@ func TestAuthenticateRules(t *testing.T) {
 			wantID: ipc.Identity{User: "Bob"}},
 		{name: "NIL domain in NTOWFv2", c: v2Client{user: "bob", pass: "hunter2", domain: "EXAMPLE", hashDomain: &empty},
 			wantID: ipc.Identity{User: "Bob", Domain: "EXAMPLE"}},
-		{name: "other domain in NTOWFv2", c: v2Client{user: "bob", pass: "hunter2", domain: "EXAMPLE", hashDomain: &other}, want: errBadCredential},
-		{name: "wrong password", c: v2Client{user: "bob", pass: "hunter3"}, want: errBadCredential},
-		{name: "unknown user", c: v2Client{user: "carol", pass: "hunter2"}, want: errBadCredential},
+		{name: "other domain in NTOWFv2", c: v2Client{user: "bob", pass: "hunter2", domain: "EXAMPLE", hashDomain: &other}, want: errBadCredential, reason: "wrong password"},
+		{name: "wrong password", c: v2Client{user: "bob", pass: "hunter3"}, want: errBadCredential, reason: "wrong password"},
+		{name: "unknown user", c: v2Client{user: "carol", pass: "hunter2"}, want: errBadCredential, reason: "unknown user"},
 		{name: "tampered mic", c: v2Client{user: "alice", pass: "Secret123!", withMIC: true, tamperMIC: true}, want: errMIC},
 		{name: "short session key", c: v2Client{user: "bob", pass: "hunter2", encKeyLen: 15}, want: errSessionKey},
 		{name: "long session key", c: v2Client{user: "bob", pass: "hunter2", encKeyLen: 17}, want: errSessionKey},
@@ -176,6 +177,12 @@ func TestAuthenticateRules(t *testing.T) {
 			if tc.want != nil {
 				if !errors.Is(err, tc.want) || !errors.Is(err, ipc.ErrLogonFailure) {
 					t.Fatalf("err = %v, want %v", err, tc.want)
+				}
+				// The log learns who tried and why, from the error.
+				var le *ipc.LogonError
+				if !errors.As(err, &le) || !strings.EqualFold(le.User, tc.c.user) || le.Reason == "" ||
+					(tc.reason != "" && le.Reason != tc.reason) {
+					t.Fatalf("logon error %+v, want user %q reason %q", le, tc.c.user, tc.reason)
 				}
 				if ex.SessionKey() != nil {
 					t.Fatal("session key after failure")

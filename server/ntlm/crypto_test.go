@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rc4"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 
@@ -111,7 +112,7 @@ func TestSpecAuthenticateAccepted(t *testing.T) {
 	// Same message with the skew check on: a 1601 timestamp is refused.
 	a2 := NewAuthenticator(Config{Accounts: a.cfg.Accounts})
 	e2 := &exchange{a: a2, state: stateWantAuthenticate, challenge: *chal}
-	if _, _, err := e2.Step(unhex(t, specAuthenticateMsg)); err != errClockSkew {
+	if _, _, err := e2.Step(unhex(t, specAuthenticateMsg)); !errors.Is(err, errClockSkew) {
 		t.Fatalf("skew: err = %v", err)
 	}
 }

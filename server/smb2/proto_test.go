@@ -3,11 +3,16 @@ package smb2
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"net"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/wkssvcd/wkssvcd/server/ntlm"
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
 )
 
@@ -362,6 +367,86 @@ func TestLogonFailure(t *testing.T) {
 	r.sessionID = 0
 	if h, _ := r.call(cmdSessionSetup, b); h.Status != statusRequestNotAccepted {
 		t.Fatalf("binding %08x", h.Status)
+	}
+}
+
+// A failed logon is one warning naming the user and domain the client
+// gave, its address and the reason, and never the password or a hash; a
+// logon names the dialect as people write it.
+func TestLogonLogLines(t *testing.T) {
+	var buf syncBuf
+	ts := startServer(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	for _, tc := range []struct{ user, pass, reason string }{
+		{testUser, "Wr0ng-Pass", "wrong password"},
+		{"mallory", "Wr0ng-Pass", "unknown user"},
+	} {
+		r := dialRaw(t, ts)
+		r.negotiate(smbcrypto.Dialect311)
+		if st := r.login(tc.user, tc.pass); st != statusLogonFailure {
+			t.Fatalf("status %08x", st)
+		}
+		r.c.Close()
+		line := waitLogLine(t, &buf, "user="+tc.user)
+		for _, want := range []string{"level=WARN", `msg="logon failed"`, "domain=" + testDomain, `reason="` + tc.reason + `"`, "remote=127.0.0.1:"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("log line %q lacks %q", line, want)
+			}
+		}
+		hash := ntlm.NTHash(tc.pass)
+		if strings.Contains(buf.String(), tc.pass) || strings.Contains(strings.ToLower(buf.String()), fmt.Sprintf("%x", hash)) {
+			t.Errorf("the log shows the password or its hash:\n%s", buf.String())
+		}
+	}
+	r := dialRaw(t, ts)
+	r.negotiate(smbcrypto.Dialect311)
+	if st := r.login(testUser, testPassword); st != statusSuccess {
+		t.Fatalf("status %08x", st)
+	}
+	if line := waitLogLine(t, &buf, "session established"); !strings.Contains(line, "dialect=3.1.1") {
+		t.Errorf("dialect not written as 3.1.1: %q", line)
+	}
+}
+
+// waitLogLine waits for a line of buf containing sub.
+func waitLogLine(t *testing.T, buf *syncBuf, sub string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, l := range strings.Split(buf.String(), "\n") {
+			if strings.Contains(l, sub) {
+				return l
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no log line with %q:\n%s", sub, buf.String())
+	return ""
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestDialectName(t *testing.T) {
+	for d, want := range map[uint16]string{0x0202: "2.0.2", 0x0210: "2.1", 0x0300: "3.0", 0x0302: "3.0.2", 0x0311: "3.1.1", 0x02ff: "0x02ff"} {
+		if got := dialectName(d); got != want {
+			t.Errorf("%#x: %q, want %q", d, got, want)
+		}
 	}
 }
 

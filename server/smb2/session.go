@@ -3,6 +3,7 @@ package smb2
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/wkssvcd/wkssvcd/server/ipc"
@@ -45,7 +46,7 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 		if req.hdr.SessionID != 0 && s != nil {
 			c.removeSession(s)
 		}
-		c.log.Debug("session setup refused: too many logon failures from this address")
+		c.log.Debug("logon refused", "reason", "throttled: too many failed logons from this address")
 		return errResult(statusLogonFailure), nil
 	}
 	is311 := c.dialect == smbcrypto.Dialect311
@@ -86,7 +87,7 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 	if !c.srv.throttle.begin(c.nc.RemoteAddr()) {
 		c.removeSession(s)
 		req.sess = nil
-		c.log.Debug("session setup refused: too many logon failures from this address")
+		c.log.Debug("logon refused", "reason", "throttled: too many failed logons from this address")
 		return errResult(statusLogonFailure), nil
 	}
 	out, done, err := s.exch.Step(r.SecurityBuffer)
@@ -95,7 +96,7 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 		c.removeSession(s)
 		req.sess = nil
 		if errors.Is(err, ipc.ErrLogonFailure) {
-			c.log.Info("logon failure", "session", s.id)
+			c.logLogonFailure(s.id, err)
 			return errResult(statusLogonFailure), nil
 		}
 		c.log.Debug("bad security token", "err", err)
@@ -149,7 +150,7 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 		}
 	}
 	s.state = sessionValid
-	c.log.Info("session established", "session", s.id, "user", id.User, "domain", id.Domain, "anonymous", s.identity.Anonymous, "dialect", c.dialect)
+	c.log.Info("session established", "session", s.id, "user", id.User, "domain", id.Domain, "anonymous", s.identity.Anonymous, "dialect", dialectName(c.dialect))
 	return result{body: encodeSessionSetupResponse(flags, out), forceSig: s.signingKey != nil, signWith: s}, nil
 }
 
@@ -213,4 +214,34 @@ func (c *conn) handleTreeDisconnect(req *request) (result, error) {
 		o.pipe.Close()
 	}
 	return result{body: encodeSimpleResponse()}, nil
+}
+
+// logLogonFailure writes the line an operator looks for after a failed
+// logon: the user and domain the client gave, its address (in c.log) and
+// the reason. Never the response or a hash.
+func (c *conn) logLogonFailure(session uint64, err error) {
+	var le *ipc.LogonError
+	if errors.As(err, &le) {
+		c.log.Warn("logon failed", "session", session, "user", le.User, "domain", le.Domain, "reason", le.Reason)
+		return
+	}
+	c.log.Warn("logon failed", "session", session, "reason", err.Error())
+}
+
+// dialectName renders a dialect revision as people write it: 0x0311 is
+// "3.1.1" (MS-SMB2 2.2.3).
+func dialectName(d uint16) string {
+	switch d {
+	case smbcrypto.Dialect202:
+		return "2.0.2"
+	case smbcrypto.Dialect210:
+		return "2.1"
+	case smbcrypto.Dialect300:
+		return "3.0"
+	case smbcrypto.Dialect302:
+		return "3.0.2"
+	case smbcrypto.Dialect311:
+		return "3.1.1"
+	}
+	return fmt.Sprintf("0x%04x", d)
 }

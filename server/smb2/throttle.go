@@ -204,7 +204,7 @@ func (t *authThrottle) end(a net.Addr, failed bool) {
 	t.mu.Unlock()
 	if newlyBlocked {
 		t.log.Warn("session setups refused after repeated logon failures",
-			"address", key.String(), "failures", count, "until", until.UTC().Format(time.RFC3339))
+			"reason", "throttled", "address", key.String(), "failures", count, "until", until.UTC().Format(time.RFC3339))
 	}
 }
 
