@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 )
 
 // Identity is the caller of a pipe open, as the SMB session established it.
@@ -15,8 +16,52 @@ type Identity struct {
 	Domain string
 	// Anonymous is true for a null session (MS-SMB2 SMB2_SESSION_FLAG_IS_NULL).
 	Anonymous bool
-	// Admin is true when the account is one of the local administrators.
+	// Admin is true when the caller holds local administrator rights: a
+	// local administrator account, or a domain account one of whose SIDs
+	// is in the local Administrators group (Domain Admins after a join).
 	Admin bool
+	// SIDs are the security identifiers of a domain logon, as the domain
+	// controller vouched for them (the PAC of a Kerberos ticket, the
+	// validation information of an NTLM pass-through): the user's SID
+	// first, then its primary group and other groups. Empty for local
+	// accounts and anonymous sessions.
+	SIDs []string
+	// Mechanism names how the caller authenticated: "NTLM" or
+	// "Kerberos"; empty for a session this layer did not authenticate.
+	Mechanism string
+}
+
+// UserSID returns the user's own SID, or "" for a caller without SIDs.
+func (id Identity) UserSID() string {
+	if len(id.SIDs) == 0 {
+		return ""
+	}
+	return id.SIDs[0]
+}
+
+// HasSID reports whether sid (string form, compared case-insensitively)
+// is one of the caller's SIDs.
+func (id Identity) HasSID(sid string) bool {
+	for _, s := range id.SIDs {
+		if strings.EqualFold(s, sid) {
+			return true
+		}
+	}
+	return false
+}
+
+// Equal reports whether id and o describe the same caller.
+func (id Identity) Equal(o Identity) bool {
+	if id.User != o.User || id.Domain != o.Domain || id.Anonymous != o.Anonymous ||
+		id.Admin != o.Admin || id.Mechanism != o.Mechanism || len(id.SIDs) != len(o.SIDs) {
+		return false
+	}
+	for i := range id.SIDs {
+		if id.SIDs[i] != o.SIDs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // OpenInfo is what the transport knows about one open of a named pipe.

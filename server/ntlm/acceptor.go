@@ -15,9 +15,10 @@ import (
 	"time"
 
 	"github.com/wkssvcd/wkssvcd/server/ipc"
+	"github.com/wkssvcd/wkssvcd/server/spnego"
 )
 
-// Config configures an Authenticator. Every field is optional; Config{}
+// Config configures the NTLM Mechanism. Every field is optional; Config{}
 // yields an acceptor that accepts nobody (no accounts, no null sessions).
 type Config struct {
 	// NetBIOSComputer is MsvAvNbComputerName and the CHALLENGE TargetName
@@ -53,19 +54,23 @@ type Config struct {
 // DefaultMaxClockSkew is the NTLMv2 timestamp tolerance of MS-NLMP <39>.
 const DefaultMaxClockSkew = 36 * time.Hour
 
-// Authenticator accepts SPNEGO/NTLMSSP security exchanges. It is safe for
-// concurrent use; each exchange is independent.
-type Authenticator struct {
+// MechanismName is ipc.Identity.Mechanism for NTLM logons.
+const MechanismName = "NTLM"
+
+// OID identifies NTLMSSP in SPNEGO (MS-NLMP 1.9).
+var OID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 2, 10}
+
+// Mechanism is the NTLMSSP acceptor, registered with the SPNEGO acceptor
+// (server/spnego) and used directly for raw NTLMSSP tokens. It is safe for
+// concurrent use; each context is independent.
+type Mechanism struct {
 	cfg        Config
 	targetInfo []avPair // without the timestamp
 	targetName []byte
-	negToken   []byte
 }
 
-var _ ipc.Authenticator = (*Authenticator)(nil)
-
-// NewAuthenticator returns an Authenticator for cfg with defaults applied.
-func NewAuthenticator(cfg Config) *Authenticator {
+// NewMechanism returns the NTLM mechanism for cfg with defaults applied.
+func NewMechanism(cfg Config) *Mechanism {
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "localhost"
@@ -103,7 +108,7 @@ func NewAuthenticator(cfg Config) *Authenticator {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	return &Authenticator{
+	return &Mechanism{
 		cfg: cfg,
 		targetInfo: []avPair{
 			{avNbDomainName, utf16le(cfg.NetBIOSDomain)},
@@ -112,56 +117,56 @@ func NewAuthenticator(cfg Config) *Authenticator {
 			{avDNSComputerName, utf16le(cfg.DNSComputer)},
 		},
 		targetName: utf16le(cfg.NetBIOSComputer),
-		negToken:   marshalNegTokenInit2([]asn1.ObjectIdentifier{oidNTLMSSP}, hintName),
 	}
 }
 
-// NegotiateToken returns the NegTokenInit2 advertising NTLMSSP only
-// (MS-SPNG 2.2.1, 3.2.5.2).
-func (a *Authenticator) NegotiateToken() []byte {
-	return append([]byte(nil), a.negToken...)
-}
+// OIDs returns the NTLMSSP OID.
+func (m *Mechanism) OIDs() []asn1.ObjectIdentifier { return []asn1.ObjectIdentifier{OID} }
 
-// NewExchange starts a new security context.
-func (a *Authenticator) NewExchange() ipc.AuthExchange {
-	return &exchange{a: a}
-}
+// Enabled is always true: local accounts (and null sessions) exist in
+// every state of the host.
+func (m *Mechanism) Enabled() bool { return true }
 
-// Errors returned by Step. Authentication failures wrap
+// IsRawToken reports whether tok starts with the NTLMSSP signature.
+func (m *Mechanism) IsRawToken(tok []byte) bool { return isNTLMSSP(tok) }
+
+// NewContext starts a new security context.
+func (m *Mechanism) NewContext() spnego.Context { return &Context{m: m} }
+
+var (
+	_ spnego.Mechanism  = (*Mechanism)(nil)
+	_ spnego.MICContext = (*Context)(nil)
+)
+
+// Errors returned by Accept. Authentication failures wrap
 // ipc.ErrLogonFailure; the others report malformed or misplaced tokens.
 var (
 	ErrExchangeDone  = errors.New("ntlm: security exchange already finished")
 	ErrBadToken      = errors.New("ntlm: unexpected or malformed security token")
-	errNoCommonMech  = fmt.Errorf("%w: client offers no NTLMSSP", ipc.ErrLogonFailure)
 	errNTLMv1        = fmt.Errorf("%w: LM/NTLMv1 responses are refused", ipc.ErrLogonFailure)
 	errAnonymous     = fmt.Errorf("%w: anonymous logon is disabled", ipc.ErrLogonFailure)
 	errBadCredential = fmt.Errorf("%w: unknown user or wrong password", ipc.ErrLogonFailure)
 	errClockSkew     = fmt.Errorf("%w: NTLMv2 timestamp outside the allowed clock skew", ipc.ErrLogonFailure)
 	errSessionKey    = fmt.Errorf("%w: EncryptedRandomSessionKey must be 16 bytes", ipc.ErrLogonFailure)
 	errMIC           = fmt.Errorf("%w: AUTHENTICATE MIC mismatch or missing", ipc.ErrLogonFailure)
-	errMechListMIC   = fmt.Errorf("%w: mechListMIC mismatch or missing", ipc.ErrLogonFailure)
+	errMechListMIC   = fmt.Errorf("%w: mechListMIC mismatch", ipc.ErrLogonFailure)
 	errNoESS         = fmt.Errorf("%w: mechListMIC requires extended session security", ipc.ErrLogonFailure)
 )
 
-type exchangeState int
+type contextState int
 
 const (
-	stateInitial          exchangeState = iota
-	stateWantNegotiate                  // SPNEGO chose NTLMSSP without an NTLM token yet
-	stateWantAuthenticate               // CHALLENGE sent
+	stateWantNegotiate    contextState = iota
+	stateWantAuthenticate              // CHALLENGE sent
 	stateDone
 	stateFailed
 )
 
-// exchange is one security context (ipc.AuthExchange). It is not safe for
-// concurrent use; SESSION_SETUP legs of one session are sequential.
-type exchange struct {
-	a     *Authenticator
-	state exchangeState
-
-	spnego          bool
-	mechTypesDER    []byte
-	mechListMICNeed bool // NTLMSSP was not the client's first mechanism
+// Context is one NTLM security context (MS-NLMP 3.2.5.1). It is not safe
+// for concurrent use; the legs of one context are sequential.
+type Context struct {
+	m     *Mechanism
+	state contextState
 
 	negotiateMsg []byte
 	challengeMsg []byte
@@ -174,143 +179,41 @@ type exchange struct {
 }
 
 // SessionKey returns the ExportedSessionKey, nil for a null session.
-func (e *exchange) SessionKey() []byte {
-	if e.state != stateDone || e.sessionKey == nil {
+func (c *Context) SessionKey() []byte {
+	if c.state != stateDone || c.sessionKey == nil {
 		return nil
 	}
-	return append([]byte(nil), e.sessionKey...)
+	return append([]byte(nil), c.sessionKey...)
 }
 
 // Identity returns the authenticated caller.
-func (e *exchange) Identity() ipc.Identity { return e.identity }
+func (c *Context) Identity() ipc.Identity { return c.identity }
 
-// Step implements ipc.AuthExchange.
-func (e *exchange) Step(in []byte) (out []byte, done bool, err error) {
-	switch e.state {
-	case stateDone, stateFailed:
+// Accept takes the NEGOTIATE (answering with the CHALLENGE) and then the
+// AUTHENTICATE message (MS-NLMP 3.2.5.1).
+func (c *Context) Accept(in []byte) (out []byte, done bool, err error) {
+	switch c.state {
+	case stateWantNegotiate:
+		out, err = c.negotiate(in)
+		if err == nil {
+			c.state = stateWantAuthenticate
+		}
+	case stateWantAuthenticate:
+		err = c.authenticate(in)
+		if err == nil {
+			c.state, done = stateDone, true
+		}
+	default:
 		return nil, false, ErrExchangeDone
 	}
-	out, done, err = e.step(in)
 	if err != nil {
-		e.state = stateFailed
-		e.sessionKey = nil
-		e.identity = ipc.Identity{}
-		e.a.cfg.Logger.Debug("ntlm: security exchange failed", "err", err)
-		if e.spnego {
-			out = (&negTokenResp{NegState: negStateReject}).marshal()
-		} else {
-			out = nil
-		}
-		return out, false, err
-	}
-	if done {
-		e.state = stateDone
-	}
-	return out, done, nil
-}
-
-func (e *exchange) step(in []byte) ([]byte, bool, error) {
-	switch e.state {
-	case stateInitial:
-		return e.first(in)
-	case stateWantNegotiate:
-		resp, err := parseNegTokenResp(in)
-		if err != nil {
-			return nil, false, fmt.Errorf("%w: %w", ErrBadToken, err)
-		}
-		if resp.NegState == negStateReject {
-			return nil, false, fmt.Errorf("%w: client rejected the negotiation", ipc.ErrLogonFailure)
-		}
-		if resp.ResponseToken == nil {
-			return nil, false, fmt.Errorf("%w: NTLM NEGOTIATE expected", ErrBadToken)
-		}
-		chal, err := e.negotiate(resp.ResponseToken)
-		if err != nil {
-			return nil, false, err
-		}
-		e.state = stateWantAuthenticate
-		return (&negTokenResp{NegState: negStateAcceptIncomplete, ResponseToken: chal}).marshal(), false, nil
-	case stateWantAuthenticate:
-		if !e.spnego {
-			if err := e.authenticate(in); err != nil {
-				return nil, false, err
-			}
-			return nil, true, nil
-		}
-		resp, err := parseNegTokenResp(in)
-		if err != nil {
-			return nil, false, fmt.Errorf("%w: %w", ErrBadToken, err)
-		}
-		if resp.NegState == negStateReject {
-			return nil, false, fmt.Errorf("%w: client rejected the negotiation", ipc.ErrLogonFailure)
-		}
-		if resp.ResponseToken == nil {
-			return nil, false, fmt.Errorf("%w: NTLM AUTHENTICATE expected", ErrBadToken)
-		}
-		if err := e.authenticate(resp.ResponseToken); err != nil {
-			return nil, false, err
-		}
-		mic, err := e.mechListMIC(resp.MechListMIC)
-		if err != nil {
-			return nil, false, err
-		}
-		return (&negTokenResp{NegState: negStateAcceptCompleted, MechListMIC: mic}).marshal(), true, nil
-	}
-	return nil, false, ErrBadToken
-}
-
-// first handles the initial token: raw NTLMSSP or a GSS
-// InitialContextToken with NegTokenInit (RFC 4178 4.2.1, MS-SPNG 3.2.5.2).
-func (e *exchange) first(in []byte) ([]byte, bool, error) {
-	if isNTLMSSP(in) {
-		chal, err := e.negotiate(in)
-		if err != nil {
-			return nil, false, err
-		}
-		e.state = stateWantAuthenticate
-		return chal, false, nil
-	}
-	init, err := parseInitialContextToken(in)
-	if err != nil {
-		return nil, false, fmt.Errorf("%w: %w", ErrBadToken, err)
-	}
-	e.spnego = true
-	e.mechTypesDER = init.MechTypesDER
-	idx := -1
-	for i, m := range init.MechTypes {
-		if m.Equal(oidNTLMSSP) {
-			idx = i
-			break
-		}
-	}
-	if idx < 0 {
-		return nil, false, errNoCommonMech
-	}
-	if idx > 0 || init.MechToken == nil {
-		// The optimistic token, if any, belongs to another mechanism:
-		// select NTLMSSP and wait for its NEGOTIATE. When NTLMSSP was not
-		// the client's first choice the mechListMIC exchange becomes
-		// mandatory and the first reply says so with request-mic
-		// (RFC 4178 4.2.2, 5), as Samba and MIT acceptors do; clients
-		// treat it as accept-incomplete otherwise.
-		e.mechListMICNeed = idx > 0
-		e.state = stateWantNegotiate
-		st := negStateAcceptIncomplete
-		if e.mechListMICNeed {
-			st = negStateRequestMIC
-		}
-		return (&negTokenResp{NegState: st, SupportedMech: oidNTLMSSP}).marshal(), false, nil
-	}
-	chal, err := e.negotiate(init.MechToken)
-	if err != nil {
+		c.state = stateFailed
+		c.sessionKey = nil
+		c.identity = ipc.Identity{}
+		c.m.cfg.Logger.Debug("ntlm: security exchange failed", "err", err)
 		return nil, false, err
 	}
-	e.state = stateWantAuthenticate
-	return (&negTokenResp{
-		NegState:      negStateAcceptIncomplete,
-		SupportedMech: oidNTLMSSP,
-		ResponseToken: chal,
-	}).marshal(), false, nil
+	return out, done, nil
 }
 
 // Flags the server keeps when the client requests them (MS-NLMP 3.2.5.1.1).
@@ -323,7 +226,7 @@ var serverVersion = [8]byte{10, 0, 0x7c, 0x4f, 0, 0, 0, 0x0f}
 
 // negotiate processes NEGOTIATE_MESSAGE and builds CHALLENGE_MESSAGE
 // (MS-NLMP 3.2.5.1.1).
-func (e *exchange) negotiate(msg []byte) ([]byte, error) {
+func (c *Context) negotiate(msg []byte) ([]byte, error) {
 	nm, err := parseNegotiate(msg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadToken, err)
@@ -331,26 +234,26 @@ func (e *exchange) negotiate(msg []byte) ([]byte, error) {
 	if nm.Flags&flagUnicode == 0 {
 		return nil, fmt.Errorf("%w: client does not offer UNICODE", ErrBadToken)
 	}
-	e.negotiateMsg = append([]byte(nil), msg...)
-	c := &e.challenge
-	c.Flags = nm.Flags&keptFlags | flagRequestTarget | flagNTLM | flagTargetInfo | flagTargetTypeServer
-	if _, err := io.ReadFull(e.a.cfg.Rand, c.ServerChallenge[:]); err != nil {
+	c.negotiateMsg = append([]byte(nil), msg...)
+	ch := &c.challenge
+	ch.Flags = nm.Flags&keptFlags | flagRequestTarget | flagNTLM | flagTargetInfo | flagTargetTypeServer
+	if _, err := io.ReadFull(c.m.cfg.Rand, ch.ServerChallenge[:]); err != nil {
 		return nil, fmt.Errorf("ntlm: server challenge: %w", err)
 	}
-	c.TargetName = e.a.targetName
+	ch.TargetName = c.m.targetName
 	var ts [8]byte
-	binary.LittleEndian.PutUint64(ts[:], timeToFiletime(e.a.cfg.Now()))
-	c.TargetInfo = marshalAVPairs(append(append([]avPair(nil), e.a.targetInfo...), avPair{avTimestamp, ts[:]}))
-	if c.Flags&flagVersion != 0 {
-		c.Version = serverVersion
+	binary.LittleEndian.PutUint64(ts[:], timeToFiletime(c.m.cfg.Now()))
+	ch.TargetInfo = marshalAVPairs(append(append([]avPair(nil), c.m.targetInfo...), avPair{avTimestamp, ts[:]}))
+	if ch.Flags&flagVersion != 0 {
+		ch.Version = serverVersion
 	}
-	e.challengeMsg = c.marshal()
-	return append([]byte(nil), e.challengeMsg...), nil
+	c.challengeMsg = ch.marshal()
+	return append([]byte(nil), c.challengeMsg...), nil
 }
 
 // authenticate verifies AUTHENTICATE_MESSAGE (MS-NLMP 3.2.5.1.2), NTLMv2
 // only, and sets the session key and identity.
-func (e *exchange) authenticate(msg []byte) error {
+func (c *Context) authenticate(msg []byte) error {
 	am, err := parseAuthenticate(msg)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadToken, err)
@@ -360,16 +263,16 @@ func (e *exchange) authenticate(msg []byte) error {
 	if !ok1 || !ok2 {
 		return fmt.Errorf("%w: bad UTF-16 name", ErrBadToken)
 	}
-	log := e.a.cfg.Logger
+	log := c.m.cfg.Logger
 
 	// Null session: empty user, empty NT response, empty or Z(1) LM.
 	if len(am.UserName) == 0 && len(am.NtChallengeResponse) == 0 &&
 		(len(am.LmChallengeResponse) == 0 || bytes.Equal(am.LmChallengeResponse, []byte{0})) {
-		if !e.a.cfg.AllowAnonymous {
+		if !c.m.cfg.AllowAnonymous {
 			return &ipc.LogonError{Domain: domain, Reason: "anonymous logon disabled", Err: errAnonymous}
 		}
-		e.identity = ipc.Identity{Anonymous: true, Domain: domain}
-		e.sessionKey = nil
+		c.identity = ipc.Identity{Anonymous: true, Domain: domain, Mechanism: MechanismName}
+		c.sessionKey = nil
 		log.Info("ntlm: null session accepted")
 		return nil
 	}
@@ -391,11 +294,11 @@ func (e *exchange) authenticate(msg []byte) error {
 		return fail("LM/NTLMv1 response refused", fmt.Errorf("%w: %w", errNTLMv1, err))
 	}
 
-	acct, found := e.a.cfg.Accounts.LookupAccount(user)
+	acct, found := c.m.cfg.Accounts.LookupAccount(user)
 	if !found {
 		// Same work as for a wrong password, so timing does not tell
 		// unknown users apart.
-		_ = ntProofStr(ntowfv2([16]byte{}, user, domain), e.challenge.ServerChallenge[:], blob)
+		_ = ntProofStr(ntowfv2([16]byte{}, user, domain), c.challenge.ServerChallenge[:], blob)
 		return fail("unknown user", errBadCredential)
 	}
 	var responseKeyNT []byte
@@ -406,7 +309,7 @@ func (e *exchange) authenticate(msg []byte) error {
 	}
 	for _, d := range domains {
 		k := ntowfv2(acct.NTHash, user, d)
-		if subtle.ConstantTimeCompare(ntProofStr(k, e.challenge.ServerChallenge[:], blob), nt[:16]) == 1 {
+		if subtle.ConstantTimeCompare(ntProofStr(k, c.challenge.ServerChallenge[:], blob), nt[:16]) == 1 {
 			responseKeyNT = k
 			break
 		}
@@ -415,9 +318,9 @@ func (e *exchange) authenticate(msg []byte) error {
 		return fail("wrong password", errBadCredential)
 	}
 
-	if skew := e.a.cfg.MaxClockSkew; skew > 0 {
+	if skew := c.m.cfg.MaxClockSkew; skew > 0 {
 		// Compared in FILETIME ticks so that no client value can overflow.
-		now := timeToFiletime(e.a.cfg.Now())
+		now := timeToFiletime(c.m.cfg.Now())
 		d := now - cc.Timestamp
 		if cc.Timestamp > now {
 			d = cc.Timestamp - now
@@ -430,7 +333,7 @@ func (e *exchange) authenticate(msg []byte) error {
 	// MS-NLMP 3.3.2: SessionBaseKey; 3.4.5.1: KXKEY is SessionBaseKey for
 	// NTLMv2.
 	keyExchangeKey := hmacMD5(responseKeyNT, nt[:16])
-	negFlags := e.challenge.Flags & am.Flags
+	negFlags := c.challenge.Flags & am.Flags
 	exported := keyExchangeKey
 	// MS-NLMP 3.2.5.1.2: "If NTLMSSP_NEGOTIATE_KEY_EXCH is set, the server
 	// MUST check if client supplied a valid EncryptedRandomSessionKey". The
@@ -454,53 +357,52 @@ func (e *exchange) authenticate(msg []byte) error {
 		}
 		zeroed := append([]byte(nil), msg...)
 		clear(zeroed[authMICOffset:authMICEnd])
-		want := hmacMD5(exported, e.negotiateMsg, e.challengeMsg, zeroed)
+		want := hmacMD5(exported, c.negotiateMsg, c.challengeMsg, zeroed)
 		if subtle.ConstantTimeCompare(want, am.MIC) != 1 {
 			return fail("MIC mismatch", errMIC)
 		}
 	}
 
-	e.sessionKey = exported
-	e.negFlags = negFlags
-	e.ntlmMIC = micPresent
-	e.identity = ipc.Identity{User: acct.Name, Domain: domain, Admin: acct.Admin}
+	c.sessionKey = exported
+	c.negFlags = negFlags
+	c.ntlmMIC = micPresent
+	c.identity = ipc.Identity{User: acct.Name, Domain: domain, Admin: acct.Admin, Mechanism: MechanismName}
 	log.Info("ntlm: logon", "user", acct.Name, "domain", domain, "admin", acct.Admin)
 	return nil
 }
 
-// mechListMIC verifies the client's mechListMIC and returns the server's
-// (MS-SPNG 3.1.5.1, 3.2.5.1; RFC 4178 5). It is sent when the client sent
-// one or used an NTLM MIC, and omitted otherwise.
-func (e *exchange) mechListMIC(clientMIC []byte) ([]byte, error) {
-	if e.identity.Anonymous {
-		// A null session has no keys to sign with.
+// VerifyMechListMIC checks the client's mechListMIC (MS-SPNG 3.1.5.1,
+// 3.2.5.1; RFC 4178 5) with a fresh client sealing handle.
+func (c *Context) VerifyMechListMIC(mechTypes, mic []byte) error {
+	if c.state != stateDone || c.identity.Anonymous {
+		return errMechListMIC
+	}
+	if c.negFlags&flagExtendedSessionSecurity == 0 {
+		// Without extended session security there are no signing keys
+		// (MS-NLMP 3.4.5.2): a client mechListMIC cannot be verified.
+		return errNoESS
+	}
+	want := deriveKeys(c.negFlags, c.sessionKey).getMIC(true, mechTypes)
+	if subtle.ConstantTimeCompare(want, mic) != 1 {
+		return errMechListMIC
+	}
+	return nil
+}
+
+// MechListMIC returns the server's mechListMIC. It is sent when the client
+// sent one (or one is required) or used an NTLM MIC, and omitted otherwise
+// and without extended session security.
+func (c *Context) MechListMIC(mechTypes []byte, expected bool) ([]byte, error) {
+	if c.state != stateDone || c.identity.Anonymous {
 		return nil, nil
 	}
-	if clientMIC == nil {
-		if e.mechListMICNeed {
-			return nil, errMechListMIC
-		}
-		if !e.ntlmMIC {
-			return nil, nil
-		}
+	if !expected && !c.ntlmMIC {
+		return nil, nil
 	}
-	if e.negFlags&flagExtendedSessionSecurity == 0 {
-		// Without extended session security there are no signing keys
-		// (MS-NLMP 3.4.5.2): a client mechListMIC cannot be verified, and
-		// after an NTLM MIC alone ours is simply omitted.
-		if clientMIC == nil {
-			return nil, nil
-		}
-		return nil, errNoESS
+	if c.negFlags&flagExtendedSessionSecurity == 0 {
+		return nil, nil
 	}
-	keys := deriveKeys(e.negFlags, e.sessionKey)
-	if clientMIC != nil {
-		want := keys.getMIC(true, e.mechTypesDER)
-		if subtle.ConstantTimeCompare(want, clientMIC) != 1 {
-			return nil, errMechListMIC
-		}
-	}
-	return keys.getMIC(false, e.mechTypesDER), nil
+	return deriveKeys(c.negFlags, c.sessionKey).getMIC(false, mechTypes), nil
 }
 
 // decodeString decodes an AUTHENTICATE name field per the UNICODE flag.
@@ -520,4 +422,10 @@ const filetimeEpochDelta = 116444736000000000 // 100ns ticks 1601→1970
 
 func timeToFiletime(t time.Time) uint64 {
 	return uint64(t.UnixNano()/100 + filetimeEpochDelta)
+}
+
+// NewAuthenticator returns an SPNEGO acceptor (server/spnego) offering this
+// mechanism alone, for servers and tests that need nothing else.
+func NewAuthenticator(cfg Config) *spnego.Acceptor {
+	return spnego.New(spnego.Config{Mechanisms: []spnego.Mechanism{NewMechanism(cfg)}, Logger: cfg.Logger})
 }

@@ -1,6 +1,8 @@
 package ntlm
 
 import (
+	"github.com/wkssvcd/wkssvcd/server/spnego"
+
 	"bytes"
 	"context"
 	"encoding/asn1"
@@ -20,15 +22,15 @@ import (
 
 var oidKRB5 = asn1.ObjectIdentifier{1, 2, 840, 113554, 1, 2, 2}
 
-func fixedAuthenticator(c Config) *Authenticator {
+func fixedAuthenticator(c Config) *spnego.Acceptor {
 	c.Now = func() time.Time { return testNow }
 	c.Rand = fixedRand(0x11)
 	return testAuthenticator(c)
 }
 
-func mustResp(t *testing.T, b []byte) *negTokenResp {
+func mustResp(t *testing.T, b []byte) *spnego.NegTokenResp {
 	t.Helper()
-	r, err := parseNegTokenResp(b)
+	r, err := spnego.ParseNegTokenResp(b)
 	if err != nil {
 		t.Fatalf("server token %x: %v", b, err)
 	}
@@ -38,11 +40,11 @@ func mustResp(t *testing.T, b []byte) *negTokenResp {
 func TestNegotiateTokenIsNegTokenInit2(t *testing.T) {
 	a := testAuthenticator(Config{})
 	tok := a.NegotiateToken()
-	init, err := parseInitialContextToken(tok)
+	init, err := spnego.ParseInitialContextToken(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(oidNTLMSSP) || init.MechToken != nil {
+	if len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(OID) || init.MechToken != nil {
 		t.Fatalf("parsed %+v", init)
 	}
 	// go-msrpc's own SPNEGO codec reads it, hint included.
@@ -50,7 +52,7 @@ func TestNegotiateTokenIsNegTokenInit2(t *testing.T) {
 	if err := m.Unmarshal(context.Background(), tok); err != nil {
 		t.Fatalf("go-msrpc cannot parse NegTokenInit2: %v", err)
 	}
-	if m.HintName != hintName || len(m.MechTypes) != 1 || !m.MechTypes[0].Equal(oidNTLMSSP) {
+	if m.HintName != spnego.HintName || len(m.MechTypes) != 1 || !m.MechTypes[0].Equal(OID) {
 		t.Fatalf("go-msrpc view: %+v", m)
 	}
 	tok[0] ^= 0xff
@@ -121,7 +123,7 @@ func TestChallengeMessage(t *testing.T) {
 	}
 }
 
-func runCrafted(t *testing.T, a *Authenticator, c *v2Client) (ipc.AuthExchange, error) {
+func runCrafted(t *testing.T, a *spnego.Acceptor, c *v2Client) (ipc.AuthExchange, error) {
 	t.Helper()
 	ex := a.NewExchange()
 	chal, _, err := ex.Step(c.negotiateMsg())
@@ -149,15 +151,15 @@ func TestAuthenticateRules(t *testing.T) {
 		wantID ipc.Identity
 	}{
 		{name: "mic", c: v2Client{user: "alice", pass: "Secret123!", domain: "EXAMPLE", withMIC: true},
-			wantID: ipc.Identity{User: "alice", Domain: "EXAMPLE", Admin: true}},
+			wantID: ipc.Identity{User: "alice", Domain: "EXAMPLE", Admin: true, Mechanism: MechanismName}},
 		{name: "case-insensitive user", c: v2Client{user: "ALICE", pass: "Secret123!", domain: "ex"},
-			wantID: ipc.Identity{User: "alice", Domain: "ex", Admin: true}},
+			wantID: ipc.Identity{User: "alice", Domain: "ex", Admin: true, Mechanism: MechanismName}},
 		{name: "mic field without MsvAvFlags", c: v2Client{user: "bob", pass: "hunter2", micFieldOnly: true},
-			wantID: ipc.Identity{User: "Bob"}},
+			wantID: ipc.Identity{User: "Bob", Mechanism: MechanismName}},
 		{name: "no key exchange", c: v2Client{user: "bob", pass: "hunter2", flags: flagUnicode | flagNTLM | flagExtendedSessionSecurity | flagSign},
-			wantID: ipc.Identity{User: "Bob"}},
+			wantID: ipc.Identity{User: "Bob", Mechanism: MechanismName}},
 		{name: "NIL domain in NTOWFv2", c: v2Client{user: "bob", pass: "hunter2", domain: "EXAMPLE", hashDomain: &empty},
-			wantID: ipc.Identity{User: "Bob", Domain: "EXAMPLE"}},
+			wantID: ipc.Identity{User: "Bob", Domain: "EXAMPLE", Mechanism: MechanismName}},
 		{name: "other domain in NTOWFv2", c: v2Client{user: "bob", pass: "hunter2", domain: "EXAMPLE", hashDomain: &other}, want: errBadCredential, reason: "wrong password"},
 		{name: "wrong password", c: v2Client{user: "bob", pass: "hunter3"}, want: errBadCredential, reason: "wrong password"},
 		{name: "unknown user", c: v2Client{user: "carol", pass: "hunter2"}, want: errBadCredential, reason: "unknown user"},
@@ -166,9 +168,9 @@ func TestAuthenticateRules(t *testing.T) {
 		{name: "long session key", c: v2Client{user: "bob", pass: "hunter2", encKeyLen: 17}, want: errSessionKey},
 		{name: "stale timestamp", c: v2Client{user: "bob", pass: "hunter2", timestamp: &old}, want: errClockSkew},
 		{name: "future timestamp within skew", c: v2Client{user: "bob", pass: "hunter2", timestamp: &future},
-			wantID: ipc.Identity{User: "Bob"}},
+			wantID: ipc.Identity{User: "Bob", Mechanism: MechanismName}},
 		{name: "stale timestamp, skew check off", c: v2Client{user: "bob", pass: "hunter2", timestamp: &old},
-			cfg: Config{MaxClockSkew: -1}, wantID: ipc.Identity{User: "Bob"}},
+			cfg: Config{MaxClockSkew: -1}, wantID: ipc.Identity{User: "Bob", Mechanism: MechanismName}},
 		{name: "tight skew", c: v2Client{user: "bob", pass: "hunter2", timestamp: &future},
 			cfg: Config{MaxClockSkew: time.Hour}, want: errClockSkew},
 	} {
@@ -192,7 +194,7 @@ func TestAuthenticateRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if id := ex.Identity(); id != tc.wantID {
+			if id := ex.Identity(); !id.Equal(tc.wantID) {
 				t.Fatalf("identity %+v, want %+v", id, tc.wantID)
 			}
 			if !bytes.Equal(ex.SessionKey(), tc.c.exportedKey) {
@@ -257,7 +259,7 @@ func TestAnonymous(t *testing.T) {
 
 // spnegoLegs runs go-msrpc's SPNEGO client up to its AUTHENTICATE leg and
 // returns the exchange and that leg's parsed token.
-func spnegoLegs(t *testing.T, a *Authenticator, cl *goMSRPCClient) (ipc.AuthExchange, *negTokenResp) {
+func spnegoLegs(t *testing.T, a *spnego.Acceptor, cl *goMSRPCClient) (ipc.AuthExchange, *spnego.NegTokenResp) {
 	t.Helper()
 	ex := a.NewExchange()
 	tok, err := cl.step(nil)
@@ -285,11 +287,11 @@ func TestGoMSRPCTokensCarryMICs(t *testing.T) {
 	if err != nil || am.MIC == nil || bytes.Equal(am.MIC, make([]byte, 16)) {
 		t.Fatalf("go-msrpc AUTHENTICATE without MIC: %v", err)
 	}
-	out, done, err := ex.Step(leg.marshal())
+	out, done, err := ex.Step(leg.Marshal())
 	if err != nil || !done {
 		t.Fatal(err)
 	}
-	if r := mustResp(t, out); r.NegState != negStateAcceptCompleted || r.MechListMIC == nil || r.SupportedMech != nil || r.ResponseToken != nil {
+	if r := mustResp(t, out); r.NegState != spnego.StateAcceptCompleted || r.MechListMIC == nil || r.SupportedMech != nil || r.ResponseToken != nil {
 		t.Fatalf("final token %+v", r)
 	}
 }
@@ -298,35 +300,35 @@ func TestTamperedMICRejected(t *testing.T) {
 	a := testAuthenticator(Config{})
 	ex, leg := spnegoLegs(t, a, newGoMSRPCClient("alice", "Secret123!", "EXAMPLE", true))
 	leg.ResponseToken[authMICOffset+3] ^= 0x80
-	out, done, err := ex.Step(leg.marshal())
+	out, done, err := ex.Step(leg.Marshal())
 	if !errors.Is(err, errMIC) || done {
 		t.Fatalf("err = %v", err)
 	}
-	if r := mustResp(t, out); r.NegState != negStateReject {
+	if r := mustResp(t, out); r.NegState != spnego.StateReject {
 		t.Fatalf("want reject token, got %+v", r)
 	}
-	if _, _, err := ex.Step(leg.marshal()); !errors.Is(err, ErrExchangeDone) {
+	if _, _, err := ex.Step(leg.Marshal()); !errors.Is(err, spnego.ErrExchangeDone) {
 		t.Fatalf("Step after failure: %v", err)
 	}
 }
 
 func TestBadMechListMICRejected(t *testing.T) {
-	for name, mutate := range map[string]func(r *negTokenResp){
-		"flipped":   func(r *negTokenResp) { r.MechListMIC[5] ^= 1 },
-		"truncated": func(r *negTokenResp) { r.MechListMIC = r.MechListMIC[:15] },
-		"empty":     func(r *negTokenResp) { r.MechListMIC = []byte{} },
+	for name, mutate := range map[string]func(r *spnego.NegTokenResp){
+		"flipped":   func(r *spnego.NegTokenResp) { r.MechListMIC[5] ^= 1 },
+		"truncated": func(r *spnego.NegTokenResp) { r.MechListMIC = r.MechListMIC[:15] },
+		"empty":     func(r *spnego.NegTokenResp) { r.MechListMIC = []byte{} },
 	} {
 		a := testAuthenticator(Config{})
 		ex, leg := spnegoLegs(t, a, newGoMSRPCClient("alice", "Secret123!", "EXAMPLE", true))
 		mutate(leg)
-		out, _, err := ex.Step(leg.marshal())
+		out, _, err := ex.Step(leg.Marshal())
 		if !errors.Is(err, errMechListMIC) || !errors.Is(err, ipc.ErrLogonFailure) {
 			t.Fatalf("%s: err = %v", name, err)
 		}
-		if r := mustResp(t, out); r.NegState != negStateReject {
+		if r := mustResp(t, out); r.NegState != spnego.StateReject {
 			t.Fatalf("%s: token %+v", name, r)
 		}
-		if ex.SessionKey() != nil || ex.Identity() != (ipc.Identity{}) {
+		if ex.SessionKey() != nil || !ex.Identity().Equal(ipc.Identity{}) {
 			t.Fatalf("%s: state after failure", name)
 		}
 	}
@@ -337,17 +339,17 @@ func TestBadMechListMICRejected(t *testing.T) {
 // The NTLM legs and the client's mechListMIC come from go-msrpc's raw NTLM
 // initiator (GSS_GetMIC over the exact mechTypes DER).
 func TestNTLMNotFirstMech(t *testing.T) {
-	mechs := []asn1.ObjectIdentifier{oidKRB5, oidNTLMSSP}
-	der := marshalMechTypes(mechs)
+	mechs := []asn1.ObjectIdentifier{oidKRB5, OID}
+	der := spnego.MarshalMechTypes(mechs)
 	for _, withMIC := range []bool{false, true} {
 		a := testAuthenticator(Config{})
 		ex := a.NewExchange()
-		out, done, err := ex.Step(testInitToken(mechs, []byte("kerberos AP-REQ"), nil))
+		out, done, err := ex.Step(spnego.MarshalNegTokenInit(mechs, []byte("kerberos AP-REQ"), nil))
 		if err != nil || done {
 			t.Fatal(err)
 		}
 		r := mustResp(t, out)
-		if r.NegState != negStateRequestMIC || !r.SupportedMech.Equal(oidNTLMSSP) || r.ResponseToken != nil {
+		if r.NegState != spnego.StateRequestMIC || !r.SupportedMech.Equal(OID) || r.ResponseToken != nil {
 			t.Fatalf("first response %+v", r)
 		}
 		cl := newGoMSRPCClient("alice", "Secret123!", "EXAMPLE", false)
@@ -355,19 +357,19 @@ func TestNTLMNotFirstMech(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, done, err = ex.Step((&negTokenResp{NegState: negStateAbsent, ResponseToken: neg}).marshal())
+		out, done, err = ex.Step((&spnego.NegTokenResp{NegState: spnego.StateAbsent, ResponseToken: neg}).Marshal())
 		if err != nil || done {
 			t.Fatal(err)
 		}
 		r = mustResp(t, out)
-		if r.NegState != negStateAcceptIncomplete || r.SupportedMech != nil || r.ResponseToken == nil {
+		if r.NegState != spnego.StateAcceptIncomplete || r.SupportedMech != nil || r.ResponseToken == nil {
 			t.Fatalf("second response %+v", r)
 		}
 		auth, err := cl.step(r.ResponseToken)
 		if err != nil {
 			t.Fatal(err)
 		}
-		leg := &negTokenResp{NegState: negStateAbsent, ResponseToken: auth}
+		leg := &spnego.NegTokenResp{NegState: spnego.StateAbsent, ResponseToken: auth}
 		if withMIC {
 			sig, err := gssapi.MakeSignature(cl.ctx, &gssapi.MessageToken{Payload: der})
 			if err != nil {
@@ -375,9 +377,9 @@ func TestNTLMNotFirstMech(t *testing.T) {
 			}
 			leg.MechListMIC = sig.Signature
 		}
-		out, done, err = ex.Step(leg.marshal())
+		out, done, err = ex.Step(leg.Marshal())
 		if !withMIC {
-			if !errors.Is(err, errMechListMIC) {
+			if !errors.Is(err, spnego.ErrMechListMIC) {
 				t.Fatalf("missing mandatory mechListMIC: %v", err)
 			}
 			continue
@@ -386,7 +388,7 @@ func TestNTLMNotFirstMech(t *testing.T) {
 			t.Fatalf("with mechListMIC: %v", err)
 		}
 		r = mustResp(t, out)
-		if r.NegState != negStateAcceptCompleted || r.MechListMIC == nil {
+		if r.NegState != spnego.StateAcceptCompleted || r.MechListMIC == nil {
 			t.Fatalf("final %+v", r)
 		}
 		if err := gssapi.VerifySignature(cl.ctx, &gssapi.MessageToken{Payload: der, Signature: r.MechListMIC}); err != nil {
@@ -402,7 +404,7 @@ func TestNTLMNotFirstMech(t *testing.T) {
 // a mechListMIC is optional; the server sends one only when the client
 // sent one or used an NTLM MIC.
 func TestSPNEGOMechListMICRules(t *testing.T) {
-	mechs := []asn1.ObjectIdentifier{oidNTLMSSP, oidKRB5}
+	mechs := []asn1.ObjectIdentifier{OID, oidKRB5}
 	for _, tc := range []struct {
 		name    string
 		withMIC bool
@@ -410,20 +412,20 @@ func TestSPNEGOMechListMICRules(t *testing.T) {
 	}{{"no MIC", false, false}, {"NTLM MIC only", true, true}} {
 		a := fixedAuthenticator(Config{})
 		ex := a.NewExchange()
-		out, _, err := ex.Step(testInitToken(mechs, nil, nil))
+		out, _, err := ex.Step(spnego.MarshalNegTokenInit(mechs, nil, nil))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := mustResp(t, out); r.NegState != negStateAcceptIncomplete || !r.SupportedMech.Equal(oidNTLMSSP) || r.ResponseToken != nil {
+		if r := mustResp(t, out); r.NegState != spnego.StateAcceptIncomplete || !r.SupportedMech.Equal(OID) || r.ResponseToken != nil {
 			t.Fatalf("%s: %+v", tc.name, r)
 		}
 		c := &v2Client{user: "alice", pass: "Secret123!", withMIC: tc.withMIC}
-		out, _, err = ex.Step((&negTokenResp{NegState: negStateAbsent, ResponseToken: c.negotiateMsg()}).marshal())
+		out, _, err = ex.Step((&spnego.NegTokenResp{NegState: spnego.StateAbsent, ResponseToken: c.negotiateMsg()}).Marshal())
 		if err != nil {
 			t.Fatal(err)
 		}
 		auth := c.authenticateMsg(t, mustResp(t, out).ResponseToken)
-		out, done, err := ex.Step((&negTokenResp{NegState: negStateAbsent, ResponseToken: auth}).marshal())
+		out, done, err := ex.Step((&spnego.NegTokenResp{NegState: spnego.StateAbsent, ResponseToken: auth}).Marshal())
 		if err != nil || !done {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -433,7 +435,7 @@ func TestSPNEGOMechListMICRules(t *testing.T) {
 		}
 		if tc.wantMIC {
 			k := deriveKeys(flag128|flagKeyExch|flagExtendedSessionSecurity, c.exportedKey)
-			if !bytes.Equal(r.MechListMIC, k.getMIC(false, marshalMechTypes(mechs))) {
+			if !bytes.Equal(r.MechListMIC, k.getMIC(false, spnego.MarshalMechTypes(mechs))) {
 				t.Fatalf("%s: wrong server mechListMIC", tc.name)
 			}
 		}
@@ -444,20 +446,20 @@ func TestSequenceErrors(t *testing.T) {
 	a := fixedAuthenticator(Config{})
 	c := &v2Client{user: "alice", pass: "Secret123!"}
 	neg := c.negotiateMsg()
-	spnegoInit := testInitToken([]asn1.ObjectIdentifier{oidNTLMSSP}, neg, nil)
+	spnegoInit := spnego.MarshalNegTokenInit([]asn1.ObjectIdentifier{OID}, neg, nil)
 
 	cases := map[string][][]byte{
-		"resp as first token":       {(&negTokenResp{NegState: 1, ResponseToken: neg}).marshal()},
+		"resp as first token":       {(&spnego.NegTokenResp{NegState: 1, ResponseToken: neg}).Marshal()},
 		"challenge as first token":  {mustChallenge(t, a)},
 		"empty first token":         {{}},
 		"negotiate twice raw":       {neg, neg},
 		"raw after spnego":          {spnegoInit, neg},
-		"negotiate in auth leg":     {spnegoInit, (&negTokenResp{NegState: negStateAbsent, ResponseToken: neg}).marshal()},
-		"no token in auth leg":      {spnegoInit, (&negTokenResp{NegState: negStateAcceptIncomplete}).marshal()},
-		"client rejects":            {spnegoInit, (&negTokenResp{NegState: negStateReject}).marshal()},
+		"negotiate in auth leg":     {spnegoInit, (&spnego.NegTokenResp{NegState: spnego.StateAbsent, ResponseToken: neg}).Marshal()},
+		"no token in auth leg":      {spnegoInit, (&spnego.NegTokenResp{NegState: spnego.StateAcceptIncomplete}).Marshal()},
+		"client rejects":            {spnegoInit, (&spnego.NegTokenResp{NegState: spnego.StateReject}).Marshal()},
 		"init again":                {spnegoInit, spnegoInit},
-		"no NTLMSSP offered":        {testInitToken([]asn1.ObjectIdentifier{oidKRB5}, []byte{1}, nil)},
-		"NTLM token is not NTLMSSP": {testInitToken([]asn1.ObjectIdentifier{oidNTLMSSP}, []byte("garbage"), nil)},
+		"no NTLMSSP offered":        {spnego.MarshalNegTokenInit([]asn1.ObjectIdentifier{oidKRB5}, []byte{1}, nil)},
+		"NTLM token is not NTLMSSP": {spnego.MarshalNegTokenInit([]asn1.ObjectIdentifier{OID}, []byte("garbage"), nil)},
 	}
 	for name, legs := range cases {
 		ex := a.NewExchange()
@@ -476,18 +478,18 @@ func TestSequenceErrors(t *testing.T) {
 			t.Errorf("%s: no error", name)
 			continue
 		}
-		if _, _, err2 := ex.Step(legs[0]); !errors.Is(err2, ErrExchangeDone) {
+		if _, _, err2 := ex.Step(legs[0]); !errors.Is(err2, spnego.ErrExchangeDone) {
 			t.Errorf("%s: step after failure: %v", name, err2)
 		}
 		if len(legs[0]) > 0 && legs[0][0] == 0x60 { // SPNEGO exchanges fail with a reject token
-			if r, perr := parseNegTokenResp(out); perr != nil || r.NegState != negStateReject {
+			if r, perr := spnego.ParseNegTokenResp(out); perr != nil || r.NegState != spnego.StateReject {
 				t.Errorf("%s: no reject token (%x)", name, out)
 			}
 		}
 	}
 }
 
-func mustChallenge(t *testing.T, a *Authenticator) []byte {
+func mustChallenge(t *testing.T, a *spnego.Acceptor) []byte {
 	out, _, err := a.NewExchange().Step((&v2Client{}).negotiateMsg())
 	if err != nil {
 		t.Fatal(err)
@@ -538,19 +540,19 @@ func TestTruncatedTokens(t *testing.T) {
 // TestMechListMICWithoutESS: no signing keys exist without extended
 // session security, so a client mechListMIC is refused and none is sent.
 func TestMechListMICWithoutESS(t *testing.T) {
-	mechs := []asn1.ObjectIdentifier{oidNTLMSSP}
+	mechs := []asn1.ObjectIdentifier{OID}
 	for _, sendMIC := range []bool{false, true} {
 		ex := fixedAuthenticator(Config{}).NewExchange()
 		c := &v2Client{user: "bob", pass: "hunter2", withMIC: true, flags: flagUnicode | flagNTLM | flagSign | flagKeyExch | flag128}
-		out, _, err := ex.Step(testInitToken(mechs, c.negotiateMsg(), nil))
+		out, _, err := ex.Step(spnego.MarshalNegTokenInit(mechs, c.negotiateMsg(), nil))
 		if err != nil {
 			t.Fatal(err)
 		}
-		leg := &negTokenResp{NegState: negStateAbsent, ResponseToken: c.authenticateMsg(t, mustResp(t, out).ResponseToken)}
+		leg := &spnego.NegTokenResp{NegState: spnego.StateAbsent, ResponseToken: c.authenticateMsg(t, mustResp(t, out).ResponseToken)}
 		if sendMIC {
 			leg.MechListMIC = make([]byte, 16)
 		}
-		out, done, err := ex.Step(leg.marshal())
+		out, done, err := ex.Step(leg.Marshal())
 		if sendMIC {
 			if !errors.Is(err, errNoESS) {
 				t.Fatalf("err = %v", err)

@@ -89,7 +89,7 @@ func TestNTLMv2KnownAnswers(t *testing.T) {
 // TestSpecAuthenticateAccepted runs the acceptor on the MS-NLMP 4.2.4.3
 // AUTHENTICATE_MESSAGE (its timestamp is 0, so the skew check is off).
 func TestSpecAuthenticateAccepted(t *testing.T) {
-	a := NewAuthenticator(Config{
+	a := NewMechanism(Config{
 		Accounts:     StaticAccounts{{Name: "user", NTHash: NTHash("Password")}},
 		MaxClockSkew: -1,
 	})
@@ -97,22 +97,22 @@ func TestSpecAuthenticateAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &exchange{a: a, state: stateWantAuthenticate, challenge: *chal}
-	out, done, err := e.Step(unhex(t, specAuthenticateMsg))
+	e := &Context{m: a, state: stateWantAuthenticate, challenge: *chal}
+	out, done, err := e.Accept(unhex(t, specAuthenticateMsg))
 	if err != nil || !done || len(out) != 0 {
 		t.Fatalf("Step: out=%x done=%v err=%v", out, done, err)
 	}
 	if key := e.SessionKey(); !bytes.Equal(key, bytes.Repeat([]byte{0x55}, 16)) {
 		t.Fatalf("ExportedSessionKey = %x, want the spec's RandomSessionKey", key)
 	}
-	if id := e.Identity(); id != (ipc.Identity{User: "user", Domain: "Domain"}) {
+	if id := e.Identity(); !id.Equal(ipc.Identity{User: "user", Domain: "Domain", Mechanism: MechanismName}) {
 		t.Fatalf("identity %+v", id)
 	}
 
 	// Same message with the skew check on: a 1601 timestamp is refused.
-	a2 := NewAuthenticator(Config{Accounts: a.cfg.Accounts})
-	e2 := &exchange{a: a2, state: stateWantAuthenticate, challenge: *chal}
-	if _, _, err := e2.Step(unhex(t, specAuthenticateMsg)); !errors.Is(err, errClockSkew) {
+	a2 := NewMechanism(Config{Accounts: a.cfg.Accounts})
+	e2 := &Context{m: a2, state: stateWantAuthenticate, challenge: *chal}
+	if _, _, err := e2.Accept(unhex(t, specAuthenticateMsg)); !errors.Is(err, errClockSkew) {
 		t.Fatalf("skew: err = %v", err)
 	}
 }

@@ -1,11 +1,11 @@
-// Package ntlm is the server-side authentication acceptor used by SMB2
-// SESSION_SETUP: SPNEGO (RFC 4178, MS-SPNG) wrapping NTLMSSP (MS-NLMP),
-// NTLMv2 only. It implements ipc.Authenticator.
+// Package ntlm is the server-side NTLMSSP acceptor (MS-NLMP), NTLMv2 only:
+// a mechanism registered with the SPNEGO acceptor (server/spnego), which
+// SMB2 SESSION_SETUP and the RPC runtime drive.
 //
 // It owns the NTLM message codecs (NEGOTIATE, CHALLENGE, AUTHENTICATE, AV
-// pairs), the SPNEGO DER codec, NTLMv2 response and MIC verification, the
-// mechListMIC exchange and the key derivation up to the ExportedSessionKey
-// handed to the SMB layer.
+// pairs), NTLMv2 response and MIC verification against local accounts,
+// the mechListMIC with NTLM keys, and the key derivation up to the
+// ExportedSessionKey handed to the SMB layer.
 //
 // It must not touch anything above that key: no SMB signing, sealing or
 // dialect-specific key derivation, no transport I/O, no global state, and

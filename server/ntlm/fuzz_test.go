@@ -1,6 +1,8 @@
 package ntlm
 
 import (
+	"github.com/wkssvcd/wkssvcd/server/spnego"
+
 	"bytes"
 	"encoding/asn1"
 	"errors"
@@ -84,45 +86,23 @@ func FuzzParseAVPairs(f *testing.F) {
 	})
 }
 
-func FuzzSPNEGO(f *testing.F) {
-	f.Add(testInitToken([]asn1.ObjectIdentifier{oidKRB5, oidNTLMSSP}, []byte("tok"), []byte("mic")))
-	f.Add(marshalNegTokenInit2([]asn1.ObjectIdentifier{oidNTLMSSP}, hintName))
-	f.Add((&negTokenResp{NegState: 1, SupportedMech: oidNTLMSSP, ResponseToken: []byte("x"), MechListMIC: []byte("y")}).marshal())
-	f.Add((&negTokenResp{NegState: negStateReject}).marshal())
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if init, err := parseInitialContextToken(b); err == nil {
-			if len(init.MechTypes) == 0 || !bytes.Contains(b, init.MechTypesDER) {
-				t.Fatal("mechTypes not kept")
-			}
-		}
-		r, err := parseNegTokenResp(b)
-		if err != nil {
-			return
-		}
-		// DER is canonical: a parsed token re-encodes to the same bytes.
-		if out := r.marshal(); !bytes.Equal(out, b) {
-			t.Fatalf("re-encoding differs:\n in %x\nout %x", b, out)
-		}
-	})
-}
-
 // fuzzExchange returns an exchange after a valid first leg: raw NTLMSSP
 // when spnego is false, else SPNEGO with NTLMSSP first. Clock and
 // challenge are fixed so that seeds computed for them stay valid.
-func fuzzExchange(tb testing.TB, spnego bool, anon bool) (*exchange, []byte) {
+func fuzzExchange(tb testing.TB, useSPNEGO bool, anon bool) (*spnego.Exchange, []byte) {
 	a := fixedAuthenticator(Config{AllowAnonymous: anon})
-	ex := a.NewExchange().(*exchange)
+	ex := a.NewExchange().(*spnego.Exchange)
 	neg := (&v2Client{}).negotiateMsg()
 	first := neg
-	if spnego {
-		first = testInitToken([]asn1.ObjectIdentifier{oidNTLMSSP}, neg, nil)
+	if useSPNEGO {
+		first = spnego.MarshalNegTokenInit([]asn1.ObjectIdentifier{OID}, neg, nil)
 	}
 	out, _, err := ex.Step(first)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if spnego {
-		r, err := parseNegTokenResp(out)
+	if useSPNEGO {
+		r, err := spnego.ParseNegTokenResp(out)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -143,19 +123,19 @@ func FuzzExchange(f *testing.F) {
 		auth := c.authenticateMsg(f, chal)
 		f.Add(uint8(0), auth)
 		k := deriveKeys(c.flags&mustChallengeFlags(f), c.exportedKey)
-		der := marshalMechTypes([]asn1.ObjectIdentifier{oidNTLMSSP})
-		f.Add(uint8(1), (&negTokenResp{NegState: negStateAbsent, ResponseToken: auth, MechListMIC: k.getMIC(true, der)}).marshal())
-		f.Add(uint8(1), (&negTokenResp{NegState: negStateAbsent, ResponseToken: auth}).marshal())
+		der := spnego.MarshalMechTypes([]asn1.ObjectIdentifier{OID})
+		f.Add(uint8(1), (&spnego.NegTokenResp{NegState: spnego.StateAbsent, ResponseToken: auth, MechListMIC: k.getMIC(true, der)}).Marshal())
+		f.Add(uint8(1), (&spnego.NegTokenResp{NegState: spnego.StateAbsent, ResponseToken: auth}).Marshal())
 	}
 	f.Add(uint8(2), marshalAuthenticate(authFields{Lm: []byte{0}, Flags: flagUnicode}))
 	f.Add(uint8(1), []byte{0xa1, 0x03, 0x30, 0x01, 0x00})
 	// Mode 4: SPNEGO with Kerberos preferred, so the fuzzed token is the
 	// NEGOTIATE leg (stateWantNegotiate).
-	f.Add(uint8(4), (&negTokenResp{NegState: negStateAbsent, ResponseToken: (&v2Client{}).negotiateMsg()}).marshal())
+	f.Add(uint8(4), (&spnego.NegTokenResp{NegState: spnego.StateAbsent, ResponseToken: (&v2Client{}).negotiateMsg()}).Marshal())
 	f.Fuzz(func(t *testing.T, mode uint8, in []byte) {
 		if mode&4 != 0 {
 			ex := fixedAuthenticator(Config{}).NewExchange()
-			if _, _, err := ex.Step(testInitToken([]asn1.ObjectIdentifier{oidKRB5, oidNTLMSSP}, []byte{1}, nil)); err != nil {
+			if _, _, err := ex.Step(spnego.MarshalNegTokenInit([]asn1.ObjectIdentifier{oidKRB5, OID}, []byte{1}, nil)); err != nil {
 				t.Fatal(err)
 			}
 			out, done, err := ex.Step(in)
@@ -170,7 +150,7 @@ func FuzzExchange(f *testing.F) {
 			if done || ex.SessionKey() != nil || ex.Identity().User != "" || ex.Identity().Anonymous {
 				t.Fatal("failed step left state behind")
 			}
-			if _, _, err := ex.Step(in); !errors.Is(err, ErrExchangeDone) {
+			if _, _, err := ex.Step(in); !errors.Is(err, spnego.ErrExchangeDone) {
 				t.Fatal("step after failure")
 			}
 			return
@@ -181,7 +161,7 @@ func FuzzExchange(f *testing.F) {
 		if id := ex.Identity(); !id.Anonymous && len(ex.SessionKey()) != 16 {
 			t.Fatal("authenticated without a 16-byte session key")
 		}
-		if _, _, err := ex.Step(in); !errors.Is(err, ErrExchangeDone) {
+		if _, _, err := ex.Step(in); !errors.Is(err, spnego.ErrExchangeDone) {
 			t.Fatal("step after done")
 		}
 	})
@@ -189,15 +169,15 @@ func FuzzExchange(f *testing.F) {
 
 func FuzzFirstLeg(f *testing.F) {
 	f.Add((&v2Client{}).negotiateMsg())
-	f.Add(testInitToken([]asn1.ObjectIdentifier{oidNTLMSSP}, (&v2Client{}).negotiateMsg(), nil))
-	f.Add(testInitToken([]asn1.ObjectIdentifier{oidKRB5, oidNTLMSSP}, []byte{1, 2, 3}, nil))
+	f.Add(spnego.MarshalNegTokenInit([]asn1.ObjectIdentifier{OID}, (&v2Client{}).negotiateMsg(), nil))
+	f.Add(spnego.MarshalNegTokenInit([]asn1.ObjectIdentifier{oidKRB5, OID}, []byte{1, 2, 3}, nil))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		ex := fixedAuthenticator(Config{}).NewExchange()
 		_, done, err := ex.Step(in)
 		if done {
 			t.Fatal("first leg finished the exchange")
 		}
-		if err != nil && !errors.Is(err, ErrBadToken) && !errors.Is(err, errNoCommonMech) {
+		if err != nil && !errors.Is(err, ErrBadToken) && !errors.Is(err, spnego.ErrBadToken) && !errors.Is(err, spnego.ErrNoCommonMech) {
 			t.Fatalf("unexpected error class: %v", err)
 		}
 	})

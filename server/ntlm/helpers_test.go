@@ -1,13 +1,12 @@
 package ntlm
 
 import (
-	"encoding/asn1"
+	"github.com/wkssvcd/wkssvcd/server/spnego"
+
 	"encoding/binary"
 	"testing"
 
 	"bytes"
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 	"time"
 )
 
@@ -22,7 +21,7 @@ func testAccounts() StaticAccounts {
 
 // testAuthenticator fills in names and accounts; Now stays real unless set
 // because real clients stamp their blobs with the real clock.
-func testAuthenticator(c Config) *Authenticator {
+func testAuthenticator(c Config) *spnego.Acceptor {
 	c.NetBIOSComputer = "wkhost"
 	c.NetBIOSDomain = "example"
 	c.DNSComputer = "wkhost.example.test"
@@ -30,7 +29,7 @@ func testAuthenticator(c Config) *Authenticator {
 	if c.Accounts == nil {
 		c.Accounts = testAccounts()
 	}
-	return NewAuthenticator(c)
+	return spnego.New(spnego.Config{Mechanisms: []spnego.Mechanism{NewMechanism(c)}, Logger: c.Logger})
 }
 
 // fixedRand yields a constant byte stream.
@@ -39,29 +38,6 @@ type fixedRand byte
 func (f fixedRand) Read(p []byte) (int, error) {
 	copy(p, bytes.Repeat([]byte{byte(f)}, len(p)))
 	return len(p), nil
-}
-
-// testInitToken builds a client InitialContextToken with NegTokenInit
-// (RFC 4178 4.2.1); mechToken and mechListMIC are omitted when nil.
-func testInitToken(mechs []asn1.ObjectIdentifier, mechToken, mic []byte) []byte {
-	var b cryptobyte.Builder
-	b.AddASN1(tagApplication0, func(b *cryptobyte.Builder) {
-		b.AddASN1ObjectIdentifier(oidSPNEGO)
-		b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) {
-					b.AddBytes(marshalMechTypes(mechs))
-				})
-				if mechToken != nil {
-					b.AddASN1(ctxTag(2), func(b *cryptobyte.Builder) { b.AddASN1OctetString(mechToken) })
-				}
-				if mic != nil {
-					b.AddASN1(ctxTag(3), func(b *cryptobyte.Builder) { b.AddASN1OctetString(mic) })
-				}
-			})
-		})
-	})
-	return b.BytesOrPanic()
 }
 
 // v2Client is a minimal NTLMv2 initiator for crafting edge cases; the

@@ -1,6 +1,8 @@
 package ntlm
 
 import (
+	"github.com/wkssvcd/wkssvcd/server/spnego"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -34,7 +36,7 @@ type impacketResult struct {
 
 // runImpacket drives one exchange against a: raw NTLMSSP, or with wrap
 // SPNEGO as impacket's SMB3 session setup encodes it.
-func runImpacket(t *testing.T, a *Authenticator, user, pass, domain string, signing, v2, wrap bool) impacketResult {
+func runImpacket(t *testing.T, a *spnego.Acceptor, user, pass, domain string, signing, v2, wrap bool) impacketResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -94,8 +96,8 @@ func runImpacket(t *testing.T, a *Authenticator, user, pass, domain string, sign
 			t.Fatal("AUTHENTICATE leg not done")
 		}
 		if wrap {
-			resp, perr := parseNegTokenResp(out)
-			if perr != nil || resp.NegState != negStateAcceptCompleted {
+			resp, perr := spnego.ParseNegTokenResp(out)
+			if perr != nil || resp.NegState != spnego.StateAcceptCompleted {
 				t.Fatalf("final token %x: %v", out, perr)
 			}
 			if resp.MechListMIC != nil {

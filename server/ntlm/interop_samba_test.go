@@ -1,6 +1,8 @@
 package ntlm
 
 import (
+	"github.com/wkssvcd/wkssvcd/server/spnego"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -87,7 +89,7 @@ func (c *sambaClient) request(t *testing.T, line string) (string, []byte) {
 }
 
 // runSamba drives one exchange between a and ntlm_auth.
-func runSamba(t *testing.T, a *Authenticator, protocol, user, pass, domain string) (ipc.AuthExchange, *sambaClient, error) {
+func runSamba(t *testing.T, a *spnego.Acceptor, protocol, user, pass, domain string) (ipc.AuthExchange, *sambaClient, error) {
 	t.Helper()
 	c := newSambaClient(t, protocol, user, pass, domain)
 	code, tok := c.request(t, "YR")
