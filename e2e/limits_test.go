@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
+
+	"github.com/wkssvcd/wkssvcd/internal/testnet"
 )
 
 // The resource limits of docs/limits.md, given as flags to the real
@@ -152,4 +155,81 @@ func TestLimitMaxRPCRequest(t *testing.T) {
 	}
 	getInfo(t, bystander, "other connection after the fault")
 	getInfo(t, dialRetry(t), "new connection after the fault")
+}
+
+// dialFrom opens a TCP connection to the daemon from the probe address.
+func dialFrom(t *testing.T, d *daemon, local string) net.Conn {
+	t.Helper()
+	dl := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
+	c, err := dl.Dial("tcp", d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// expectOpen checks that the server has not closed c within wait.
+func expectOpen(t *testing.T, c net.Conn, wait time.Duration, what string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(wait))
+	var b [1]byte
+	if _, err := c.Read(b[:]); err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return
+		}
+		t.Fatalf("%s: closed: %v", what, err)
+	}
+	t.Fatalf("%s: unexpected data", what)
+}
+
+// --max-conns-per-addr 3: three connections from the probe address are
+// kept, the fourth is closed at once, and a client from another address is
+// served throughout.
+func TestLimitMaxConnsPerAddr(t *testing.T) {
+	d := startDaemon(t, "--max-conns-per-addr", "3")
+	var held []net.Conn
+	for i := 0; i < 3; i++ {
+		held = append(held, dialFrom(t, d, testnet.Probe()))
+	}
+	for i, c := range held {
+		expectOpen(t, c, 300*time.Millisecond, fmt.Sprintf("connection %d at the limit", i+1))
+	}
+	expectClosed(t, dialFrom(t, d, testnet.Probe()), "fourth connection from one address")
+	getInfo(t, dialRetry(t), "client from another address")
+	if len(lines(d.Output(), "reason=per-address-limit")) != 1 {
+		t.Errorf("want one refusal line:\n%s", strings.Join(lines(d.Output(), "connection refused"), "\n"))
+	}
+}
+
+// --handshake-timeout 1s: a connection that establishes no session within
+// 1s is closed, keep-alives notwithstanding; an RPC client is unaffected.
+func TestLimitHandshakeTimeout(t *testing.T) {
+	d := startDaemon(t, "--handshake-timeout", "1s")
+	start := time.Now()
+	silent := dialFrom(t, d, testnet.Probe())
+	chatty := dialFrom(t, d, testnet.Probe())
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+				if _, err := chatty.Write([]byte{0x85, 0, 0, 0}); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	c := dialRetry(t)
+	expectOpen(t, silent, 500*time.Millisecond, "silent connection before the timeout")
+	expectClosed(t, silent, "silent connection")
+	expectClosed(t, chatty, "connection sending keep-alives")
+	if el := time.Since(start); el > 4*time.Second {
+		t.Errorf("closed after %v", el)
+	}
+	time.Sleep(time.Second)
+	getInfo(t, c, "established session past the handshake timeout")
 }

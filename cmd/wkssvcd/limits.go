@@ -17,6 +17,11 @@ import (
 type limits struct {
 	// MaxConnections is smb2.Config.MaxConnections.
 	MaxConnections int
+	// MaxConnsPerAddr is smb2.Config.MaxConnsPerAddr.
+	MaxConnsPerAddr int
+	// HandshakeTimeout is smb2.Config.HandshakeTimeout; negative
+	// disables it.
+	HandshakeTimeout time.Duration
 	// MaxPendingReads is smb2.Config.MaxPendingReads (per connection).
 	MaxPendingReads int
 	// MaxCredits is smb2.Config.MaxCredits (per connection), at most
@@ -26,6 +31,10 @@ type limits struct {
 	MaxSessions int
 	// MaxOpens is smb2.Config.MaxOpens (per connection).
 	MaxOpens int
+	// MaxPendingLogons is smb2.Config.MaxPendingLogons (per connection).
+	MaxPendingLogons int
+	// MaxLogonToken is smb2.Config.MaxTokenSize, in bytes.
+	MaxLogonToken int
 	// MaxCompound is smb2.Config.MaxCompound.
 	MaxCompound int
 	// MaxRPCRequest is dcerpc.Config.MaxReassembly, in bytes.
@@ -66,6 +75,10 @@ func limitOptions() []*option {
 	}
 	count("max-connections", func(l *limits) *int { return &l.MaxConnections }, smb2.DefaultMaxConnections, math.MaxInt,
 		"at most N simultaneous SMB connections; more are closed at once")
+	count("max-conns-per-addr", func(l *limits) *int { return &l.MaxConnsPerAddr }, smb2.DefaultMaxConnsPerAddr, math.MaxInt,
+		"at most N simultaneous SMB connections from one remote address (IPv6: one /64); more are closed at once")
+	dur("handshake-timeout", func(l *limits) *time.Duration { return &l.HandshakeTimeout }, smb2.DefaultHandshakeTimeout, true,
+		"close a connection that has not established a session this long after connecting, and drop unfinished logons this long after they began; negative disables")
 	count("max-pending-reads", func(l *limits) *int { return &l.MaxPendingReads }, smb2.DefaultMaxPendingReads, math.MaxInt,
 		"at most N pipe READs and TRANSCEIVEs waiting for data per connection; more fail with STATUS_INSUFFICIENT_RESOURCES")
 	count("max-credits", func(l *limits) *int { return &l.MaxCredits }, smb2.DefaultMaxCredits, smb2.MaxCreditsLimit,
@@ -74,6 +87,10 @@ func limitOptions() []*option {
 		"at most N SMB sessions per connection; more fail with STATUS_INSUFFICIENT_RESOURCES")
 	count("max-opens", func(l *limits) *int { return &l.MaxOpens }, smb2.DefaultMaxOpens, math.MaxInt,
 		"at most N open pipes per connection; more fail with STATUS_INSUFFICIENT_RESOURCES")
+	count("max-pending-logons", func(l *limits) *int { return &l.MaxPendingLogons }, smb2.DefaultMaxPendingLogons, math.MaxInt,
+		"at most N unfinished SESSION_SETUP exchanges per connection; more fail with STATUS_INSUFFICIENT_RESOURCES")
+	count("max-logon-token", func(l *limits) *int { return &l.MaxLogonToken }, smb2.DefaultMaxTokenSize, math.MaxInt,
+		"largest SESSION_SETUP security token in bytes; a larger one fails with STATUS_INVALID_PARAMETER")
 	count("max-compound", func(l *limits) *int { return &l.MaxCompound }, smb2.DefaultMaxCompound, math.MaxInt,
 		"at most N requests in one compounded SMB2 message; a longer chain disconnects")
 	count("max-rpc-request", func(l *limits) *int { return &l.MaxRPCRequest }, dcerpc.DefaultMaxReassembly, math.MaxInt,
@@ -96,11 +113,15 @@ func limitOptions() []*option {
 // apply copies the limits into the server configurations.
 func (l *limits) apply(s *smb2.Config, r *dcerpc.Config) {
 	s.MaxConnections = l.MaxConnections
+	s.MaxConnsPerAddr = l.MaxConnsPerAddr
+	s.HandshakeTimeout = l.HandshakeTimeout
 	s.MaxPendingReads = l.MaxPendingReads
 	s.MaxCredits = l.MaxCredits
 	s.MaxSessions = l.MaxSessions
 	s.MaxOpens = l.MaxOpens
 	s.MaxCompound = l.MaxCompound
+	s.MaxPendingLogons = l.MaxPendingLogons
+	s.MaxTokenSize = l.MaxLogonToken
 	s.IdleTimeout = l.IdleTimeout
 	s.ReadTimeout = l.ReadTimeout
 	s.AuthFailLimit = l.AuthFailLimit

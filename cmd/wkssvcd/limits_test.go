@@ -17,11 +17,15 @@ import (
 func TestLimitFlagsApply(t *testing.T) {
 	cfg, err := parseFlags([]string{
 		"--max-connections", "5",
+		"--max-conns-per-addr", "4",
+		"--handshake-timeout", "3s",
 		"--max-pending-reads", "6",
 		"--max-credits", "65535",
 		"--max-sessions", "8",
 		"--max-opens", "9",
 		"--max-compound", "10",
+		"--max-pending-logons", "2",
+		"--max-logon-token", "1000",
 		"--max-rpc-request", "0x800",
 		"--max-rpc-queue", "12",
 		"--idle-timeout", "1s",
@@ -37,8 +41,8 @@ func TestLimitFlagsApply(t *testing.T) {
 	var r dcerpc.Config
 	cfg.Limits.apply(&s, &r)
 	want := smb2.Config{
-		MaxConnections: 5, MaxPendingReads: 6, MaxCredits: 65535, MaxSessions: 8, MaxOpens: 9,
-		MaxCompound: 10, IdleTimeout: time.Second, ReadTimeout: 250 * time.Millisecond,
+		MaxConnections: 5, MaxConnsPerAddr: 4, HandshakeTimeout: 3 * time.Second, MaxPendingReads: 6, MaxCredits: 65535, MaxSessions: 8, MaxOpens: 9,
+		MaxCompound: 10, MaxPendingLogons: 2, MaxTokenSize: 1000, IdleTimeout: time.Second, ReadTimeout: 250 * time.Millisecond,
 		AuthFailLimit: 3, AuthFailWindow: 2 * time.Minute, AuthFailAddrs: 100,
 	}
 	if fmt.Sprintf("%+v", s) != fmt.Sprintf("%+v", want) {
@@ -63,9 +67,11 @@ func TestLimitFlagsZeroAndDisabled(t *testing.T) {
 	var r dcerpc.Config
 	cfg.Limits.apply(&s, &r)
 	want := smb2.Config{
-		MaxConnections: smb2.DefaultMaxConnections, MaxPendingReads: smb2.DefaultMaxPendingReads,
+		MaxConnections: smb2.DefaultMaxConnections, MaxConnsPerAddr: smb2.DefaultMaxConnsPerAddr,
+		HandshakeTimeout: smb2.DefaultHandshakeTimeout, MaxPendingReads: smb2.DefaultMaxPendingReads,
 		MaxCredits: smb2.DefaultMaxCredits, MaxSessions: smb2.DefaultMaxSessions, MaxOpens: smb2.DefaultMaxOpens,
-		MaxCompound: smb2.DefaultMaxCompound, IdleTimeout: smb2.DefaultIdleTimeout, ReadTimeout: smb2.DefaultReadTimeout,
+		MaxCompound: smb2.DefaultMaxCompound, MaxPendingLogons: smb2.DefaultMaxPendingLogons, MaxTokenSize: smb2.DefaultMaxTokenSize,
+		IdleTimeout: smb2.DefaultIdleTimeout, ReadTimeout: smb2.DefaultReadTimeout,
 		AuthFailLimit: smb2.DefaultAuthFailLimit, AuthFailWindow: smb2.DefaultAuthFailWindow, AuthFailAddrs: smb2.DefaultAuthFailAddrs,
 	}
 	if fmt.Sprintf("%+v", s) != fmt.Sprintf("%+v", want) ||
@@ -73,12 +79,12 @@ func TestLimitFlagsZeroAndDisabled(t *testing.T) {
 		t.Errorf("no flags must give the package defaults: %+v %+v", s, r)
 	}
 	// Negative idle timeout and failure limit mean "off" and are accepted.
-	cfg, err = parseFlags([]string{"--idle-timeout", "-1s", "--auth-fail-limit", "-1"}, io.Discard)
+	cfg, err = parseFlags([]string{"--idle-timeout", "-1s", "--auth-fail-limit", "-1", "--handshake-timeout", "-1s"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Limits.apply(&s, &r)
-	if s.IdleTimeout != -time.Second || s.AuthFailLimit != -1 {
+	if s.IdleTimeout != -time.Second || s.AuthFailLimit != -1 || s.HandshakeTimeout != -time.Second {
 		t.Errorf("disabled limits: %+v", s)
 	}
 	s.Auth, s.Pipes = ntlm.NewAuthenticator(ntlm.Config{}), dcerpc.NewServer(r)
@@ -90,12 +96,16 @@ func TestLimitFlagsZeroAndDisabled(t *testing.T) {
 func TestLimitFlagsRejected(t *testing.T) {
 	for _, bad := range [][]string{
 		{"--max-connections", "-1"},
+		{"--max-conns-per-addr", "-1"},
+		{"--handshake-timeout", "10"},
 		{"--max-pending-reads", "-1"},
 		{"--max-credits", "-1"},
 		{"--max-credits", "65536"},
 		{"--max-sessions", "-2"},
 		{"--max-opens", "-1"},
 		{"--max-compound", "-1"},
+		{"--max-pending-logons", "-1"},
+		{"--max-logon-token", "-1"},
 		{"--max-rpc-request", "-1"},
 		{"--max-rpc-request", "4MiB"},
 		{"--max-rpc-queue", "-1"},
@@ -127,19 +137,21 @@ func TestLimitFlagsHelpStatesDefaults(t *testing.T) {
 	}
 	help := stdout.String()
 	for flagName, def := range map[string]string{
-		"max-connections":   fmt.Sprint(smb2.DefaultMaxConnections),
-		"max-pending-reads": fmt.Sprint(smb2.DefaultMaxPendingReads),
-		"max-credits":       fmt.Sprint(smb2.DefaultMaxCredits),
-		"max-sessions":      fmt.Sprint(smb2.DefaultMaxSessions),
-		"max-opens":         fmt.Sprint(smb2.DefaultMaxOpens),
-		"max-compound":      fmt.Sprint(smb2.DefaultMaxCompound),
-		"max-rpc-request":   fmt.Sprint(dcerpc.DefaultMaxReassembly),
-		"max-rpc-queue":     fmt.Sprint(dcerpc.DefaultMaxQueued),
-		"idle-timeout":      smb2.DefaultIdleTimeout.String(),
-		"read-timeout":      smb2.DefaultReadTimeout.String(),
-		"auth-fail-limit":   fmt.Sprint(smb2.DefaultAuthFailLimit),
-		"auth-fail-window":  smb2.DefaultAuthFailWindow.String(),
-		"auth-fail-addrs":   fmt.Sprint(smb2.DefaultAuthFailAddrs),
+		"max-connections":    fmt.Sprint(smb2.DefaultMaxConnections),
+		"max-conns-per-addr": fmt.Sprint(smb2.DefaultMaxConnsPerAddr),
+		"handshake-timeout":  smb2.DefaultHandshakeTimeout.String(),
+		"max-pending-reads":  fmt.Sprint(smb2.DefaultMaxPendingReads),
+		"max-credits":        fmt.Sprint(smb2.DefaultMaxCredits),
+		"max-sessions":       fmt.Sprint(smb2.DefaultMaxSessions),
+		"max-opens":          fmt.Sprint(smb2.DefaultMaxOpens),
+		"max-compound":       fmt.Sprint(smb2.DefaultMaxCompound),
+		"max-rpc-request":    fmt.Sprint(dcerpc.DefaultMaxReassembly),
+		"max-rpc-queue":      fmt.Sprint(dcerpc.DefaultMaxQueued),
+		"idle-timeout":       smb2.DefaultIdleTimeout.String(),
+		"read-timeout":       smb2.DefaultReadTimeout.String(),
+		"auth-fail-limit":    fmt.Sprint(smb2.DefaultAuthFailLimit),
+		"auth-fail-window":   smb2.DefaultAuthFailWindow.String(),
+		"auth-fail-addrs":    fmt.Sprint(smb2.DefaultAuthFailAddrs),
 	} {
 		i := strings.Index(help, "\n  --"+flagName+" ")
 		if i < 0 {

@@ -30,6 +30,7 @@ const (
 	hostDaemon = 3 // the daemon under test (e2e)
 	hostPeer   = 4 // a peer server for comparisons (bench)
 	hostBench  = 5 // the join benchmark's own daemon (bench)
+	hostProbe  = 6 // source of the attack probes of the end-to-end tests
 	hostRemote = 9 // routed to lo but never assigned: a "remote" host for Samba's net
 )
 
@@ -73,6 +74,13 @@ func Peer() string { return host(hostPeer) }
 
 // Bench is the address of the join benchmark's own daemon.
 func Bench() string { return host(hostBench) }
+
+// Probe is the source address of the attack probes of the end-to-end
+// tests, so that the daemon's per-address limits single them out while
+// legitimate clients connect from another address (the kernel's default
+// source, 127.0.0.1). It need not be assigned to lo: any 127/8 address can
+// be bound.
+func Probe() string { return host(hostProbe) }
 
 // Remote is an address routed to lo that is never assigned to an
 // interface: tools that treat this host's own addresses as "local" (Samba's

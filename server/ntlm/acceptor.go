@@ -216,6 +216,9 @@ func (c *Context) Accept(in []byte) (out []byte, done bool, err error) {
 	return out, done, nil
 }
 
+// maxNegotiateMessage bounds the NEGOTIATE_MESSAGE an exchange keeps.
+const maxNegotiateMessage = 1024
+
 // Flags the server keeps when the client requests them (MS-NLMP 3.2.5.1.1).
 const keptFlags = flagUnicode | flagSign | flagSeal | flagAlwaysSign |
 	flagExtendedSessionSecurity | flagVersion | flag128 | flagKeyExch | flag56
@@ -227,6 +230,12 @@ var serverVersion = [8]byte{10, 0, 0x7c, 0x4f, 0, 0, 0, 0x0f}
 // negotiate processes NEGOTIATE_MESSAGE and builds CHALLENGE_MESSAGE
 // (MS-NLMP 3.2.5.1.1).
 func (c *Context) negotiate(msg []byte) ([]byte, error) {
+	// The NEGOTIATE_MESSAGE is kept until the exchange ends (for the MIC),
+	// so an unfinished exchange costs its size. It is 32 to 40 bytes plus
+	// optional OEM domain and workstation names (MS-NLMP 2.2.1.1).
+	if len(msg) > maxNegotiateMessage {
+		return nil, fmt.Errorf("%w: NEGOTIATE_MESSAGE of %d bytes (at most %d)", ErrBadToken, len(msg), maxNegotiateMessage)
+	}
 	nm, err := parseNegotiate(msg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadToken, err)

@@ -45,6 +45,11 @@ type conn struct {
 	br        *bufio.Reader // reader goroutine only
 	rdlZeroed bool          // the read deadline is known to be cleared (reader goroutine only)
 
+	// Reader goroutine only.
+	lastActivity  time.Time // end of the last message (keep-alives do not count)
+	handshakeDone time.Time // HandshakeTimeout deadline; zero when none applies
+	authenticated bool      // a session of this connection was established
+
 	// Negotiated state: written only by the reader goroutine before any
 	// session exists, read afterwards.
 	dialect        uint16
@@ -60,8 +65,9 @@ type conn struct {
 
 	credits *creditWindow // reader goroutine only
 
-	mu          sync.Mutex // guards the maps below
+	mu          sync.Mutex // guards the maps below and logons
 	sessions    map[uint64]*session
+	logons      int              // sessions with a security exchange in progress
 	opens       map[uint64]*open // by FileId.Volatile
 	pending     map[uint64]*asyncOp
 	nextAsyncID uint64
@@ -72,20 +78,27 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
+	now := time.Now()
+	var hs time.Time
+	if s.cfg.HandshakeTimeout > 0 {
+		hs = now.Add(s.cfg.HandshakeTimeout)
+	}
 	return &conn{
-		srv:       s,
-		cfg:       &s.cfg,
-		nc:        nc,
-		br:        bufio.NewReaderSize(nc, readBufSize),
-		log:       s.cfg.Logger.With("remote", nc.RemoteAddr().String()),
-		ctx:       ctx,
-		cancel:    cancel,
-		dialect:   dialectNone,
-		credits:   newCreditWindow(s.cfg.MaxCredits),
-		sessions:  make(map[uint64]*session),
-		opens:     make(map[uint64]*open),
-		pending:   make(map[uint64]*asyncOp),
-		readSlots: make(chan struct{}, s.cfg.MaxPendingReads),
+		lastActivity:  now,
+		handshakeDone: hs,
+		srv:           s,
+		cfg:           &s.cfg,
+		nc:            nc,
+		br:            bufio.NewReaderSize(nc, readBufSize),
+		log:           s.cfg.Logger.With("remote", nc.RemoteAddr().String()),
+		ctx:           ctx,
+		cancel:        cancel,
+		dialect:       dialectNone,
+		credits:       newCreditWindow(s.cfg.MaxCredits),
+		sessions:      make(map[uint64]*session),
+		opens:         make(map[uint64]*open),
+		pending:       make(map[uint64]*asyncOp),
+		readSlots:     make(chan struct{}, s.cfg.MaxPendingReads),
 	}
 }
 
@@ -116,9 +129,15 @@ func (c *conn) serve() {
 		for _, o := range c.opens {
 			opens = append(opens, o)
 		}
+		abandoned := c.logons
 		c.opens = map[uint64]*open{}
 		c.sessions = map[uint64]*session{}
+		c.logons = 0
 		c.mu.Unlock()
+		// Logons left unfinished with the connection count as failures.
+		for range abandoned {
+			c.srv.throttle.abandoned(c.nc.RemoteAddr())
+		}
 		for _, o := range opens {
 			o.cancel()
 			o.pipe.Close()
@@ -128,9 +147,17 @@ func (c *conn) serve() {
 	for {
 		frame, err := c.readFrame()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			var ne net.Error
+			switch {
+			case c.handshakeExpired(time.Now()) && errors.As(err, &ne) && ne.Timeout():
+				c.logHandshakeTimeout()
+			case !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed):
 				c.log.Debug("connection read ended", "err", err)
 			}
+			return
+		}
+		if c.handshakeExpired(c.lastActivity) {
+			c.logHandshakeTimeout()
 			return
 		}
 		if err := c.handleFrame(frame); err != nil {
@@ -138,6 +165,22 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// handshakeExpired reports whether the connection is past its
+// HandshakeTimeout without an established session.
+func (c *conn) handshakeExpired(now time.Time) bool {
+	return !c.authenticated && !c.handshakeDone.IsZero() && !now.Before(c.handshakeDone)
+}
+
+// logHandshakeTimeout records a connection closed for not completing its
+// handshake in time, rate-limited like connection refusals.
+func (c *conn) logHandshakeTimeout() {
+	remote := c.nc.RemoteAddr().String()
+	c.srv.refusals.do("handshake-timeout", func(suppressed int) {
+		c.cfg.Logger.Info("connection closed: no session established within the handshake timeout",
+			"remote", remote, "timeout", c.cfg.HandshakeTimeout, "closures_not_logged", suppressed)
+	})
 }
 
 // readBufSize is the size of a connection's read buffer. A pipe WRITE or
@@ -151,16 +194,26 @@ const frameHeader = 4
 
 // readFrame reads one Direct TCP transport message (MS-SMB2 2.1): a zero
 // byte, a 24-bit big-endian length and the message. NetBIOS session
-// keep-alives (0x85) are skipped.
+// keep-alives (0x85) are skipped; they neither count as activity for
+// IdleTimeout nor extend HandshakeTimeout.
 //
-// A deadline is set only before a read that may block: IdleTimeout while
-// the first byte of a frame is awaited, and ReadTimeout, once per frame,
-// when the rest of the frame is not buffered yet.
+// A deadline is set only before a read that may block: the wait deadline
+// (IdleTimeout after the last message, or the handshake deadline if that
+// comes first) while the first byte of a frame is awaited, and
+// ReadTimeout, once per frame, when the rest of the frame is not buffered
+// yet.
 func (c *conn) readFrame() ([]byte, error) {
 	for {
 		if c.br.Buffered() == 0 {
-			c.setIdleDeadline()
+			logonExpiry := c.setWaitDeadline()
 			if _, err := c.br.Peek(1); err != nil {
+				var ne net.Error
+				if now := time.Now(); !logonExpiry.IsZero() && !now.Before(logonExpiry) && errors.As(err, &ne) && ne.Timeout() {
+					// The deadline was that of an unfinished logon:
+					// drop it and keep waiting.
+					c.sweepLogons(now)
+					continue
+				}
 				return nil, err
 			}
 		}
@@ -196,25 +249,45 @@ func (c *conn) readFrame() ([]byte, error) {
 		if _, err := io.ReadFull(c.br, buf); err != nil {
 			return nil, err
 		}
+		c.lastActivity = time.Now()
 		return buf, nil
 	}
 }
 
-// setIdleDeadline bounds the wait for the next frame by IdleTimeout.
-func (c *conn) setIdleDeadline() {
+// setWaitDeadline bounds the wait for the next frame by IdleTimeout after
+// the last message, until a session is established by the handshake
+// deadline, and by the deadline of the earliest unfinished logon. It
+// returns that logon deadline when it is the one set, else zero.
+func (c *conn) setWaitDeadline() (logonExpiry time.Time) {
+	var d time.Time
 	if c.cfg.IdleTimeout > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
+		d = c.lastActivity.Add(c.cfg.IdleTimeout)
+	}
+	if !c.authenticated && !c.handshakeDone.IsZero() && (d.IsZero() || c.handshakeDone.Before(d)) {
+		d = c.handshakeDone
+	}
+	if e := c.nextLogonExpiry(); !e.IsZero() && (d.IsZero() || e.Before(d)) {
+		d, logonExpiry = e, e
+	}
+	if !d.IsZero() {
+		c.nc.SetReadDeadline(d)
 		c.rdlZeroed = false
 	} else if !c.rdlZeroed {
 		c.nc.SetReadDeadline(time.Time{})
 		c.rdlZeroed = true
 	}
+	return logonExpiry
 }
 
 // setRestDeadline bounds the wait for the rest of a started frame by
-// ReadTimeout.
+// ReadTimeout, and by the handshake deadline until a session is
+// established.
 func (c *conn) setRestDeadline() {
-	c.nc.SetReadDeadline(time.Now().Add(c.cfg.ReadTimeout))
+	d := time.Now().Add(c.cfg.ReadTimeout)
+	if !c.authenticated && !c.handshakeDone.IsZero() && c.handshakeDone.Before(d) {
+		d = c.handshakeDone
+	}
+	c.nc.SetReadDeadline(d)
 	c.rdlZeroed = false
 }
 
@@ -609,6 +682,7 @@ func (c *conn) lookupOpen(req *request, id fileID) (*open, uint32) {
 // removeSession deletes a session with its trees and opens.
 func (c *conn) removeSession(s *session) {
 	c.mu.Lock()
+	c.endExchangeLocked(s)
 	delete(c.sessions, s.id)
 	var closing []*open
 	for k, o := range c.opens {

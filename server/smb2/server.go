@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -39,6 +40,18 @@ type Config struct {
 	// MaxConnections bounds the concurrent connections; further connections
 	// are closed at once, before any byte is read. Default 1024.
 	MaxConnections int
+	// MaxConnsPerAddr bounds the concurrent connections from one remote
+	// address (IPv6: one /64, as for AuthFailLimit), so that one party
+	// cannot take every slot of MaxConnections; further connections from
+	// it are closed at once, before any byte is read. Default 32.
+	MaxConnsPerAddr int
+	// HandshakeTimeout bounds the time from accepting a connection until
+	// one of its sessions is established (NEGOTIATE and SESSION_SETUP
+	// completed); a connection that has not got there is closed.
+	// NetBIOS keep-alives do not extend it. Incomplete SESSION_SETUP
+	// exchanges of any connection are dropped this long after their first
+	// leg. Default 10 s; negative disables both.
+	HandshakeTimeout time.Duration
 	// MaxTransactSize, MaxReadSize and MaxWriteSize are announced in
 	// NEGOTIATE responses and enforced. Default 65536 each.
 	MaxTransactSize, MaxReadSize, MaxWriteSize uint32
@@ -64,6 +77,19 @@ type Config struct {
 	// MaxOpens bounds the pipe opens of one connection; a further CREATE
 	// fails with STATUS_INSUFFICIENT_RESOURCES. Default 1024.
 	MaxOpens int
+	// MaxPendingLogons bounds the SESSION_SETUP exchanges in progress on
+	// one connection (new sessions and re-authentications that have not
+	// finished); a further one fails with STATUS_INSUFFICIENT_RESOURCES.
+	// Each is dropped HandshakeTimeout after its first leg, and one
+	// dropped unfinished (by the deadline, LOGOFF or the end of the
+	// connection) counts as a failed logon for AuthFailLimit. Default 4.
+	MaxPendingLogons int
+	// MaxTokenSize bounds the security buffer of a SESSION_SETUP request;
+	// a larger one fails with STATUS_INVALID_PARAMETER before any
+	// authentication mechanism sees it. Default 48000 bytes, the default
+	// MaxTokenSize of Windows (room for a Kerberos AP-REQ carrying a
+	// large PAC).
+	MaxTokenSize int
 	// MaxCompound bounds the requests in one compounded message (MS-SMB2
 	// 3.3.5.2.7); a longer chain disconnects. Default 64.
 	MaxCompound int
@@ -89,17 +115,21 @@ var ErrServerClosed = errors.New("smb2: server closed")
 
 // Defaults of Config.
 const (
-	DefaultMaxConnections  = 1024
-	DefaultMaxCredits      = 512
-	DefaultIdleTimeout     = 15 * time.Minute
-	DefaultReadTimeout     = 30 * time.Second
-	DefaultMaxPendingReads = 64
-	DefaultMaxSessions     = 64
-	DefaultMaxOpens        = 1024
-	DefaultMaxCompound     = 64
-	DefaultAuthFailLimit   = 10
-	DefaultAuthFailWindow  = 5 * time.Minute
-	DefaultAuthFailAddrs   = 4096
+	DefaultMaxConnections   = 1024
+	DefaultMaxConnsPerAddr  = 32
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultMaxCredits       = 512
+	DefaultIdleTimeout      = 15 * time.Minute
+	DefaultReadTimeout      = 30 * time.Second
+	DefaultMaxPendingReads  = 64
+	DefaultMaxSessions      = 64
+	DefaultMaxOpens         = 1024
+	DefaultMaxCompound      = 64
+	DefaultMaxPendingLogons = 4
+	DefaultMaxTokenSize     = 48000
+	DefaultAuthFailLimit    = 10
+	DefaultAuthFailWindow   = 5 * time.Minute
+	DefaultAuthFailAddrs    = 4096
 
 	// MaxCreditsLimit is the largest accepted Config.MaxCredits.
 	MaxCreditsLimit = 65535
@@ -112,10 +142,12 @@ type Server struct {
 	cfg Config
 
 	throttle *authThrottle // nil when disabled
+	refusals *logLimiter   // rate-limited logs of refused connections
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	perAddr   map[netip.Addr]int // open connections by throttleKey
 	closed    bool
 	wg        sync.WaitGroup
 	ctx       context.Context
@@ -170,6 +202,8 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg:       cfg,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		perAddr:   make(map[netip.Addr]int),
+		refusals:  newLogLimiter(refusalLogInterval, time.Now),
 		ctx:       ctx,
 		cancel:    cancel,
 	}
@@ -186,11 +220,14 @@ func (cfg *Config) validateLimits() error {
 		v    int64
 	}{
 		{"MaxConnections", int64(cfg.MaxConnections)},
+		{"MaxConnsPerAddr", int64(cfg.MaxConnsPerAddr)},
 		{"MaxCredits", int64(cfg.MaxCredits)},
 		{"MaxPendingReads", int64(cfg.MaxPendingReads)},
 		{"MaxSessions", int64(cfg.MaxSessions)},
 		{"MaxOpens", int64(cfg.MaxOpens)},
 		{"MaxCompound", int64(cfg.MaxCompound)},
+		{"MaxPendingLogons", int64(cfg.MaxPendingLogons)},
+		{"MaxTokenSize", int64(cfg.MaxTokenSize)},
 		{"AuthFailAddrs", int64(cfg.AuthFailAddrs)},
 		{"ReadTimeout", int64(cfg.ReadTimeout)},
 		{"AuthFailWindow", int64(cfg.AuthFailWindow)},
@@ -218,14 +255,18 @@ func (cfg *Config) fillLimitDefaults() {
 		}
 	}
 	setInt(&cfg.MaxConnections, DefaultMaxConnections)
+	setInt(&cfg.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
 	setInt(&cfg.MaxCredits, DefaultMaxCredits)
 	setInt(&cfg.MaxPendingReads, DefaultMaxPendingReads)
 	setInt(&cfg.MaxSessions, DefaultMaxSessions)
 	setInt(&cfg.MaxOpens, DefaultMaxOpens)
 	setInt(&cfg.MaxCompound, DefaultMaxCompound)
+	setInt(&cfg.MaxPendingLogons, DefaultMaxPendingLogons)
+	setInt(&cfg.MaxTokenSize, DefaultMaxTokenSize)
 	setInt(&cfg.AuthFailLimit, DefaultAuthFailLimit)
 	setInt(&cfg.AuthFailAddrs, DefaultAuthFailAddrs)
 	setDur(&cfg.IdleTimeout, DefaultIdleTimeout)
+	setDur(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	setDur(&cfg.ReadTimeout, DefaultReadTimeout)
 	setDur(&cfg.AuthFailWindow, DefaultAuthFailWindow)
 }
@@ -280,25 +321,61 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		s.mu.Lock()
-		if s.closed || len(s.conns) >= s.cfg.MaxConnections {
-			s.mu.Unlock()
-			s.cfg.Logger.Warn("connection refused", "remote", nc.RemoteAddr().String(), "reason", "limit")
-			nc.Close()
+		if !s.admit(nc) {
 			continue
 		}
-		c := newConn(s, nc)
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			c.serve()
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
 	}
+}
+
+// admit registers a new connection and starts serving it, or closes it at
+// once when the server is closing or a connection limit is reached. A
+// refusal is logged at most once per refusalLogInterval and reason, with
+// the number of refusals left unlogged since the previous line.
+func (s *Server) admit(nc net.Conn) bool {
+	key, keyed := throttleKey(nc.RemoteAddr())
+	s.mu.Lock()
+	reason := ""
+	switch {
+	case s.closed:
+		reason = "closing"
+	case len(s.conns) >= s.cfg.MaxConnections:
+		reason = "limit"
+	case keyed && s.perAddr[key] >= s.cfg.MaxConnsPerAddr:
+		reason = "per-address-limit"
+	}
+	if reason != "" {
+		s.mu.Unlock()
+		nc.Close()
+		if reason != "closing" {
+			remote := nc.RemoteAddr().String()
+			s.refusals.do(reason, func(suppressed int) {
+				s.cfg.Logger.Warn("connection refused", "remote", remote, "reason", reason, "refusals_not_logged", suppressed)
+			})
+		}
+		return false
+	}
+	c := newConn(s, nc)
+	s.conns[c] = struct{}{}
+	if keyed {
+		s.perAddr[key]++
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.conns, c)
+		if keyed {
+			if s.perAddr[key] <= 1 {
+				delete(s.perAddr, key)
+			} else {
+				s.perAddr[key]--
+			}
+		}
+		s.mu.Unlock()
+	}()
+	return true
 }
 
 // Shutdown stops accepting, closes every connection and waits until all

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
@@ -38,29 +39,37 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 	if r.Flags&sessionFlagBinding != 0 && c.dialect >= smbcrypto.Dialect300 {
 		return errResult(statusRequestNotAccepted), nil // no multichannel
 	}
+	// Pre-authentication state is bounded (no MS-SMB2 rule): a token
+	// above MaxTokenSize is refused before any exchange sees it.
+	if len(r.SecurityBuffer) > c.cfg.MaxTokenSize {
+		c.log.Debug("session setup refused: security token too large", "bytes", len(r.SecurityBuffer), "max", c.cfg.MaxTokenSize)
+		return errResult(statusInvalidParameter), nil
+	}
 	// Authentication-failure throttling (no MS-SMB2 rule; see
 	// authThrottle): a blocked address is refused before the
-	// Authenticator sees its token, and a session in the exchange ends as
-	// on any failed authentication (MS-SMB2 3.3.5.5.3).
+	// Authenticator sees its token. A session in its first exchange ends
+	// as on any failed authentication (MS-SMB2 3.3.5.5.3); an established
+	// session being re-authenticated stays as it was, since no
+	// authentication took place.
 	if c.srv.throttle.blocked(c.nc.RemoteAddr()) {
-		if req.hdr.SessionID != 0 && s != nil {
-			c.removeSession(s)
-		}
+		c.refuseBlocked(req, s)
 		c.log.Debug("logon refused", "reason", "throttled: too many failed logons from this address")
 		return errResult(statusLogonFailure), nil
 	}
+	now := time.Now()
+	c.sweepLogons(now)
 	is311 := c.dialect == smbcrypto.Dialect311
 	if req.hdr.SessionID == 0 {
 		c.mu.Lock()
-		if len(c.sessions) >= c.cfg.MaxSessions {
+		if len(c.sessions) >= c.cfg.MaxSessions || c.logons >= c.cfg.MaxPendingLogons {
 			c.mu.Unlock()
 			return errResult(statusInsufficientResources), nil
 		}
 		s = &session{
 			id:    c.newSessionID(),
-			exch:  c.cfg.Auth.NewExchange(),
 			trees: make(map[uint32]*tree),
 		}
+		c.startExchangeLocked(s, now)
 		if is311 {
 			s.preauth = append([]byte(nil), c.preauth...)
 		}
@@ -73,7 +82,13 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 		}
 		if s.state == sessionValid && s.exch == nil {
 			// Re-authentication (MS-SMB2 3.3.5.5.2): keys stay unchanged.
-			s.exch = c.cfg.Auth.NewExchange()
+			c.mu.Lock()
+			if c.logons >= c.cfg.MaxPendingLogons {
+				c.mu.Unlock()
+				return errResult(statusInsufficientResources), nil
+			}
+			c.startExchangeLocked(s, now)
+			c.mu.Unlock()
 			s.reauth = true
 		}
 	}
@@ -85,8 +100,7 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 	// connections from one address cannot evaluate more guesses than the
 	// limit allows.
 	if !c.srv.throttle.begin(c.nc.RemoteAddr()) {
-		c.removeSession(s)
-		req.sess = nil
+		c.refuseBlocked(req, s)
 		c.log.Debug("logon refused", "reason", "throttled: too many failed logons from this address")
 		return errResult(statusLogonFailure), nil
 	}
@@ -111,7 +125,7 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 	}
 	id := s.exch.Identity()
 	key := s.exch.SessionKey()
-	s.exch = nil
+	c.endExchange(s)
 	if s.reauth {
 		s.reauth = false
 		if id.Anonymous != s.identity.Anonymous || !strings.EqualFold(id.User, s.identity.User) {
@@ -150,8 +164,94 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 		}
 	}
 	s.state = sessionValid
-	c.log.Info("session established", "session", s.id, "user", id.User, "domain", id.Domain, "anonymous", s.identity.Anonymous, "dialect", dialectName(c.dialect))
+	c.authenticated = true // the handshake is complete (HandshakeTimeout)
+	c.log.Info("session established", "session", s.id, "user", id.User, "domain", id.Domain, "anonymous", s.identity.Anonymous, "dialect", c.dialect)
 	return result{body: encodeSessionSetupResponse(flags, out), forceSig: s.signingKey != nil, signWith: s}, nil
+}
+
+// refuseBlocked ends the exchange of a session setup that the throttle
+// refused without consulting the Authenticator: a session in its first
+// exchange is removed; an established session keeps its state and only
+// loses the re-authentication it had begun.
+func (c *conn) refuseBlocked(req *request, s *session) {
+	if req.hdr.SessionID == 0 || s == nil {
+		return
+	}
+	if s.state == sessionValid {
+		c.endExchange(s)
+		s.reauth = false
+		return
+	}
+	c.removeSession(s)
+	req.sess = nil
+}
+
+// startExchangeLocked gives s a new security exchange with its deadline.
+// Caller holds c.mu.
+func (c *conn) startExchangeLocked(s *session, now time.Time) {
+	s.exch = c.cfg.Auth.NewExchange()
+	s.exchExpires = time.Time{}
+	if c.cfg.HandshakeTimeout > 0 {
+		s.exchExpires = now.Add(c.cfg.HandshakeTimeout)
+	}
+	c.logons++
+}
+
+// endExchange drops the security exchange of s, finished or not.
+func (c *conn) endExchange(s *session) {
+	c.mu.Lock()
+	c.endExchangeLocked(s)
+	c.mu.Unlock()
+}
+
+func (c *conn) endExchangeLocked(s *session) {
+	if s.exch != nil {
+		s.exch = nil
+		c.logons--
+	}
+}
+
+// sweepLogons drops the security exchanges whose HandshakeTimeout passed:
+// a session in its first exchange is removed, an established one only
+// loses its re-authentication. Each counts as a failed logon for the
+// throttle. Reader goroutine only.
+func (c *conn) sweepLogons(now time.Time) {
+	var expired []*session
+	c.mu.Lock()
+	if c.logons > 0 {
+		for _, s := range c.sessions {
+			if s.exch != nil && !s.exchExpires.IsZero() && !now.Before(s.exchExpires) {
+				expired = append(expired, s)
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, s := range expired {
+		c.log.Debug("unfinished session setup dropped after the handshake timeout", "session", s.id)
+		if s.state == sessionValid {
+			c.endExchange(s)
+			s.reauth = false
+		} else {
+			c.removeSession(s)
+		}
+		c.srv.throttle.abandoned(c.nc.RemoteAddr())
+	}
+}
+
+// nextLogonExpiry is the earliest deadline of an unfinished security
+// exchange, or zero. Reader goroutine only.
+func (c *conn) nextLogonExpiry() time.Time {
+	var next time.Time
+	c.mu.Lock()
+	if c.logons > 0 {
+		for _, s := range c.sessions {
+			if s.exch != nil && !s.exchExpires.IsZero() && (next.IsZero() || s.exchExpires.Before(next)) {
+				next = s.exchExpires
+			}
+		}
+	}
+	c.mu.Unlock()
+	return next
 }
 
 // handleLogoff is MS-SMB2 3.3.5.6; the response is signed with the keys of
@@ -159,6 +259,9 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 func (c *conn) handleLogoff(req *request) (result, error) {
 	if err := decodeSimple(req.msg); err != nil {
 		return errResult(statusInvalidParameter), nil
+	}
+	if req.sess.exch != nil {
+		c.srv.throttle.abandoned(c.nc.RemoteAddr())
 	}
 	c.removeSession(req.sess)
 	return result{body: encodeSimpleResponse()}, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
@@ -85,12 +86,15 @@ const (
 
 // session is MS-SMB2 3.3.1.8 restricted to what a pipe server needs.
 type session struct {
-	id       uint64
-	state    sessionState
-	exch     ipc.AuthExchange
-	reauth   bool
-	preauth  []byte // Session.PreauthIntegrityHashValue (3.1.1)
-	identity ipc.Identity
+	id     uint64
+	state  sessionState
+	exch   ipc.AuthExchange // the security exchange in progress, if any
+	reauth bool
+	// exchExpires is when exch is dropped (HandshakeTimeout after it
+	// began); zero for never.
+	exchExpires time.Time
+	preauth     []byte // Session.PreauthIntegrityHashValue (3.1.1)
+	identity    ipc.Identity
 
 	// Immutable once the session is valid.
 	sessionKey      []byte // Session.SessionKey (16 bytes); nil when anonymous

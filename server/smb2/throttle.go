@@ -171,7 +171,6 @@ func (t *authThrottle) end(a net.Addr, failed bool) {
 	if !ok {
 		return
 	}
-	now := t.now()
 	t.mu.Lock()
 	f := t.addrs[key]
 	if f != nil && f.inflight > 0 {
@@ -184,6 +183,30 @@ func (t *authThrottle) end(a net.Addr, failed bool) {
 		t.mu.Unlock()
 		return
 	}
+	t.failLocked(key)
+}
+
+// abandoned records a logon that was begun and never finished (its
+// session setup exchange was dropped after its deadline, by LOGOFF or
+// with its connection): it counts as a failure, so that an address cannot
+// park unfinished logons for free.
+func (t *authThrottle) abandoned(a net.Addr) {
+	if t == nil {
+		return
+	}
+	key, ok := throttleKey(a)
+	if !ok {
+		return
+	}
+	t.mu.Lock()
+	t.failLocked(key)
+}
+
+// failLocked counts one failure of key; it is called with t.mu held and
+// releases it.
+func (t *authThrottle) failLocked(key netip.Addr) {
+	now := t.now()
+	f := t.addrs[key]
 	if f == nil { // evicted meanwhile
 		if len(t.addrs) >= t.maxAddrs {
 			t.evictLocked(now)

@@ -114,6 +114,10 @@ func (a *Acceptor) mechanism(oid asn1.ObjectIdentifier) Mechanism {
 }
 
 // Errors returned by Step. Authentication failures wrap ipc.ErrLogonFailure.
+// MaxMechTypesDER bounds the DER size of the mechTypes list of a
+// NegTokenInit; a longer list is a malformed token.
+const MaxMechTypesDER = 1024
+
 var (
 	ErrExchangeDone = errors.New("spnego: security exchange already finished")
 	ErrBadToken     = errors.New("spnego: unexpected or malformed security token")
@@ -253,6 +257,12 @@ func (e *Exchange) first(in []byte) ([]byte, bool, error) {
 	init, err := ParseInitialContextToken(in)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %w", ErrBadToken, err)
+	}
+	// The mechTypes list is kept until the exchange ends (the input of
+	// the mechListMIC), so an unfinished exchange costs its size; a real
+	// list names a handful of OIDs.
+	if len(init.MechTypesDER) > MaxMechTypesDER {
+		return nil, false, fmt.Errorf("%w: mechTypes list of %d bytes (at most %d)", ErrBadToken, len(init.MechTypesDER), MaxMechTypesDER)
 	}
 	e.mechTypesDER = init.MechTypesDER
 	idx := -1
