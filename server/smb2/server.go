@@ -345,13 +345,13 @@ func (s *Server) admit(nc net.Conn) bool {
 	}
 	if reason != "" {
 		s.mu.Unlock()
-		nc.Close()
 		if reason != "closing" {
 			remote := nc.RemoteAddr().String()
 			s.refusals.do(reason, func(suppressed int) {
 				s.cfg.Logger.Warn("connection refused", "remote", remote, "reason", reason, "refusals_not_logged", suppressed)
 			})
 		}
+		nc.Close()
 		return false
 	}
 	c := newConn(s, nc)

@@ -165,7 +165,7 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 	}
 	s.state = sessionValid
 	c.authenticated = true // the handshake is complete (HandshakeTimeout)
-	c.log.Info("session established", "session", s.id, "user", id.User, "domain", id.Domain, "anonymous", s.identity.Anonymous, "dialect", c.dialect)
+	c.log.Info("session established", "session", s.id, "user", id.User, "domain", id.Domain, "anonymous", s.identity.Anonymous, "dialect", dialectName(c.dialect))
 	return result{body: encodeSessionSetupResponse(flags, out), forceSig: s.signingKey != nil, signWith: s}, nil
 }
 
