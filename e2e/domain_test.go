@@ -16,24 +16,26 @@ import (
 	"github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 	"github.com/oiweiwei/go-msrpc/smb2"
 	"github.com/wkssvcd/wkssvcd/internal/testnet"
+	"github.com/wkssvcd/wkssvcd/joinlogic"
 
 	"github.com/wkssvcd/wkssvcd/internal/testdc"
 )
 
-// NETSETUP_* option bits (MS-WKST 2.2.5.1) and the codes of MS-WKST 3.2.4.13.
+// NETSETUP_* option bits and the codes of MS-WKST 3.2.4.13, from the
+// table the server uses.
 const (
-	optJoinDomain   = 0x1
-	optAcctCreate   = 0x2
-	optAcctDelete   = 0x4
-	optDomainIfJoin = 0x20
+	optJoinDomain   = joinlogic.NETSETUP_JOIN_DOMAIN
+	optAcctCreate   = joinlogic.NETSETUP_ACCT_CREATE
+	optAcctDelete   = joinlogic.NETSETUP_ACCT_DELETE
+	optDomainIfJoin = joinlogic.NETSETUP_DOMAIN_JOIN_IF_JOINED
 
-	codeFileNotFound       = 0x2
-	codeLogonFailure       = 0x52e
-	codeNoneMapped         = 0x534
-	codeNoSuchDomain       = 0x54b
-	codeInvalidDomainRole  = 0x54a
-	codeUserExists         = 0x8b0
-	codeSetupAlreadyJoined = 0xa83
+	codeFileNotFound       = uint32(joinlogic.ERROR_FILE_NOT_FOUND)
+	codeLogonFailure       = uint32(joinlogic.ERROR_LOGON_FAILURE)
+	codeNoneMapped         = uint32(joinlogic.ERROR_NONE_MAPPED)
+	codeNoSuchDomain       = uint32(joinlogic.ERROR_NO_SUCH_DOMAIN)
+	codeInvalidDomainRole  = uint32(joinlogic.ERROR_INVALID_DOMAIN_ROLE)
+	codeUserExists         = uint32(joinlogic.NERR_UserExists)
+	codeSetupAlreadyJoined = uint32(joinlogic.NERR_SetupAlreadyJoined)
 )
 
 // domainDaemon starts the daemon as computer name, able to reach the test
@@ -377,8 +379,8 @@ func TestValidateName(t *testing.T) {
 		domain  = wkssvc.NetSetupNameType(3)
 		newDom  = wkssvc.NetSetupNameType(4)
 
-		nerrInvalidWorkgroupName = 0xa87
-		dupName                  = 0x34
+		nerrInvalidWorkgroupName = uint32(joinlogic.NERR_InvalidWorkgroupName)
+		dupName                  = uint32(joinlogic.ERROR_DUP_NAME)
 	)
 	for _, tc := range []struct {
 		name string

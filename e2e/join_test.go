@@ -14,15 +14,16 @@ import (
 	"github.com/oiweiwei/go-msrpc/smb2"
 
 	"github.com/wkssvcd/wkssvcd/crypto"
+	"github.com/wkssvcd/wkssvcd/joinlogic"
 )
 
-// Win32 codes the join tests expect (MS-ERREF 2.2).
+// Win32 codes the join tests expect, from the table the server uses.
 const (
-	codeSuccess          = 0
-	codeAccessDenied     = 0x5
-	codeInvalidPassword  = 0x56
-	codeInvalidParameter = 0x57
-	codeSetupNotJoined   = 0xa84
+	codeSuccess          = uint32(joinlogic.NERR_Success)
+	codeAccessDenied     = uint32(joinlogic.ERROR_ACCESS_DENIED)
+	codeInvalidPassword  = uint32(joinlogic.ERROR_INVALID_PASSWORD)
+	codeInvalidParameter = uint32(joinlogic.ERROR_INVALID_PARAMETER)
+	codeSetupNotJoined   = uint32(joinlogic.NERR_SetupNotJoined)
 )
 
 // joinInfo asks the daemon for its membership with go-msrpc.

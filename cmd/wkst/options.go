@@ -5,29 +5,13 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+
+	"github.com/wkssvcd/wkssvcd/joinlogic"
 )
 
-// NETSETUP_* option bits of NetrJoinDomain2/3, NetrUnjoinDomain2/3 and
-// friends (MS-WKST 3.2.4.13, 3.2.4.14, 3.2.4.22, 3.2.4.23, 2.2.3.x).
-var netsetupFlags = []struct {
-	name string
-	bit  uint32
-}{
-	{"JOIN_DOMAIN", 0x00000001},
-	{"ACCT_CREATE", 0x00000002},
-	{"ACCT_DELETE", 0x00000004},
-	{"WIN9X_UPGRADE", 0x00000010},
-	{"DOMAIN_JOIN_IF_JOINED", 0x00000020},
-	{"JOIN_UNSECURE", 0x00000040},
-	{"MACHINE_PWD_PASSED", 0x00000080},
-	{"DEFER_SPN_SET", 0x00000100},
-	{"JOIN_DC_ACCOUNT", 0x00000200},
-	{"JOIN_WITH_NEW_NAME", 0x00000400},
-	{"JOIN_READONLY", 0x00000800},
-	{"DNS_NAME_CHANGES_ONLY", 0x00001000},
-	{"INSTALL_INVOCATION", 0x00040000},
-	{"IGNORE_UNSUPPORTED_FLAGS", 0x10000000},
-}
+// netsetupFlags are the NETSETUP_* option bits (MS-WKST 3.2.4.13,
+// 3.2.4.14, 3.2.4.22, 3.2.4.23), from the table the server uses.
+var netsetupFlags = joinlogic.OptionNames
 
 // parseOptions reads an Options value: either a number (hex with 0x, or
 // decimal) or a list of flag names separated by ',', '|' or '+', with or
@@ -59,8 +43,8 @@ func parseOptions(s string) (uint32, error) {
 
 func flagBit(name string) (uint32, bool) {
 	for _, f := range netsetupFlags {
-		if f.name == name {
-			return f.bit, true
+		if f.Name == name {
+			return f.Bit, true
 		}
 	}
 	return 0, false
@@ -69,7 +53,7 @@ func flagBit(name string) (uint32, bool) {
 func knownFlags() string {
 	names := make([]string, len(netsetupFlags))
 	for i, f := range netsetupFlags {
-		names[i] = f.name
+		names[i] = f.Name
 	}
 	return strings.Join(names, ",")
 }
@@ -80,9 +64,9 @@ func formatOptions(v uint32) string {
 	var names []string
 	rest := v
 	for _, f := range netsetupFlags {
-		if v&f.bit != 0 {
-			names = append(names, f.name)
-			rest &^= f.bit
+		if v&f.Bit != 0 {
+			names = append(names, f.Name)
+			rest &^= f.Bit
 		}
 	}
 	for rest != 0 {
