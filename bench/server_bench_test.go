@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wkssvcd/wkssvcd/server/dcerpc"
+	"github.com/wkssvcd/wkssvcd/server/ipc"
 	"github.com/wkssvcd/wkssvcd/server/ntlm"
 	"github.com/wkssvcd/wkssvcd/server/smb2"
 	"github.com/wkssvcd/wkssvcd/wkssvc"
@@ -38,7 +39,7 @@ func startInProcess(b *testing.B) Target {
 		Accounts:        ntlm.StaticAccounts{{Name: benchUser, NTHash: ntlm.NTHash(benchPass), Admin: true}},
 	})
 	rpc := dcerpc.NewServer(dcerpc.Config{})
-	rpc.Register("wkssvc", wkssvc.Interfaces(wkssvc.New(wkssvc.Config{ComputerName: "BENCHHOST"}))...)
+	rpc.Register("wkssvc", wkssvc.Interfaces(wkssvc.New(wkssvc.Config{Names: ipc.StaticNames{NetBIOS: "BENCHHOST"}}))...)
 	srv, err := smb2.NewServer(smb2.Config{Auth: auth, Pipes: rpc})
 	if err != nil {
 		b.Fatal(err)

@@ -18,7 +18,14 @@
 // as the machine account to learn whether the write happened and rolling
 // forward if it did.
 //
+// The computer's names (ComputerName, MS-WKST 3.2.1.2) are state too: a
+// NameStore keeps them (a versioned 0600 file once a rename changed
+// them), and the network front reads them from it.
+//
 // It must not touch SMB, NDR or RPC wire types, nor decrypt JOINPR password
 // blobs itself: callers hand it transport-neutral requests and a
 // PasswordSource that decrypts at the step where the specification does.
+// Of go-msrpc it uses only the MS-ERREF tables, which name its codes
+// (Code is the one table of results the server, the wkst client and the
+// tests share).
 package joinlogic

@@ -83,12 +83,18 @@ type MembershipStore interface {
 
 // Config configures a Joiner.
 type Config struct {
-	// ComputerName is ComputerNameNetBIOS (MS-WKST 3.2.1.5). Required; it
-	// must be a valid NetBIOS computer name (MS-WKST 3.2.4.16).
+	// Names holds the computer's names (MS-WKST 3.2.1.2), which renames
+	// and the alternate-name methods change. Default: names kept in
+	// memory, starting from ComputerName and DNSHostName.
+	Names NameStore
+	// ComputerName is the initial ComputerNameNetBIOS (MS-WKST 3.2.1.5)
+	// when Names is nil; it must then be a valid NetBIOS computer name
+	// (MS-WKST 3.2.4.16).
 	ComputerName string
-	// DNSHostName is ComputerNameFQDN, written to dNSHostName and the DNS
-	// SPN. Default: the lower-cased ComputerName followed by "." and the
-	// DNS name of the domain being joined.
+	// DNSHostName is the initial ComputerNameFQDN when Names is nil. A
+	// join writes it to dNSHostName and the DNS SPN. Default: the
+	// lower-cased NetBIOS name followed by "." and the DNS name of the
+	// domain being joined.
 	DNSHostName string
 	// Store persists the membership. Required.
 	Store MembershipStore
@@ -153,13 +159,14 @@ func New(cfg Config) (*Joiner, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("joinlogic: Config.Store is required")
 	}
-	if c := machineSyntax(cfg.ComputerName); c != NERR_Success {
-		return nil, fmt.Errorf("joinlogic: invalid computer name %q: %v", cfg.ComputerName, c)
-	}
-	if cfg.DNSHostName != "" {
-		if c := dnsMachineSyntax(cfg.DNSHostName); c != NERR_Success {
-			return nil, fmt.Errorf("joinlogic: invalid DNS host name %q: %v", cfg.DNSHostName, c)
+	if cfg.Names == nil {
+		names, err := MemoryNameStore(ComputerName{NetBIOS: strings.ToUpper(cfg.ComputerName), FQDN: cfg.DNSHostName})
+		if err != nil {
+			return nil, err
 		}
+		cfg.Names = names
+	} else if err := cfg.Names.Names().validate(); err != nil {
+		return nil, fmt.Errorf("joinlogic: computer name: %w", err)
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
@@ -189,7 +196,20 @@ func New(cfg Config) (*Joiner, error) {
 }
 
 // netbiosName is ComputerNameNetBIOS in its canonical upper case.
-func (j *Joiner) netbiosName() string { return strings.ToUpper(j.cfg.ComputerName) }
+func (j *Joiner) netbiosName() string { return strings.ToUpper(j.cfg.Names.Names().NetBIOS) }
+
+// dnsHostName is ComputerNameFQDN ("" when not configured).
+func (j *Joiner) dnsHostName() string { return j.cfg.Names.Names().FQDN }
+
+// Names returns the computer's current names (MS-WKST 3.2.1.2).
+func (j *Joiner) Names() ComputerName { return j.cfg.Names.Names() }
+
+// NetBIOSName returns ComputerNameNetBIOS: with DNSHostName, the Joiner
+// reports the names its renames change (server/ipc.ComputerNames).
+func (j *Joiner) NetBIOSName() string { return j.netbiosName() }
+
+// DNSHostName returns ComputerNameFQDN ("" when unknown).
+func (j *Joiner) DNSHostName() string { return j.dnsHostName() }
 
 func validMethod(m int) bool { return m == 2 || m == 3 }
 
@@ -403,7 +423,7 @@ func (j *Joiner) joinWorkgroup(ctx context.Context, cur Membership, name string)
 	// syntax, then "MUST NOT be the name of the server". The NetBIOS
 	// group-name registration test (<90>) needs a NetBIOS name service this
 	// server does not run, so it is not made.
-	if !workgroupSyntaxOK(name) || strings.EqualFold(name, j.cfg.ComputerName) {
+	if !workgroupSyntaxOK(name) || strings.EqualFold(name, j.netbiosName()) {
 		return NERR_InvalidWorkgroupName
 	}
 	var undo undoStack
@@ -497,8 +517,8 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 	// MUST return ERROR_INVALID_DOMAINNAME." The flat name the locator
 	// reported is compared as well, so that naming the domain by its DNS
 	// name does not hide the clash.
-	if strings.EqualFold(j.cfg.ComputerName, domain) ||
-		(dc.DomainFlat != "" && strings.EqualFold(j.cfg.ComputerName, dc.DomainFlat)) {
+	if strings.EqualFold(j.netbiosName(), domain) ||
+		(dc.DomainFlat != "" && strings.EqualFold(j.netbiosName(), dc.DomainFlat)) {
 		return ERROR_INVALID_DOMAINNAME
 	}
 
@@ -541,7 +561,7 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 	case mpp:
 		// copied from PasswordString above
 	case unsecure:
-		computerPw = legacyMachinePassword(j.cfg.ComputerName)
+		computerPw = legacyMachinePassword(j.netbiosName())
 	default:
 		computerPw, err = wkcrypto.GenerateMachinePassword(j.cfg.Rand)
 		if err != nil {
@@ -567,9 +587,9 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 
 	name := j.netbiosName()
 	sam := name + "$" // ComputerAccountString
-	dnsName := j.cfg.DNSHostName
+	dnsName := j.dnsHostName()
 	if dnsName == "" {
-		dnsName = strings.ToLower(j.cfg.ComputerName)
+		dnsName = strings.ToLower(name)
 		if info.DNSName != "" {
 			dnsName += "." + strings.ToLower(info.DNSName)
 		}
@@ -947,7 +967,7 @@ func (j *Joiner) validateName(ctx context.Context, r ValidateNameRequest) Code {
 	}
 	switch r.NameType {
 	case NetSetupWorkgroup:
-		if strings.EqualFold(name, j.cfg.ComputerName) {
+		if strings.EqualFold(name, j.netbiosName()) {
 			return NERR_InvalidWorkgroupName
 		}
 	case NetSetupDomain, NetSetupNonExistentDomain:

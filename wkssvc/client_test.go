@@ -15,6 +15,7 @@ import (
 	wkst "github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 	"github.com/oiweiwei/go-msrpc/ndr"
 
+	"github.com/wkssvcd/wkssvcd/joinlogic"
 	"github.com/wkssvcd/wkssvcd/server/dcerpc"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 )
@@ -29,9 +30,8 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 func testConfig() Config {
 	return Config{
-		ComputerName:             "wkhost",
-		DNSHostName:              "wkhost.example.test",
-		Membership:               StaticMembership{Name: "EXAMPLE", Status: NetSetupDomainName},
+		Names:                    ipc.StaticNames{NetBIOS: "WKHOST", DNS: "wkhost.example.test"},
+		Join:                     StaticMembership{Name: "EXAMPLE", Status: joinlogic.NetSetupDomainName},
 		AllowAnyProtocolSequence: true,
 		Logger:                   quietLogger(),
 	}

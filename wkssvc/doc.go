@@ -4,8 +4,10 @@
 //
 // It owns the query methods (NetrWkstaGetInfo, NetrGetJoinInformation),
 // their access rules and the answers of the methods this server does not
-// offer. The domain join, unjoin, rename and validation methods are
-// delegated to a JoinHandler. It must not parse PDUs, touch the SMB layer
-// or keep membership state itself: membership comes from a
-// MembershipSource.
+// offer. The membership methods (join, unjoin, rename, name validation)
+// go to a Joiner: go-msrpc's wire types are turned into joinlogic's
+// transport-neutral requests once, here, and the Joiner answers with an
+// MS-ERREF code. It must not parse PDUs, touch the SMB layer or keep
+// membership state itself; the computer's names are read, on every call,
+// from an ipc.ComputerNames.
 package wkssvc

@@ -44,8 +44,7 @@ func FuzzRequestDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	m := NewMembership(joiner)
-	s := New(Config{ComputerName: "WKHOST", Membership: m, Join: m, Logger: quietLogger()})
+	s := New(Config{Names: joiner, Join: joiner, Logger: quietLogger()})
 	handle := Interfaces(s)[0].Handle
 	key := []byte("0123456789abcdef")
 	ctx := dcerpc.ContextWithProtocolSequence(ipc.NewContext(context.Background(),

@@ -4,125 +4,208 @@ import (
 	"context"
 
 	wkst "github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
+
+	"github.com/wkssvcd/wkssvcd/crypto"
+	"github.com/wkssvcd/wkssvcd/joinlogic"
+	"github.com/wkssvcd/wkssvcd/server/dcerpc"
+	"github.com/wkssvcd/wkssvcd/server/ipc"
 )
 
-// JoinHandler serves the domain membership methods of wkssvc: join,
-// unjoin, rename, name validation and joinable OUs. Server delegates
-// these opnums to Config.Join unchanged; the call's context carries the
-// pipe's ipc.OpenInfo (caller identity and session key).
-type JoinHandler interface {
-	// JoinDomain2 serves NetrJoinDomain2 (MS-WKST 3.2.4.13).
-	JoinDomain2(context.Context, *wkst.JoinDomain2Request) (*wkst.JoinDomain2Response, error)
-	// UnjoinDomain2 serves NetrUnjoinDomain2 (MS-WKST 3.2.4.14).
-	UnjoinDomain2(context.Context, *wkst.UnjoinDomain2Request) (*wkst.UnjoinDomain2Response, error)
-	// RenameMachineInDomain2 serves NetrRenameMachineInDomain2 (MS-WKST 3.2.4.15).
-	RenameMachineInDomain2(context.Context, *wkst.RenameMachineInDomain2Request) (*wkst.RenameMachineInDomain2Response, error)
-	// ValidateName2 serves NetrValidateName2 (MS-WKST 3.2.4.16).
-	ValidateName2(context.Context, *wkst.ValidateName2Request) (*wkst.ValidateName2Response, error)
-	// GetJoinableOUs2 serves NetrGetJoinableOUs2 (MS-WKST 3.2.4.17).
-	GetJoinableOUs2(context.Context, *wkst.GetJoinableOUs2Request) (*wkst.GetJoinableOUs2Response, error)
-	// JoinDomain3 serves NetrJoinDomain3 (MS-WKST 3.2.4.22).
-	JoinDomain3(context.Context, *wkst.JoinDomain3Request) (*wkst.JoinDomain3Response, error)
-	// UnjoinDomain3 serves NetrUnjoinDomain3 (MS-WKST 3.2.4.23).
-	UnjoinDomain3(context.Context, *wkst.UnjoinDomain3Request) (*wkst.UnjoinDomain3Response, error)
-	// RenameMachineInDomain3 serves NetrRenameMachineInDomain3 (MS-WKST 3.2.4.24).
-	RenameMachineInDomain3(context.Context, *wkst.RenameMachineInDomain3Request) (*wkst.RenameMachineInDomain3Response, error)
-	// ValidateName3 serves NetrValidateName3 (MS-WKST 3.2.4.25).
-	ValidateName3(context.Context, *wkst.ValidateName3Request) (*wkst.ValidateName3Response, error)
+// Joiner is the join state machine as this interface sees it: joinlogic's
+// transport-neutral requests in, MS-ERREF codes out. The wire types of
+// go-msrpc stop here; *joinlogic.Joiner implements it.
+type Joiner interface {
+	// JoinInformation reports the workgroup or domain and the
+	// NETSETUP_JOIN_STATUS (MS-WKST 3.2.4.12); name is empty when
+	// unjoined.
+	JoinInformation(ctx context.Context) (name string, status uint32, err error)
+	// Join serves NetrJoinDomain2/3 (MS-WKST 3.2.4.13, 3.2.4.22).
+	Join(ctx context.Context, r joinlogic.JoinRequest) joinlogic.Code
+	// Unjoin serves NetrUnjoinDomain2/3 (MS-WKST 3.2.4.14, 3.2.4.23).
+	Unjoin(ctx context.Context, r joinlogic.UnjoinRequest) joinlogic.Code
+	// ValidateName serves NetrValidateName2/3 (MS-WKST 3.2.4.16, 3.2.4.25).
+	ValidateName(ctx context.Context, r joinlogic.ValidateNameRequest) joinlogic.Code
 }
 
-// NotSupportedJoin is a JoinHandler for a server that does not change its
-// membership: every method returns ERROR_NOT_SUPPORTED.
-type NotSupportedJoin struct{}
+var _ Joiner = (*joinlogic.Joiner)(nil)
 
-var _ JoinHandler = NotSupportedJoin{}
-
-// JoinDomain2 returns ERROR_NOT_SUPPORTED.
-func (NotSupportedJoin) JoinDomain2(context.Context, *wkst.JoinDomain2Request) (*wkst.JoinDomain2Response, error) {
-	return &wkst.JoinDomain2Response{Return: errNotSupported}, nil
+// StaticMembership is a Joiner for a server whose membership never
+// changes: it reports Name and Status, and every change answers
+// ERROR_NOT_SUPPORTED.
+type StaticMembership struct {
+	Name   string
+	Status uint32 // NETSETUP_JOIN_STATUS (joinlogic.NetSetup*)
 }
 
-// UnjoinDomain2 returns ERROR_NOT_SUPPORTED.
-func (NotSupportedJoin) UnjoinDomain2(context.Context, *wkst.UnjoinDomain2Request) (*wkst.UnjoinDomain2Response, error) {
-	return &wkst.UnjoinDomain2Response{Return: errNotSupported}, nil
+var _ Joiner = StaticMembership{}
+
+// JoinInformation returns the fixed name and status.
+func (m StaticMembership) JoinInformation(context.Context) (string, uint32, error) {
+	return m.Name, m.Status, nil
 }
 
-// RenameMachineInDomain2 returns ERROR_NOT_SUPPORTED.
-func (NotSupportedJoin) RenameMachineInDomain2(context.Context, *wkst.RenameMachineInDomain2Request) (*wkst.RenameMachineInDomain2Response, error) {
-	return &wkst.RenameMachineInDomain2Response{Return: errNotSupported}, nil
+// Join returns ERROR_NOT_SUPPORTED.
+func (StaticMembership) Join(context.Context, joinlogic.JoinRequest) joinlogic.Code {
+	return joinlogic.ERROR_NOT_SUPPORTED
 }
 
-// ValidateName2 returns ERROR_NOT_SUPPORTED.
-func (NotSupportedJoin) ValidateName2(context.Context, *wkst.ValidateName2Request) (*wkst.ValidateName2Response, error) {
-	return &wkst.ValidateName2Response{Return: errNotSupported}, nil
+// Unjoin returns ERROR_NOT_SUPPORTED.
+func (StaticMembership) Unjoin(context.Context, joinlogic.UnjoinRequest) joinlogic.Code {
+	return joinlogic.ERROR_NOT_SUPPORTED
 }
 
-// GetJoinableOUs2 returns ERROR_NOT_SUPPORTED.
-func (NotSupportedJoin) GetJoinableOUs2(context.Context, *wkst.GetJoinableOUs2Request) (*wkst.GetJoinableOUs2Response, error) {
-	return &wkst.GetJoinableOUs2Response{Return: errNotSupported}, nil
+// ValidateName returns ERROR_NOT_SUPPORTED.
+func (StaticMembership) ValidateName(context.Context, joinlogic.ValidateNameRequest) joinlogic.Code {
+	return joinlogic.ERROR_NOT_SUPPORTED
 }
 
-// JoinDomain3 returns ERROR_NOT_SUPPORTED.
-func (NotSupportedJoin) JoinDomain3(context.Context, *wkst.JoinDomain3Request) (*wkst.JoinDomain3Response, error) {
-	return &wkst.JoinDomain3Response{Return: errNotSupported}, nil
+// call is what the state machine needs to know about the pipe a call
+// arrived on: the caller, the protocol sequence and the key that opens
+// JOINPR password blobs (MS-WKST 2.2.5.18.3, 2.2.5.19.2).
+type call struct {
+	caller  joinlogic.Caller
+	protseq string
+	key     []byte
 }
 
-// UnjoinDomain3 returns ERROR_NOT_SUPPORTED.
-func (NotSupportedJoin) UnjoinDomain3(context.Context, *wkst.UnjoinDomain3Request) (*wkst.UnjoinDomain3Response, error) {
-	return &wkst.UnjoinDomain3Response{Return: errNotSupported}, nil
+func callOf(ctx context.Context) call {
+	c := call{protseq: dcerpc.ProtocolSequence(ctx)}
+	info, ok := ipc.FromContext(ctx)
+	if !ok {
+		c.caller = joinlogic.Caller{Anonymous: true}
+		return c
+	}
+	id := info.Identity
+	c.caller = joinlogic.Caller{User: id.User, Domain: id.Domain, Admin: id.Admin, Anonymous: id.Anonymous}
+	c.key = info.SessionKey
+	return c
 }
 
-// RenameMachineInDomain3 returns ERROR_NOT_SUPPORTED.
-func (NotSupportedJoin) RenameMachineInDomain3(context.Context, *wkst.RenameMachineInDomain3Request) (*wkst.RenameMachineInDomain3Response, error) {
-	return &wkst.RenameMachineInDomain3Response{Return: errNotSupported}, nil
+// optional maps an optional [unique, string] parameter. The NDR layer
+// gives NULL and "" alike as ""; both mean "not supplied" here.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
-// ValidateName3 returns ERROR_NOT_SUPPORTED.
-func (NotSupportedJoin) ValidateName3(context.Context, *wkst.ValidateName3Request) (*wkst.ValidateName3Response, error) {
-	return &wkst.ValidateName3Response{Return: errNotSupported}, nil
+// rc4Password decrypts a JOINPR_ENCRYPTED_USER_PASSWORD on demand.
+func rc4Password(key []byte, p *wkst.EncryptedUserPassword) joinlogic.PasswordSource {
+	if p == nil {
+		return nil
+	}
+	return func() (string, bool, joinlogic.Code) {
+		pw, err := crypto.DecryptRC4(key, p.Buffer)
+		if err != nil {
+			// MS-WKST 3.2.4.13.1: a blob that does not decrypt, or
+			// decrypts to 513 bytes or more, is ERROR_INVALID_PASSWORD.
+			return "", true, joinlogic.ERROR_INVALID_PASSWORD
+		}
+		return pw, true, joinlogic.NERR_Success
+	}
 }
 
-// JoinDomain2 is NetrJoinDomain2 (MS-WKST 3.2.4.13), served by Config.Join.
+// aesPassword decrypts a JOINPR_ENCRYPTED_USER_PASSWORD_AES on demand.
+func aesPassword(key []byte, p *wkst.EncryptedUserPasswordAES) joinlogic.PasswordSource {
+	if p == nil {
+		return nil
+	}
+	return func() (string, bool, joinlogic.Code) {
+		var b crypto.AESBlob
+		if len(p.AuthData) != len(b.AuthData) || len(p.Salt) != len(b.Salt) || int(p.CipherLength) != len(p.Cipher) {
+			return "", true, joinlogic.ERROR_INVALID_PASSWORD
+		}
+		copy(b.AuthData[:], p.AuthData)
+		copy(b.Salt[:], p.Salt)
+		b.Cipher = p.Cipher
+		pw, err := crypto.DecryptAES(key, b)
+		if err != nil {
+			// MS-WKST 3.2.4.22.1: same rule for the AES blob.
+			return "", true, joinlogic.ERROR_INVALID_PASSWORD
+		}
+		return pw, true, joinlogic.NERR_Success
+	}
+}
+
+// join builds the JoinRequest of NetrJoinDomain2/3; only the password
+// blob differs between the two.
+func (s *Server) join(ctx context.Context, method int, domain, ou, account string, pw func([]byte) joinlogic.PasswordSource, options uint32) uint32 {
+	c := callOf(ctx)
+	return uint32(s.cfg.Join.Join(ctx, joinlogic.JoinRequest{
+		Method: method, Protseq: c.protseq, Caller: c.caller,
+		DomainName: &domain, MachineAccountOU: optional(ou), AccountName: optional(account),
+		Password: pw(c.key), Options: options,
+	}))
+}
+
+// unjoin builds the UnjoinRequest of NetrUnjoinDomain2/3.
+func (s *Server) unjoin(ctx context.Context, method int, account string, pw func([]byte) joinlogic.PasswordSource, options uint32) uint32 {
+	c := callOf(ctx)
+	return uint32(s.cfg.Join.Unjoin(ctx, joinlogic.UnjoinRequest{
+		Method: method, Protseq: c.protseq, Caller: c.caller, AccountName: optional(account),
+		Password: pw(c.key), Options: options,
+	}))
+}
+
+// validateName builds the ValidateNameRequest of NetrValidateName2/3.
+func (s *Server) validateName(ctx context.Context, method int, name, account string, pw func([]byte) joinlogic.PasswordSource, nameType wkst.NetSetupNameType) uint32 {
+	c := callOf(ctx)
+	return uint32(s.cfg.Join.ValidateName(ctx, joinlogic.ValidateNameRequest{
+		Method: method, Protseq: c.protseq, Caller: c.caller, Name: &name, AccountName: optional(account),
+		Password: pw(c.key), NameType: uint32(nameType),
+	}))
+}
+
+func rc4Of(p *wkst.EncryptedUserPassword) func([]byte) joinlogic.PasswordSource {
+	return func(key []byte) joinlogic.PasswordSource { return rc4Password(key, p) }
+}
+
+func aesOf(p *wkst.EncryptedUserPasswordAES) func([]byte) joinlogic.PasswordSource {
+	return func(key []byte) joinlogic.PasswordSource { return aesPassword(key, p) }
+}
+
+// JoinDomain2 is NetrJoinDomain2 (MS-WKST 3.2.4.13).
 func (s *Server) JoinDomain2(ctx context.Context, req *wkst.JoinDomain2Request) (*wkst.JoinDomain2Response, error) {
-	return s.cfg.Join.JoinDomain2(ctx, req)
+	return &wkst.JoinDomain2Response{Return: s.join(ctx, 2, req.DomainNameParam, req.MachineAccountOU, req.AccountName, rc4Of(req.Password), req.Options)}, nil
 }
 
-// UnjoinDomain2 is NetrUnjoinDomain2 (MS-WKST 3.2.4.14), served by Config.Join.
-func (s *Server) UnjoinDomain2(ctx context.Context, req *wkst.UnjoinDomain2Request) (*wkst.UnjoinDomain2Response, error) {
-	return s.cfg.Join.UnjoinDomain2(ctx, req)
-}
-
-// RenameMachineInDomain2 is NetrRenameMachineInDomain2 (MS-WKST 3.2.4.15), served by Config.Join.
-func (s *Server) RenameMachineInDomain2(ctx context.Context, req *wkst.RenameMachineInDomain2Request) (*wkst.RenameMachineInDomain2Response, error) {
-	return s.cfg.Join.RenameMachineInDomain2(ctx, req)
-}
-
-// ValidateName2 is NetrValidateName2 (MS-WKST 3.2.4.16), served by Config.Join.
-func (s *Server) ValidateName2(ctx context.Context, req *wkst.ValidateName2Request) (*wkst.ValidateName2Response, error) {
-	return s.cfg.Join.ValidateName2(ctx, req)
-}
-
-// GetJoinableOUs2 is NetrGetJoinableOUs2 (MS-WKST 3.2.4.17), served by Config.Join.
-func (s *Server) GetJoinableOUs2(ctx context.Context, req *wkst.GetJoinableOUs2Request) (*wkst.GetJoinableOUs2Response, error) {
-	return s.cfg.Join.GetJoinableOUs2(ctx, req)
-}
-
-// JoinDomain3 is NetrJoinDomain3 (MS-WKST 3.2.4.22), served by Config.Join.
+// JoinDomain3 is NetrJoinDomain3 (MS-WKST 3.2.4.22).
 func (s *Server) JoinDomain3(ctx context.Context, req *wkst.JoinDomain3Request) (*wkst.JoinDomain3Response, error) {
-	return s.cfg.Join.JoinDomain3(ctx, req)
+	return &wkst.JoinDomain3Response{Return: s.join(ctx, 3, req.DomainNameParam, req.MachineAccountOU, req.AccountName, aesOf(req.Password), req.Options)}, nil
 }
 
-// UnjoinDomain3 is NetrUnjoinDomain3 (MS-WKST 3.2.4.23), served by Config.Join.
+// UnjoinDomain2 is NetrUnjoinDomain2 (MS-WKST 3.2.4.14).
+func (s *Server) UnjoinDomain2(ctx context.Context, req *wkst.UnjoinDomain2Request) (*wkst.UnjoinDomain2Response, error) {
+	return &wkst.UnjoinDomain2Response{Return: s.unjoin(ctx, 2, req.AccountName, rc4Of(req.Password), req.Options)}, nil
+}
+
+// UnjoinDomain3 is NetrUnjoinDomain3 (MS-WKST 3.2.4.23).
 func (s *Server) UnjoinDomain3(ctx context.Context, req *wkst.UnjoinDomain3Request) (*wkst.UnjoinDomain3Response, error) {
-	return s.cfg.Join.UnjoinDomain3(ctx, req)
+	return &wkst.UnjoinDomain3Response{Return: s.unjoin(ctx, 3, req.AccountName, aesOf(req.Password), req.Options)}, nil
 }
 
-// RenameMachineInDomain3 is NetrRenameMachineInDomain3 (MS-WKST 3.2.4.24), served by Config.Join.
-func (s *Server) RenameMachineInDomain3(ctx context.Context, req *wkst.RenameMachineInDomain3Request) (*wkst.RenameMachineInDomain3Response, error) {
-	return s.cfg.Join.RenameMachineInDomain3(ctx, req)
+// ValidateName2 is NetrValidateName2 (MS-WKST 3.2.4.16).
+func (s *Server) ValidateName2(ctx context.Context, req *wkst.ValidateName2Request) (*wkst.ValidateName2Response, error) {
+	return &wkst.ValidateName2Response{Return: s.validateName(ctx, 2, req.NameToValidate, req.AccountName, rc4Of(req.Password), req.NameType)}, nil
 }
 
-// ValidateName3 is NetrValidateName3 (MS-WKST 3.2.4.25), served by Config.Join.
+// ValidateName3 is NetrValidateName3 (MS-WKST 3.2.4.25).
 func (s *Server) ValidateName3(ctx context.Context, req *wkst.ValidateName3Request) (*wkst.ValidateName3Response, error) {
-	return s.cfg.Join.ValidateName3(ctx, req)
+	return &wkst.ValidateName3Response{Return: s.validateName(ctx, 3, req.NameToValidate, req.AccountName, aesOf(req.Password), req.NameType)}, nil
+}
+
+// RenameMachineInDomain2 is NetrRenameMachineInDomain2 (MS-WKST 3.2.4.15).
+func (s *Server) RenameMachineInDomain2(ctx context.Context, req *wkst.RenameMachineInDomain2Request) (*wkst.RenameMachineInDomain2Response, error) {
+	return &wkst.RenameMachineInDomain2Response{Return: s.changeNotSupported(ctx)}, nil
+}
+
+// RenameMachineInDomain3 is NetrRenameMachineInDomain3 (MS-WKST 3.2.4.24).
+func (s *Server) RenameMachineInDomain3(ctx context.Context, req *wkst.RenameMachineInDomain3Request) (*wkst.RenameMachineInDomain3Response, error) {
+	return &wkst.RenameMachineInDomain3Response{Return: s.changeNotSupported(ctx)}, nil
+}
+
+// GetJoinableOUs2 is NetrGetJoinableOUs2 (MS-WKST 3.2.4.17).
+func (s *Server) GetJoinableOUs2(ctx context.Context, req *wkst.GetJoinableOUs2Request) (*wkst.GetJoinableOUs2Response, error) {
+	return &wkst.GetJoinableOUs2Response{Return: errNotSupported}, nil
 }

@@ -3,7 +3,6 @@ package wkssvc
 import (
 	"context"
 	"log/slog"
-	"os"
 	"strings"
 
 	wkst "github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
@@ -11,72 +10,42 @@ import (
 
 	msrpc "github.com/oiweiwei/go-msrpc/dcerpc"
 
+	"github.com/wkssvcd/wkssvcd/joinlogic"
 	"github.com/wkssvcd/wkssvcd/server/dcerpc"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 )
 
-// Win32 error codes returned by the methods (MS-ERREF 2.2).
+// Win32 results of the methods, from the one table in joinlogic
+// (MS-ERREF 2.2).
 const (
-	errSuccess                   uint32 = 0
-	errAccessDenied              uint32 = 0x00000005 // ERROR_ACCESS_DENIED
-	errNotSupported              uint32 = 0x00000032 // ERROR_NOT_SUPPORTED
-	errInvalidLevel              uint32 = 0x0000007C // ERROR_INVALID_LEVEL
-	errProtseqNotSupported       uint32 = 0x000006A7 // RPC_S_PROTSEQ_NOT_SUPPORTED
-	errInternalError             uint32 = 0x0000054F // ERROR_INTERNAL_ERROR
-	platformIDNT                 uint32 = 500        // PLATFORM_ID_NT (MS-WKST 2.2.5.1)
-	defaultVersionMajor                 = 10
-	defaultVersionMinor                 = 0
-	defaultKeepConnection               = 600 // MS-WKST 3.2.3 <16>
-	defaultMaxCommands                  = 50  // MS-WKST 3.2.3 <17>
-	defaultSessionTimeout               = 60  // MS-WKST 3.2.3 <19>
-	levelInfo100                        = 100
-	levelInfo101                        = 101
-	levelInfo102                        = 102
-	levelInfo502                        = 502
-	maxNetBIOSComputerNameLength        = 15
+	errSuccess             = uint32(joinlogic.NERR_Success)
+	errAccessDenied        = uint32(joinlogic.ERROR_ACCESS_DENIED)
+	errNotSupported        = uint32(joinlogic.ERROR_NOT_SUPPORTED)
+	errInvalidLevel        = uint32(joinlogic.ERROR_INVALID_LEVEL)
+	errProtseqNotSupported = uint32(joinlogic.RPC_S_PROTSEQ_NOT_SUPPORTED)
+	errInternalError       = uint32(joinlogic.ERROR_INTERNAL_ERROR)
 )
 
-// JoinStatus is NETSETUP_JOIN_STATUS (MS-WKST 2.2.3.1).
-type JoinStatus uint32
-
-// Join states (MS-WKST 2.2.3.1).
+// Values of the workstation ADM (MS-WKST 3.2.1, 3.2.3).
 const (
-	NetSetupUnknownStatus JoinStatus = 0
-	NetSetupUnjoined      JoinStatus = 1
-	NetSetupWorkgroupName JoinStatus = 2
-	NetSetupDomainName    JoinStatus = 3
+	platformIDNT          uint32 = 500 // PLATFORM_ID_NT (MS-WKST 2.2.5.1)
+	defaultVersionMajor          = 10
+	defaultVersionMinor          = 0
+	defaultKeepConnection        = 600 // MS-WKST 3.2.3 <16>
+	defaultMaxCommands           = 50  // MS-WKST 3.2.3 <17>
+	defaultSessionTimeout        = 60  // MS-WKST 3.2.3 <19>
+	levelInfo100                 = 100
+	levelInfo101                 = 101
+	levelInfo102                 = 102
+	levelInfo502                 = 502
 )
-
-// MembershipSource tells which workgroup or domain the host belongs to
-// (the DomainName ADM element, MS-WKST 3.2.1.6).
-type MembershipSource interface {
-	// JoinInformation returns the workgroup or domain name and the join
-	// state. name is empty for NetSetupUnjoined.
-	JoinInformation(ctx context.Context) (name string, status JoinStatus, err error)
-}
-
-// StaticMembership is a fixed MembershipSource, e.g. the configured
-// workgroup of a host that is not joined.
-type StaticMembership struct {
-	Name   string
-	Status JoinStatus
-}
-
-// JoinInformation returns the fixed name and status.
-func (m StaticMembership) JoinInformation(context.Context) (string, JoinStatus, error) {
-	return m.Name, m.Status, nil
-}
 
 // Config describes the workstation the interface reports.
 type Config struct {
-	// ComputerName is the NetBIOS name (ComputerName.NetBIOS, MS-WKST
-	// 3.2.1.2), upper case. Default: the first label of os.Hostname,
-	// upper-cased and cut to 15 characters.
-	ComputerName string
-	// DNSHostName is the host's FQDN (ComputerName.FQDN). The query
-	// levels served here report only the NetBIOS name; the field is kept
-	// for the computer-name methods. Default: empty.
-	DNSHostName string
+	// Names reports the computer's names (ComputerName, MS-WKST 3.2.1.2);
+	// they are read on every call, so a rename shows at once. Default:
+	// ipc.HostNames().
+	Names ipc.ComputerNames
 	// VersionMajor and VersionMinor are Ver_Major and Ver_Minor (MS-WKST
 	// 3.2.1). Default 10 and 0, as current Windows servers report.
 	VersionMajor, VersionMinor uint32
@@ -84,13 +53,11 @@ type Config struct {
 	// Keep_Connection, Max_Commands and Session_TimeOut ADM elements
 	// reported at level 502. Defaults 600, 50 and 60 (MS-WKST 3.2.3).
 	KeepConnection, MaxCommands, SessionTimeout uint32
-	// Membership supplies the workgroup or domain (the langroup of levels
-	// 100-102 and the answer of NetrGetJoinInformation). Default:
-	// StaticMembership{Name: "WORKGROUP", Status: NetSetupWorkgroupName}.
-	Membership MembershipSource
-	// Join serves the join, unjoin, rename and name-validation methods.
-	// Default: NotSupportedJoin, which answers ERROR_NOT_SUPPORTED.
-	Join JoinHandler
+	// Join serves the membership methods: NetrGetJoinInformation (and
+	// the langroup of NetrWkstaGetInfo), joins, unjoins and name
+	// validation. Default: StaticMembership{Name: "WORKGROUP", Status:
+	// joinlogic.NetSetupWorkgroupName}, which changes nothing.
+	Join Joiner
 	// AllowAnonymousLevel100 lets anonymous callers read
 	// NetrWkstaGetInfo level 100. Default false: the NetSecurityDescriptor
 	// of MS-WKST 3.2.1.1 grants query rights to authenticated users only.
@@ -113,14 +80,8 @@ var _ wkst.WkssvcServer = (*Server)(nil)
 
 // New returns a Server with cfg's defaults applied.
 func New(cfg Config) *Server {
-	if cfg.ComputerName == "" {
-		h, _ := os.Hostname()
-		h, _, _ = strings.Cut(h, ".")
-		cfg.ComputerName = h
-	}
-	cfg.ComputerName = strings.ToUpper(cfg.ComputerName)
-	if len(cfg.ComputerName) > maxNetBIOSComputerNameLength {
-		cfg.ComputerName = cfg.ComputerName[:maxNetBIOSComputerNameLength]
+	if cfg.Names == nil {
+		cfg.Names = ipc.HostNames()
 	}
 	if cfg.VersionMajor == 0 && cfg.VersionMinor == 0 {
 		cfg.VersionMajor, cfg.VersionMinor = defaultVersionMajor, defaultVersionMinor
@@ -134,11 +95,8 @@ func New(cfg Config) *Server {
 	if cfg.SessionTimeout == 0 {
 		cfg.SessionTimeout = defaultSessionTimeout
 	}
-	if cfg.Membership == nil {
-		cfg.Membership = StaticMembership{Name: "WORKGROUP", Status: NetSetupWorkgroupName}
-	}
 	if cfg.Join == nil {
-		cfg.Join = NotSupportedJoin{}
+		cfg.Join = StaticMembership{Name: joinlogic.DefaultWorkgroup, Status: joinlogic.NetSetupWorkgroupName}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -210,7 +168,7 @@ func (s *Server) GetInfo(ctx context.Context, req *wkst.GetInfoRequest) (*wkst.G
 	}
 	var langroup string
 	if req.Level != levelInfo502 {
-		name, _, err := s.cfg.Membership.JoinInformation(ctx)
+		name, _, err := s.cfg.Join.JoinInformation(ctx)
 		if err != nil {
 			s.log.Warn("wkssvc: membership lookup failed", "err", err)
 			resp.Return = errInternalError
@@ -218,12 +176,13 @@ func (s *Server) GetInfo(ctx context.Context, req *wkst.GetInfoRequest) (*wkst.G
 		}
 		langroup = name
 	}
+	computer := strings.ToUpper(s.cfg.Names.NetBIOSName())
 	info := &wkst.WorkstationInfo{}
 	switch req.Level {
 	case levelInfo100:
 		info.Value = &wkst.WorkstationInfo_100{WorkstationInfo100: &wkst.WorkstationInfo100{
 			PlatformID:   platformIDNT,
-			ComputerName: s.cfg.ComputerName,
+			ComputerName: computer,
 			LANGroup:     langroup,
 			VerMajor:     s.cfg.VersionMajor,
 			VerMinor:     s.cfg.VersionMinor,
@@ -231,7 +190,7 @@ func (s *Server) GetInfo(ctx context.Context, req *wkst.GetInfoRequest) (*wkst.G
 	case levelInfo101:
 		info.Value = &wkst.WorkstationInfo_101{WorkstationInfo101: &wkst.WorkstationInfo101{
 			PlatformID:   platformIDNT,
-			ComputerName: s.cfg.ComputerName,
+			ComputerName: computer,
 			LANGroup:     langroup,
 			VerMajor:     s.cfg.VersionMajor,
 			VerMinor:     s.cfg.VersionMinor,
@@ -240,7 +199,7 @@ func (s *Server) GetInfo(ctx context.Context, req *wkst.GetInfoRequest) (*wkst.G
 	case levelInfo102:
 		info.Value = &wkst.WorkstationInfo_102{WorkstationInfo102: &wkst.WorkstationInfo102{
 			PlatformID:   platformIDNT,
-			ComputerName: s.cfg.ComputerName,
+			ComputerName: computer,
 			LANGroup:     langroup,
 			VerMajor:     s.cfg.VersionMajor,
 			VerMinor:     s.cfg.VersionMinor,
@@ -271,20 +230,20 @@ func (s *Server) GetJoinInformation(ctx context.Context, req *wkst.GetJoinInform
 		resp.Return = errAccessDenied
 		return resp, nil
 	}
-	name, status, err := s.cfg.Membership.JoinInformation(ctx)
+	name, status, err := s.cfg.Join.JoinInformation(ctx)
 	if err != nil {
 		s.log.Warn("wkssvc: membership lookup failed", "err", err)
 		resp.Return = errInternalError
 		return resp, nil
 	}
 	switch status {
-	case NetSetupUnjoined:
+	case joinlogic.NetSetupUnjoined:
 		resp.BufferType = wkst.NetSetupJoinStatusUnjoined
 		resp.NameBuffer = ""
-	case NetSetupWorkgroupName:
+	case joinlogic.NetSetupWorkgroupName:
 		resp.BufferType = wkst.NetSetupJoinStatusWorkgroupName
 		resp.NameBuffer = name
-	case NetSetupDomainName:
+	case joinlogic.NetSetupDomainName:
 		resp.BufferType = wkst.NetSetupJoinStatusDomainName
 		resp.NameBuffer = name
 	default:

@@ -2,12 +2,15 @@ package wkssvc
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"testing"
 
 	wkst "github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 	"github.com/oiweiwei/go-msrpc/ndr"
 
+	"github.com/wkssvcd/wkssvcd/crypto"
+	"github.com/wkssvcd/wkssvcd/joinlogic"
 	"github.com/wkssvcd/wkssvcd/server/dcerpc"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 )
@@ -19,7 +22,7 @@ func callCtx(id ipc.Identity) context.Context {
 }
 
 func TestGetInfoAccessRules(t *testing.T) {
-	s := New(Config{ComputerName: "host", Logger: quietLogger()})
+	s := New(Config{Names: ipc.StaticNames{NetBIOS: "HOST"}, Logger: quietLogger()})
 	cases := []struct {
 		id    ipc.Identity
 		level uint32
@@ -60,25 +63,47 @@ func TestGetInfoAccessRules(t *testing.T) {
 }
 
 func TestGetInfoDefaults(t *testing.T) {
-	s := New(Config{ComputerName: "averyveryverylongname", Logger: quietLogger()})
+	s := New(Config{Names: ipc.StaticNames{NetBIOS: "wkhost"}, Logger: quietLogger()})
 	r, _ := s.GetInfo(callCtx(userIdentity), &wkst.GetInfoRequest{Level: 100})
 	i := r.WorkstationInfo.GetValue().(*wkst.WorkstationInfo100)
-	if i.ComputerName != "AVERYVERYVERYLO" || i.LANGroup != "WORKGROUP" || i.PlatformID != 500 || i.VerMajor != 10 {
+	if i.ComputerName != "WKHOST" || i.LANGroup != "WORKGROUP" || i.PlatformID != 500 || i.VerMajor != 10 {
 		t.Fatalf("level 100 = %+v", i)
 	}
-	if New(Config{Logger: quietLogger()}).cfg.ComputerName == "" {
+	if New(Config{Logger: quietLogger()}).cfg.Names.NetBIOSName() == "" {
 		t.Fatal("no default computer name")
 	}
 }
 
-type failingMembership struct{}
+// The computer name is state: a rename shows in the next answer.
+func TestGetInfoReadsNamesOnEveryCall(t *testing.T) {
+	names, err := joinlogic.MemoryNameStore(joinlogic.ComputerName{NetBIOS: "OLDNAME"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Names: names, Logger: quietLogger()})
+	name := func() string {
+		r, _ := s.GetInfo(callCtx(userIdentity), &wkst.GetInfoRequest{Level: 100})
+		return r.WorkstationInfo.GetValue().(*wkst.WorkstationInfo100).ComputerName
+	}
+	if got := name(); got != "OLDNAME" {
+		t.Fatalf("before: %q", got)
+	}
+	if err := names.Save(context.Background(), joinlogic.ComputerName{NetBIOS: "NEWNAME"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := name(); got != "NEWNAME" {
+		t.Fatalf("after the rename: %q", got)
+	}
+}
 
-func (failingMembership) JoinInformation(context.Context) (string, JoinStatus, error) {
+type failingMembership struct{ StaticMembership }
+
+func (failingMembership) JoinInformation(context.Context) (string, uint32, error) {
 	return "", 0, errors.New("store unavailable")
 }
 
 func TestMembershipFailure(t *testing.T) {
-	s := New(Config{ComputerName: "h", Membership: failingMembership{}, Logger: quietLogger()})
+	s := New(Config{Names: ipc.StaticNames{NetBIOS: "H"}, Join: failingMembership{}, Logger: quietLogger()})
 	r, _ := s.GetInfo(callCtx(userIdentity), &wkst.GetInfoRequest{Level: 101})
 	if r.Return != errInternalError {
 		t.Errorf("GetInfo: 0x%x", r.Return)
@@ -95,20 +120,20 @@ func TestGetJoinInformation(t *testing.T) {
 		wantName string
 		wantType wkst.NetSetupJoinStatus
 	}{
-		{StaticMembership{"", NetSetupUnjoined}, "", wkst.NetSetupJoinStatusUnjoined},
-		{StaticMembership{"STALE", NetSetupUnjoined}, "", wkst.NetSetupJoinStatusUnjoined},
-		{StaticMembership{"WORKGROUP", NetSetupWorkgroupName}, "WORKGROUP", wkst.NetSetupJoinStatusWorkgroupName},
-		{StaticMembership{"EXAMPLE", NetSetupDomainName}, "EXAMPLE", wkst.NetSetupJoinStatusDomainName},
-		{StaticMembership{"X", NetSetupUnknownStatus}, "X", wkst.NetSetupJoinStatusUnknownStatus},
+		{StaticMembership{"", joinlogic.NetSetupUnjoined}, "", wkst.NetSetupJoinStatusUnjoined},
+		{StaticMembership{"STALE", joinlogic.NetSetupUnjoined}, "", wkst.NetSetupJoinStatusUnjoined},
+		{StaticMembership{"WORKGROUP", joinlogic.NetSetupWorkgroupName}, "WORKGROUP", wkst.NetSetupJoinStatusWorkgroupName},
+		{StaticMembership{"EXAMPLE", joinlogic.NetSetupDomainName}, "EXAMPLE", wkst.NetSetupJoinStatusDomainName},
+		{StaticMembership{"X", joinlogic.NetSetupUnknownStatus}, "X", wkst.NetSetupJoinStatusUnknownStatus},
 	}
 	for _, c := range cases {
-		s := New(Config{ComputerName: "h", Membership: c.m, Logger: quietLogger()})
+		s := New(Config{Names: ipc.StaticNames{NetBIOS: "H"}, Join: c.m, Logger: quietLogger()})
 		r, _ := s.GetJoinInformation(callCtx(userIdentity), &wkst.GetJoinInformationRequest{NameBuffer: "ignored"})
 		if r.Return != 0 || r.NameBuffer != c.wantName || r.BufferType != c.wantType {
 			t.Errorf("%+v: %+v", c.m, r)
 		}
 	}
-	s := New(Config{ComputerName: "h", Logger: quietLogger()})
+	s := New(Config{Names: ipc.StaticNames{NetBIOS: "H"}, Logger: quietLogger()})
 	if r, _ := s.GetJoinInformation(callCtx(anonIdentity), &wkst.GetJoinInformationRequest{}); r.Return != errAccessDenied {
 		t.Errorf("anonymous: 0x%x", r.Return)
 	}
@@ -119,27 +144,74 @@ func TestGetJoinInformation(t *testing.T) {
 	}
 }
 
-// recordingJoin is a JoinHandler that records the call it got.
+// recordingJoin is a Joiner that records the requests it got.
 type recordingJoin struct {
-	NotSupportedJoin
-	domain string
+	StaticMembership
+	join     []joinlogic.JoinRequest
+	unjoin   []joinlogic.UnjoinRequest
+	validate []joinlogic.ValidateNameRequest
 }
 
-func (j *recordingJoin) JoinDomain2(_ context.Context, req *wkst.JoinDomain2Request) (*wkst.JoinDomain2Response, error) {
-	j.domain = req.DomainNameParam
-	return &wkst.JoinDomain2Response{}, nil
+func (j *recordingJoin) Join(_ context.Context, r joinlogic.JoinRequest) joinlogic.Code {
+	j.join = append(j.join, r)
+	return joinlogic.NERR_Success
 }
 
-func TestJoinHandlerDelegation(t *testing.T) {
+func (j *recordingJoin) Unjoin(_ context.Context, r joinlogic.UnjoinRequest) joinlogic.Code {
+	j.unjoin = append(j.unjoin, r)
+	return joinlogic.NERR_SetupNotJoined
+}
+
+func (j *recordingJoin) ValidateName(_ context.Context, r joinlogic.ValidateNameRequest) joinlogic.Code {
+	j.validate = append(j.validate, r)
+	return joinlogic.ERROR_DUP_NAME
+}
+
+// The wire requests become joinlogic requests once, in one place: the
+// "2" and "3" methods differ only in Method and in the password blob.
+func TestJoinMethodsTranslateOnce(t *testing.T) {
 	j := &recordingJoin{}
-	s := New(Config{ComputerName: "h", Join: j, Logger: quietLogger()})
-	r, err := s.JoinDomain2(callCtx(adminIdentity), &wkst.JoinDomain2Request{DomainNameParam: "example.test"})
-	if err != nil || r.Return != 0 || j.domain != "example.test" {
-		t.Fatalf("JoinDomain2: %v %+v %q", err, r, j.domain)
+	s := New(Config{Names: ipc.StaticNames{NetBIOS: "H"}, Join: j, Logger: quietLogger()})
+	key := []byte("0123456789abcdef")
+	ctx := dcerpc.ContextWithProtocolSequence(ipc.NewContext(context.Background(),
+		&ipc.OpenInfo{Pipe: PipeName, Identity: adminIdentity, SessionKey: key}), dcerpc.ProtseqNamedPipe)
+	blob, err := crypto.EncryptAES(key, "S3cret!", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
-	r3, _ := s.JoinDomain3(callCtx(adminIdentity), &wkst.JoinDomain3Request{})
-	if r3.Return != errNotSupported {
-		t.Fatalf("JoinDomain3: 0x%x", r3.Return)
+	aes := &wkst.EncryptedUserPasswordAES{AuthData: blob.AuthData[:], Salt: blob.Salt[:], CipherLength: uint32(len(blob.Cipher)), Cipher: blob.Cipher}
+	r2, _ := s.JoinDomain2(ctx, &wkst.JoinDomain2Request{DomainNameParam: "example.test", AccountName: `EXAMPLE\admin`, Options: 3})
+	r3, _ := s.JoinDomain3(ctx, &wkst.JoinDomain3Request{DomainNameParam: "example.test", MachineAccountOU: "OU=x", Password: aes, Options: 1})
+	if r2.Return != 0 || r3.Return != 0 || len(j.join) != 2 {
+		t.Fatalf("join: %+v %+v %d", r2, r3, len(j.join))
+	}
+	a, b := j.join[0], j.join[1]
+	if a.Method != 2 || *a.DomainName != "example.test" || *a.AccountName != `EXAMPLE\admin` || a.MachineAccountOU != nil ||
+		a.Password != nil || a.Options != 3 || a.Protseq != dcerpc.ProtseqNamedPipe || !a.Caller.Admin || a.Caller.User != "administrator" {
+		t.Errorf("NetrJoinDomain2 became %+v", a)
+	}
+	if b.Method != 3 || *b.MachineAccountOU != "OU=x" || b.AccountName != nil || b.Password == nil || b.Options != 1 {
+		t.Errorf("NetrJoinDomain3 became %+v", b)
+	}
+	if pw, present, c := b.Password(); pw != "S3cret!" || !present || c != 0 {
+		t.Errorf("AES password: %q %v %v", pw, present, c)
+	}
+	u, _ := s.UnjoinDomain2(ctx, &wkst.UnjoinDomain2Request{Password: &wkst.EncryptedUserPassword{Buffer: make([]byte, 524)}, Options: 4})
+	if u.Return != uint32(joinlogic.NERR_SetupNotJoined) || len(j.unjoin) != 1 || j.unjoin[0].Method != 2 || j.unjoin[0].Options != 4 {
+		t.Errorf("unjoin: %+v %+v", u, j.unjoin)
+	}
+	if _, _, c := j.unjoin[0].Password(); c != joinlogic.ERROR_INVALID_PASSWORD {
+		t.Errorf("garbage RC4 blob: %v", c)
+	}
+	v, _ := s.ValidateName3(ctx, &wkst.ValidateName3Request{NameToValidate: "n", NameType: wkst.NetSetupNameTypeMachine})
+	if v.Return != uint32(joinlogic.ERROR_DUP_NAME) || len(j.validate) != 1 || j.validate[0].Method != 3 ||
+		*j.validate[0].Name != "n" || j.validate[0].NameType != joinlogic.NetSetupMachine {
+		t.Errorf("validate: %+v %+v", v, j.validate)
+	}
+	// The default Joiner changes nothing.
+	d := New(Config{Names: ipc.StaticNames{NetBIOS: "H"}, Logger: quietLogger()})
+	if r, _ := d.JoinDomain3(ctx, &wkst.JoinDomain3Request{}); r.Return != errNotSupported {
+		t.Errorf("default JoinDomain3: 0x%x", r.Return)
 	}
 }
 
@@ -210,7 +282,7 @@ func requestFor(opnum int) ndr.Marshaler {
 // server handle, as the runtime does, and checks that the answer
 // marshals: no method may leave an out parameter the encoder rejects.
 func TestEveryOpnumMarshals(t *testing.T) {
-	s := New(Config{ComputerName: "h", Logger: quietLogger()})
+	s := New(Config{Names: ipc.StaticNames{NetBIOS: "H"}, Logger: quietLogger()})
 	handle := Interfaces(s)[0].Handle
 	for opnum := 0; opnum <= 40; opnum++ {
 		req := requestFor(opnum)
@@ -243,7 +315,7 @@ func TestEveryOpnumMarshals(t *testing.T) {
 // request's container claimed (which would make the encoder write that
 // many entries).
 func TestEnumerationsDoNotEchoRequestContainers(t *testing.T) {
-	s := New(Config{ComputerName: "host", Logger: quietLogger()})
+	s := New(Config{Names: ipc.StaticNames{NetBIOS: "HOST"}, Logger: quietLogger()})
 	ctx := callCtx(adminIdentity)
 	const huge = 1 << 30
 	ue, _ := s.UserEnum(ctx, &wkst.UserEnumRequest{UserInfo: &wkst.WorkstationUserEnum{Level: 1,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/wkssvcd/wkssvcd/joinlogic"
@@ -37,17 +38,21 @@ func main() {
 type daemon struct {
 	smb    *smb2.Server
 	joiner *joinlogic.Joiner
+	names  *joinlogic.FileNameStore
 }
 
 func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daemon, error) {
+	names, err := openNames(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	auth := ntlm.NewAuthenticator(ntlm.Config{
-		NetBIOSComputer: cfg.NetBIOSName,
-		NetBIOSDomain:   cfg.NetBIOSName, // local accounts: the computer is its own domain
-		DNSComputer:     cfg.DNSHostName,
-		DNSDomain:       cfg.DNSHostName,
-		Accounts:        accounts,
-		AllowAnonymous:  cfg.AllowAnonymous,
-		Logger:          logger.With("component", "ntlm"),
+		// Local accounts: the computer is its own domain, and both follow
+		// a rename.
+		Names:          names,
+		Accounts:       accounts,
+		AllowAnonymous: cfg.AllowAnonymous,
+		Logger:         logger.With("component", "ntlm"),
 	})
 
 	store, err := openStore(cfg)
@@ -67,8 +72,7 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 		return nil, err
 	}
 	joiner, err := joinlogic.New(joinlogic.Config{
-		ComputerName: cfg.NetBIOSName,
-		DNSHostName:  cfg.DNSHostName,
+		Names:        names,
 		Store:        store,
 		Directory:    dir,
 		Keytab:       kt,
@@ -82,27 +86,24 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 	if err := joiner.StartRecovery(context.Background()); err != nil {
 		return nil, err
 	}
-	membership := wkssvc.NewMembership(joiner)
 	wk := wkssvc.New(wkssvc.Config{
-		ComputerName: cfg.NetBIOSName,
-		DNSHostName:  cfg.DNSHostName,
-		Membership:   membership,
-		Join:         membership,
-		Logger:       logger.With("component", "wkssvc"),
+		Names:  names,
+		Join:   joiner,
+		Logger: logger.With("component", "wkssvc"),
 	})
 	rpcCfg := dcerpc.Config{Logger: logger.With("component", "dcerpc")}
 	smbCfg := smb2.Config{Auth: auth, Logger: logger.With("component", "smb2")}
 	cfg.Limits.apply(&smbCfg, &rpcCfg)
 	rpc := dcerpc.NewServer(rpcCfg)
 	rpc.Register("wkssvc", wkssvc.Interfaces(wk)...)
-	rpc.Register("srvsvc", srvsvc.Interfaces(srvsvc.New(srvsvc.Config{ComputerName: cfg.NetBIOSName}))...)
+	rpc.Register("srvsvc", srvsvc.Interfaces(srvsvc.New(srvsvc.Config{Names: names}))...)
 
 	smbCfg.Pipes = rpc
 	smb, err := smb2.NewServer(smbCfg)
 	if err != nil {
 		return nil, err
 	}
-	return &daemon{smb: smb, joiner: joiner}, nil
+	return &daemon{smb: smb, joiner: joiner, names: names}, nil
 }
 
 // openStore opens the membership file in the state directory. A host with
@@ -126,3 +127,23 @@ func openStore(cfg *config) (*joinlogic.Store, error) {
 }
 
 const membershipFile = "membership.json"
+
+// namesFile keeps the computer's names once a rename or an alternate-name
+// method changed them; until then --netbios-name and --dns-hostname name
+// the computer.
+const namesFile = "computer-names.json"
+
+// openNames opens the computer's names in the state directory. Names
+// saved there (by a rename) win over the flags, which the log says.
+func openNames(cfg *config, logger *slog.Logger) (*joinlogic.FileNameStore, error) {
+	path := filepath.Join(cfg.StateDir, namesFile)
+	names, err := joinlogic.OpenNameStore(path, joinlogic.ComputerName{NetBIOS: cfg.NetBIOSName, FQDN: cfg.DNSHostName})
+	if err != nil {
+		return nil, fmt.Errorf("computer names: %w", err)
+	}
+	if n := names.Names(); !strings.EqualFold(n.NetBIOS, cfg.NetBIOSName) || !strings.EqualFold(n.FQDN, cfg.DNSHostName) {
+		logger.Warn("the computer was renamed: the names saved in the state directory win over --netbios-name and --dns-hostname",
+			"netbios_name", n.NetBIOS, "dns_hostname", n.FQDN, "file", path)
+	}
+	return names, nil
+}

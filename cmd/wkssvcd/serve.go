@@ -50,13 +50,13 @@ func serve(ctx context.Context, inv *invocation) error {
 		d.joiner.Close()
 		return err
 	}
-	fmt.Fprintf(stdout, "wkssvcd: serving \\\\%s\\IPC$\\PIPE\\wkssvc on %s (state in %s)\n", cfg.NetBIOSName, ln.Addr(), cfg.StateDir)
+	fmt.Fprintf(stdout, "wkssvcd: serving \\\\%s\\IPC$\\PIPE\\wkssvc on %s (state in %s)\n", d.names.NetBIOSName(), ln.Addr(), cfg.StateDir)
 	for _, a := range accts {
 		if a.Admin {
 			fmt.Fprintf(stdout, "wkssvcd: administrator %q, password from %s\n", a.User, a.From)
 		}
 	}
-	status := fmt.Sprintf("serving \\\\%s on %s", cfg.NetBIOSName, ln.Addr())
+	status := fmt.Sprintf("serving \\\\%s on %s", d.names.NetBIOSName(), ln.Addr())
 
 	errc := make(chan error, 1)
 	go func() { errc <- d.smb.Serve(ln) }()

@@ -32,6 +32,12 @@ type Config struct {
 	DNSComputer string
 	// DNSDomain is MsvAvDnsDomainName. Default: DNSComputer.
 	DNSDomain string
+	// Names, when set, supplies NetBIOSComputer and DNSComputer anew for
+	// every exchange, so that a rename of the computer shows in the next
+	// CHALLENGE; NetBIOSDomain and DNSDomain, when empty, then follow the
+	// computer's names too (a server of local accounts is its own
+	// domain). Default nil: the fixed fields above.
+	Names ipc.ComputerNames
 	// Accounts resolves user names to NT hashes. Default: no accounts.
 	Accounts AccountDB
 	// AllowAnonymous permits null sessions (MS-NLMP 3.2.5.1.2). Default
@@ -49,6 +55,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Rand is the source of server challenges. Default crypto/rand.Reader.
 	Rand io.Reader
+
+	// Set by NewMechanism: the domain names follow Names.
+	netbiosDomainFollows, dnsDomainFollows bool
 }
 
 // DefaultMaxClockSkew is the NTLMv2 timestamp tolerance of MS-NLMP <39>.
@@ -83,6 +92,8 @@ func NewMechanism(cfg Config) *Mechanism {
 		cfg.NetBIOSComputer = nb
 	}
 	cfg.NetBIOSComputer = strings.ToUpper(cfg.NetBIOSComputer)
+	cfg.netbiosDomainFollows = cfg.Names != nil && cfg.NetBIOSDomain == ""
+	cfg.dnsDomainFollows = cfg.Names != nil && cfg.DNSDomain == ""
 	if cfg.NetBIOSDomain == "" {
 		cfg.NetBIOSDomain = "WORKGROUP"
 	}
@@ -117,6 +128,33 @@ func NewMechanism(cfg Config) *Mechanism {
 			{avDNSComputerName, utf16le(cfg.DNSComputer)},
 		},
 		targetName: utf16le(cfg.NetBIOSComputer),
+	}
+}
+
+// target returns the CHALLENGE TargetName and the AV pairs of
+// TargetInfo without the timestamp (MS-NLMP 3.2.5.1.1), from Config.Names
+// when set.
+func (m *Mechanism) target() (name []byte, info []avPair) {
+	if m.cfg.Names == nil {
+		return m.targetName, append([]avPair(nil), m.targetInfo...)
+	}
+	nb := strings.ToUpper(m.cfg.Names.NetBIOSName())
+	dns := strings.ToLower(m.cfg.Names.DNSHostName())
+	if dns == "" {
+		dns = strings.ToLower(nb)
+	}
+	nbDomain, dnsDomain := m.cfg.NetBIOSDomain, m.cfg.DNSDomain
+	if m.cfg.netbiosDomainFollows {
+		nbDomain = nb
+	}
+	if m.cfg.dnsDomainFollows {
+		dnsDomain = dns
+	}
+	return utf16le(nb), []avPair{
+		{avNbDomainName, utf16le(nbDomain)},
+		{avNbComputerName, utf16le(nb)},
+		{avDNSDomainName, utf16le(dnsDomain)},
+		{avDNSComputerName, utf16le(dns)},
 	}
 }
 
@@ -249,10 +287,11 @@ func (c *Context) negotiate(msg []byte) ([]byte, error) {
 	if _, err := io.ReadFull(c.m.cfg.Rand, ch.ServerChallenge[:]); err != nil {
 		return nil, fmt.Errorf("ntlm: server challenge: %w", err)
 	}
-	ch.TargetName = c.m.targetName
+	targetName, targetInfo := c.m.target()
+	ch.TargetName = targetName
 	var ts [8]byte
 	binary.LittleEndian.PutUint64(ts[:], timeToFiletime(c.m.cfg.Now()))
-	ch.TargetInfo = marshalAVPairs(append(append([]avPair(nil), c.m.targetInfo...), avPair{avTimestamp, ts[:]}))
+	ch.TargetInfo = marshalAVPairs(append(targetInfo, avPair{avTimestamp, ts[:]}))
 	if ch.Flags&flagVersion != 0 {
 		ch.Version = serverVersion
 	}

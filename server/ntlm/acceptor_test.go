@@ -588,3 +588,41 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// mutableNames is an ipc.ComputerNames a test can rename.
+type mutableNames struct{ nb, dns string }
+
+func (m *mutableNames) NetBIOSName() string { return m.nb }
+func (m *mutableNames) DNSHostName() string { return m.dns }
+
+// With Config.Names, the CHALLENGE carries the computer's current names:
+// a rename shows in the next exchange, and the domain names of a server
+// of local accounts follow it.
+func TestChallengeFollowsComputerNames(t *testing.T) {
+	names := &mutableNames{nb: "OLDNAME", dns: "oldname.example.test"}
+	a := NewAuthenticator(Config{Names: names, Now: func() time.Time { return testNow }, Rand: fixedRand(0x11)})
+	check := func(nb, dns string) {
+		t.Helper()
+		out, _, err := a.NewExchange().Step((&v2Client{}).negotiateMsg())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm, err := parseChallenge(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name, _ := decodeUTF16LE(cm.TargetName); name != nb {
+			t.Errorf("TargetName %q, want %q", name, nb)
+		}
+		pairs, _ := parseAVPairs(cm.TargetInfo)
+		for id, s := range map[uint16]string{avNbComputerName: nb, avNbDomainName: nb, avDNSComputerName: dns, avDNSDomainName: dns} {
+			v, _ := findAV(pairs, id)
+			if got, _ := decodeUTF16LE(v); got != s {
+				t.Errorf("AV %d = %q, want %q", id, got, s)
+			}
+		}
+	}
+	check("OLDNAME", "oldname.example.test")
+	names.nb, names.dns = "NEWNAME", "newname.example.test"
+	check("NEWNAME", "newname.example.test")
+}

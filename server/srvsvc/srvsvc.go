@@ -8,6 +8,7 @@ import (
 	srvs "github.com/oiweiwei/go-msrpc/msrpc/srvs/srvsvc/v3"
 
 	"github.com/wkssvcd/wkssvcd/server/dcerpc"
+	"github.com/wkssvcd/wkssvcd/server/ipc"
 )
 
 // Win32 codes returned here (MS-ERREF 2.2).
@@ -30,8 +31,9 @@ const (
 
 // Config names the server in NetrServerGetInfo answers.
 type Config struct {
-	// ComputerName is the NetBIOS name of this computer.
-	ComputerName string
+	// Names reports this computer's NetBIOS name, read on every call so
+	// that a rename shows at once. Default: ipc.HostNames().
+	Names ipc.ComputerNames
 	// Comment is the server comment; default empty.
 	Comment string
 }
@@ -44,7 +46,12 @@ type Server struct {
 }
 
 // New returns a Server.
-func New(cfg Config) *Server { return &Server{cfg: cfg} }
+func New(cfg Config) *Server {
+	if cfg.Names == nil {
+		cfg.Names = ipc.HostNames()
+	}
+	return &Server{cfg: cfg}
+}
 
 // Interfaces is the registration of srvsvc v3.0 for the RPC runtime.
 func Interfaces(s *Server) []dcerpc.Interface {
@@ -115,13 +122,13 @@ func (s *Server) GetInfo(ctx context.Context, req *srvs.GetInfoRequest) (*srvs.G
 	switch req.Level {
 	case 100:
 		return &srvs.GetInfoResponse{Level: 100, Info: &srvs.ServerInfo{Value: &srvs.ServerInfo_100{
-			ServerInfo100: &dtyp.ServerInfo100{PlatformID: platformIDNT, Name: s.cfg.ComputerName},
+			ServerInfo100: &dtyp.ServerInfo100{PlatformID: platformIDNT, Name: s.cfg.Names.NetBIOSName()},
 		}}}, nil
 	case 101:
 		return &srvs.GetInfoResponse{Level: 101, Info: &srvs.ServerInfo{Value: &srvs.ServerInfo_101{
 			ServerInfo101: &dtyp.ServerInfo101{
 				PlatformID:   platformIDNT,
-				Name:         s.cfg.ComputerName,
+				Name:         s.cfg.Names.NetBIOSName(),
 				VersionMajor: serverVersionMajor,
 				VersionMinor: serverVersionMinor,
 				VersionType:  svTypeWorkstation | svTypeServer | svTypeNT | svTypeServerNT,

@@ -6,10 +6,12 @@ import (
 
 	srvs "github.com/oiweiwei/go-msrpc/msrpc/srvs/srvsvc/v3"
 	"github.com/oiweiwei/go-msrpc/ndr"
+
+	"github.com/wkssvcd/wkssvcd/server/ipc"
 )
 
 func TestShareEnumListsOnlyIPC(t *testing.T) {
-	s := New(Config{ComputerName: "WKHOST"})
+	s := New(Config{Names: ipc.StaticNames{NetBIOS: "WKHOST"}})
 	for _, level := range []uint32{0, 1} {
 		resp, err := s.ShareEnum(context.Background(), &srvs.ShareEnumRequest{Info: &srvs.ShareEnum{Level: level}})
 		if err != nil || resp.Return != 0 || resp.TotalEntries != 1 {
@@ -39,7 +41,7 @@ func TestShareEnumListsOnlyIPC(t *testing.T) {
 }
 
 func TestShareGetInfo(t *testing.T) {
-	s := New(Config{ComputerName: "WKHOST"})
+	s := New(Config{Names: ipc.StaticNames{NetBIOS: "WKHOST"}})
 	resp, _ := s.ShareGetInfo(context.Background(), &srvs.ShareGetInfoRequest{NetName: "ipc$", Level: 1})
 	if resp.Return != 0 || resp.Info.GetValue().(*srvs.ShareInfo1).NetworkName != "IPC$" {
 		t.Errorf("IPC$: %+v", resp)
@@ -51,7 +53,7 @@ func TestShareGetInfo(t *testing.T) {
 }
 
 func TestServerGetInfo(t *testing.T) {
-	s := New(Config{ComputerName: "WKHOST"})
+	s := New(Config{Names: ipc.StaticNames{NetBIOS: "WKHOST"}})
 	resp, _ := s.GetInfo(context.Background(), &srvs.GetInfoRequest{Level: 101})
 	if resp.Return != 0 || resp.Info.GetValue() == nil {
 		t.Fatalf("101: %+v", resp)
@@ -65,7 +67,7 @@ func TestServerGetInfo(t *testing.T) {
 // An unsupported level answers with no entries, whatever count the
 // request's container claimed, and the answer encodes at once.
 func TestShareEnumUnknownLevelDoesNotEchoTheRequest(t *testing.T) {
-	s := New(Config{ComputerName: "WKHOST"})
+	s := New(Config{Names: ipc.StaticNames{NetBIOS: "WKHOST"}})
 	req := &srvs.ShareEnumRequest{Info: &srvs.ShareEnum{Level: 502, ShareInfo: &srvs.ShareEnumUnion{
 		Value: &srvs.ShareEnumUnion_Level502{Level502: &srvs.ShareInfo502Container{EntriesRead: 1 << 30}}}}}
 	resp, err := s.ShareEnum(context.Background(), req)
