@@ -72,11 +72,11 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 		return nil, err
 	}
 	joiner, err := joinlogic.New(joinlogic.Config{
-		Names:        names,
-		Store:        store,
-		Directory:    dir,
-		Keytab:       kt,
-		Logger:       logger.With("component", "join"),
+		Names:     names,
+		Store:     store,
+		Directory: dir,
+		Keytab:    kt,
+		Logger:    logger.With("component", "join"),
 	})
 	if err != nil {
 		return nil, err
