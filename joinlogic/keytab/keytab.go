@@ -8,9 +8,9 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
-	gokeytab "github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/oiweiwei/gokrb5.fork/v9/crypto"
+	"github.com/oiweiwei/gokrb5.fork/v9/iana/etypeID"
+	gokeytab "github.com/oiweiwei/gokrb5.fork/v9/keytab"
 	"golang.org/x/crypto/md4"
 
 	"github.com/wkssvcd/wkssvcd/internal/atomicfile"

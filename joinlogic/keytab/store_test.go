@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	gokeytab "github.com/jcmturner/gokrb5/v8/keytab"
+	gokeytab "github.com/oiweiwei/gokrb5.fork/v9/keytab"
 
 	"github.com/wkssvcd/wkssvcd/joinlogic"
 )

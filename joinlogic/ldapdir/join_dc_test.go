@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
-	gokeytab "github.com/jcmturner/gokrb5/v8/keytab"
+	gokeytab "github.com/oiweiwei/gokrb5.fork/v9/keytab"
 
 	"github.com/wkssvcd/wkssvcd/internal/testdc"
 	"github.com/wkssvcd/wkssvcd/joinlogic"
