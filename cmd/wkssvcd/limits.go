@@ -52,6 +52,11 @@ type limits struct {
 	AuthFailWindow time.Duration
 	// AuthFailAddrs is smb2.Config.AuthFailAddrs.
 	AuthFailAddrs int
+
+	// RequireEncryption is smb2.Config.RequireEncryption. It is no
+	// resource bound but lives here, with the other settings that harden
+	// the server against its network, as an option of group "server".
+	RequireEncryption bool
 }
 
 // limitOptions are the limits as options (group "limits"). Each default
@@ -107,11 +112,15 @@ func limitOptions() []*option {
 		"length of the counting window and the refusal period of --auth-fail-limit")
 	count("auth-fail-addrs", func(l *limits) *int { return &l.AuthFailAddrs }, smb2.DefaultAuthFailAddrs, math.MaxInt,
 		"remember the logon failures of at most N remote addresses; the oldest are forgotten first")
+	opts = append(opts, &option{name: "require-encryption", group: groupServer, def: "false",
+		usage: "refuse clients that cannot encrypt (SMB 2.x, or 3.x without a common cipher) and every unencrypted request of a session (MS-SMB2 EncryptData with RejectUnencryptedAccess); null sessions become unusable",
+		bind:  func(c *config) value { return (*boolFlag)(&c.Limits.RequireEncryption) }})
 	return opts
 }
 
 // apply copies the limits into the server configurations.
 func (l *limits) apply(s *smb2.Config, r *dcerpc.Config) {
+	s.RequireEncryption = l.RequireEncryption
 	s.MaxConnections = l.MaxConnections
 	s.MaxConnsPerAddr = l.MaxConnsPerAddr
 	s.HandshakeTimeout = l.HandshakeTimeout

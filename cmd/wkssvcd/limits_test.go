@@ -18,6 +18,7 @@ func TestLimitFlagsApply(t *testing.T) {
 	cfg, err := parseFlags([]string{
 		"--max-connections", "5",
 		"--max-conns-per-addr", "4",
+		"--require-encryption",
 		"--handshake-timeout", "3s",
 		"--max-pending-reads", "6",
 		"--max-credits", "65535",
@@ -41,7 +42,7 @@ func TestLimitFlagsApply(t *testing.T) {
 	var r dcerpc.Config
 	cfg.Limits.apply(&s, &r)
 	want := smb2.Config{
-		MaxConnections: 5, MaxConnsPerAddr: 4, HandshakeTimeout: 3 * time.Second, MaxPendingReads: 6, MaxCredits: 65535, MaxSessions: 8, MaxOpens: 9,
+		RequireEncryption: true, MaxConnections: 5, MaxConnsPerAddr: 4, HandshakeTimeout: 3 * time.Second, MaxPendingReads: 6, MaxCredits: 65535, MaxSessions: 8, MaxOpens: 9,
 		MaxCompound: 10, MaxPendingLogons: 2, MaxTokenSize: 1000, IdleTimeout: time.Second, ReadTimeout: 250 * time.Millisecond,
 		AuthFailLimit: 3, AuthFailWindow: 2 * time.Minute, AuthFailAddrs: 100,
 	}

@@ -437,7 +437,9 @@ func (c *conn) handleChain(buf []byte, enc *session) error {
 			return errDisconnect
 		}
 		if h.Command == cmdCancel {
-			c.handleCancel(h, isRelated, prevSID)
+			if c.cancelVerified(h, m, enc != nil, isRelated, prevSID) {
+				c.handleCancel(h, isRelated, prevSID)
+			}
 			continue
 		}
 		// MS-SMB2 3.3.5.2.3: the MessageId window.
@@ -556,6 +558,34 @@ func (c *conn) encrypt(s *session, msg []byte) ([]byte, error) {
 	return smbcrypto.Encrypt(s.enc, nonce, s.id, msg), nil
 }
 
+// cancelVerified applies to a CANCEL the checks of MS-SMB2 3.3.5.2.4
+// (signature) and, for a signed one, 3.3.5.2.9 (session), as 3.3.5.16
+// requires; only then may it cancel anything. A CANCEL has no response, so
+// one that fails them is dropped.
+func (c *conn) cancelVerified(h header, msg []byte, encrypted, related bool, prevSID uint64) bool {
+	if encrypted {
+		return true // decrypted with the session's key (3.3.5.2.1.1)
+	}
+	sid := h.SessionID
+	if related {
+		sid = prevSID
+	}
+	c.mu.Lock()
+	s := c.sessions[sid]
+	c.mu.Unlock()
+	if s == nil || s.state != sessionValid {
+		// No established session: nothing a CANCEL could reach.
+		return s == nil && h.Flags&flagSigned == 0
+	}
+	if s.encryptData {
+		return false
+	}
+	if h.Flags&flagSigned != 0 && s.signingKey != nil {
+		return smbcrypto.Verify(s.signingAlg, s.signingKey, msg)
+	}
+	return !s.signingRequired
+}
+
 // dispatch runs the common request checks of MS-SMB2 3.3.5.2 and the
 // command handler.
 func (c *conn) dispatch(req *request) (result, error) {
@@ -587,10 +617,16 @@ func (c *conn) dispatch(req *request) (result, error) {
 			if h.Command == cmdTreeConnect && c.dialect == smbcrypto.Dialect311 && !s.identity.Anonymous {
 				return result{}, errDisconnect
 			}
-			if s.signingRequired && h.Command != cmdSessionSetup {
+			if s.signingRequired {
 				return errResult(statusAccessDenied), nil
 			}
 		}
+	}
+	// MS-SMB2 3.3.5.2.9 (and 3.3.5.17 for ECHO): a session with
+	// EncryptData takes only encrypted requests. SESSION_SETUP is not
+	// covered there; its re-authentication must then be signed (above).
+	if s != nil && s.state == sessionValid && s.encryptData && !req.encrypted && h.Command != cmdSessionSetup {
+		return errResult(statusAccessDenied), nil
 	}
 	switch h.Command {
 	case cmdSessionSetup:

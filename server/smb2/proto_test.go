@@ -34,11 +34,10 @@ func TestAsyncReadCancel(t *testing.T) {
 	if le.Uint16(b[headerSize:]) != 9 {
 		t.Fatal("interim without error body")
 	}
-	// CANCEL by AsyncId: the READ completes with STATUS_CANCELLED.
+	// CANCEL by AsyncId, signed like every request of the session: the
+	// READ completes with STATUS_CANCELLED.
 	ch := header{Command: cmdCancel, Flags: flagAsyncCommand, AsyncID: h.AsyncID, SessionID: r.sessionID}
-	m := make([]byte, headerSize+4)
-	ch.put(m)
-	le.PutUint16(m[headerSize:], 4)
+	m := r.signedCancel(ch)
 	r.writeFrame(m)
 	b, err = r.readFrame()
 	if err != nil {
@@ -60,8 +59,7 @@ func TestAsyncReadCancel(t *testing.T) {
 		t.Fatalf("interim %+v", h)
 	}
 	ch = header{Command: cmdCancel, MessageID: readMID, SessionID: r.sessionID}
-	ch.put(m)
-	r.writeFrame(m)
+	r.writeFrame(r.signedCancel(ch))
 	if f, _ = r.recv(); f.Status != statusCancelled || f.MessageID != readMID {
 		t.Fatalf("final %+v", f)
 	}

@@ -36,6 +36,7 @@ type rawClient struct {
 	exportedKey, finalPreauth []byte
 	preauth                   []byte
 	sign                      bool
+	sessionFlags              uint16 // of the last successful SESSION_SETUP
 }
 
 func dialRaw(t *testing.T, ts *testServer) *rawClient {
@@ -255,6 +256,7 @@ func (r *rawClient) login(user, password string) uint32 {
 				r.t.Fatal(err)
 			}
 		case statusSuccess:
+			r.sessionFlags = le.Uint16(resp[headerSize+2:])
 			if reauth {
 				// Keys stay those of the first authentication.
 				if h.Flags&flagSigned == 0 || !smbcrypto.Verify(r.signAlg, r.signKey, resp) {

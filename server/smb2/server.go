@@ -37,6 +37,14 @@ type Config struct {
 	// Default false: SMB2_NEGOTIATE_SIGNING_REQUIRED is set and every
 	// authenticated (non-anonymous) session must sign.
 	SigningOptional bool
+	// RequireEncryption is the server's EncryptData with
+	// RejectUnencryptedAccess (MS-SMB2 3.3.3): a client that cannot
+	// encrypt (dialect 2.x, or 3.x without a common cipher) is refused at
+	// SESSION_SETUP with STATUS_ACCESS_DENIED, every session is
+	// established with SMB2_SESSION_FLAG_ENCRYPT_DATA, and its unencrypted
+	// requests fail with STATUS_ACCESS_DENIED (MS-SMB2 3.3.5.2.9). Default
+	// false: clients choose.
+	RequireEncryption bool
 	// MaxConnections bounds the concurrent connections; further connections
 	// are closed at once, before any byte is read. Default 1024.
 	MaxConnections int

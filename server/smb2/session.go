@@ -12,8 +12,9 @@ import (
 )
 
 const (
-	sessionFlagIsNull = 0x0002
-	treeMaximalAccess = 0x001F01FF
+	sessionFlagIsNull      = 0x0002
+	sessionFlagEncryptData = 0x0004
+	treeMaximalAccess      = 0x001F01FF
 )
 
 func (c *conn) newSessionID() uint64 {
@@ -38,6 +39,11 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 	}
 	if r.Flags&sessionFlagBinding != 0 && c.dialect >= smbcrypto.Dialect300 {
 		return errResult(statusRequestNotAccepted), nil // no multichannel
+	}
+	// MS-SMB2 3.3.5.5: with EncryptData and RejectUnencryptedAccess (the
+	// RequireEncryption setting), a client that cannot encrypt is refused.
+	if c.cfg.RequireEncryption && (c.dialect < smbcrypto.Dialect300 || c.cipher == 0) {
+		return errResult(statusAccessDenied), nil
 	}
 	// Pre-authentication state is bounded (no MS-SMB2 rule): a token
 	// above MaxTokenSize is refused before any exchange sees it.
@@ -161,6 +167,19 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 			if s.nonces, err = smbcrypto.NewNonceSource(s.enc.NonceSize()); err != nil {
 				return result{}, err
 			}
+		}
+	}
+	if c.cfg.RequireEncryption {
+		// MS-SMB2 3.3.5.5.3: Session.EncryptData; the client is told with
+		// SMB2_SESSION_FLAG_ENCRYPT_DATA. The spec also clears
+		// Session.SigningRequired; it stays set here, so that the only
+		// unencrypted requests the session accepts (SESSION_SETUP, which
+		// MS-SMB2 3.3.5.2.9 does not cover) must be signed. A null session
+		// has no keys: it can neither encrypt nor use any share.
+		s.encryptData = true
+		if !s.identity.Anonymous {
+			flags |= sessionFlagEncryptData
+			s.signingRequired = true
 		}
 	}
 	s.state = sessionValid

@@ -102,6 +102,7 @@ type session struct {
 	appKey          []byte
 	signingAlg      uint16
 	signingRequired bool
+	encryptData     bool // Session.EncryptData: unencrypted requests are refused (MS-SMB2 3.3.5.2.9)
 	enc, dec        cipher.AEAD
 
 	nonces *smbcrypto.NonceSource
