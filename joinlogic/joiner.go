@@ -494,16 +494,11 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 		// NetBIOS name of the domain or the FQDN" — an empty one is not.
 		return ERROR_INVALID_PARAMETER
 	}
+	// Phase 1: locate (or validate the named) DC, check the names, bind.
 	dir := j.cfg.Directory
-	if dir == nil {
-		return ERROR_NO_SUCH_DOMAIN
-	}
-	// Locate (or validate the named) DC; the Directory implements the two
-	// DsrGetDcNameEx2 attempts and their ERROR_NO_SUCH_DOMAIN /
-	// ERROR_INVALID_DOMAIN_ROLE outcomes.
-	dc, err := dir.Locate(ctx, LocateRequest{Domain: domain, DCName: dcName, Writable: !readonly})
-	if err != nil {
-		return codeOf(err, ERROR_NO_SUCH_DOMAIN)
+	dc, c := locateDomain(ctx, dir, LocateRequest{Domain: domain, DCName: dcName, Writable: !readonly})
+	if c != NERR_Success {
+		return c
 	}
 	// DomainNameString validated as NetSetupDomain (3.2.4.16): syntax and
 	// not BUILTIN; existence was just established by the locator.
@@ -537,24 +532,12 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 		}
 		cred = Credentials{Account: acct, Password: pw}
 	}
-	sess, err := dir.Bind(ctx, dc, cred)
-	if err != nil {
-		return codeOf(err, ERROR_LOGON_FAILURE)
+	ds, c := bindDomain(ctx, dir, dc, cred)
+	if c != NERR_Success {
+		return c
 	}
-	defer func() {
-		if err := sess.Close(); err != nil {
-			j.log.WarnContext(ctx, "joinlogic: closing directory session", "err", err)
-		}
-	}()
-
-	// Query the domain name and SID (MS-LSAD 3.1.4.4.3).
-	info, err := sess.DomainInfo(ctx)
-	if err != nil {
-		return codeOf(err, ERROR_NO_SUCH_DOMAIN)
-	}
-	if info.SID == "" || (info.NetBIOSName == "" && info.DNSName == "") {
-		return ERROR_NO_SUCH_DOMAIN
-	}
+	defer ds.close(ctx, j.log)
+	info := ds.info
 
 	// ComputerPasswordString.
 	switch {
@@ -563,26 +546,12 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 	case unsecure:
 		computerPw = legacyMachinePassword(j.netbiosName())
 	default:
+		var err error
 		computerPw, err = wkcrypto.GenerateMachinePassword(j.cfg.Rand)
 		if err != nil {
 			j.log.ErrorContext(ctx, "joinlogic: generating machine password", "err", err)
 			return ERROR_INTERNAL_ERROR
 		}
-	}
-
-	// MachineAccountOUString, and ERROR_FILE_NOT_FOUND when it is absent.
-	ouDN, explicitOU := "", false
-	if r.MachineAccountOU != nil && *r.MachineAccountOU != "" {
-		ouDN, explicitOU = *r.MachineAccountOU, true
-	} else if ouDN, err = sess.ComputersContainer(ctx); err != nil {
-		return codeOf(err, ERROR_FILE_NOT_FOUND)
-	}
-	exists, err := sess.ContainerExists(ctx, ouDN)
-	if err != nil {
-		return codeOf(err, ERROR_FILE_NOT_FOUND)
-	}
-	if !exists {
-		return ERROR_FILE_NOT_FOUND
 	}
 
 	name := j.netbiosName()
@@ -594,51 +563,14 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 			dnsName += "." + strings.ToLower(info.DNSName)
 		}
 	}
-	// Spn1 = "HOST/" + DNSComputerNameString. The text of 3.2.4.13.3 builds
-	// Spn2 from ComputerAccountString, which would give "HOST/NAME$"; the
-	// attribute table of 3.2.4.13.2 calls it the NetBIOS-based SPN and
-	// 3.2.4.15 builds it from the bare computer name, which is what AD
-	// and its clients use, so the '$' is left out.
-	spns := []string{"HOST/" + dnsName, "HOST/" + name}
 
+	// Phase 2: the computer account, with the intent journaled just
+	// before its one directory write.
 	var undo undoStack
-	rb := &rollbackSession{dir: dir, dc: dc, cred: cred, sess: sess}
+	rb := ds.rollback()
 	defer rb.close(ctx, j.log)
 	journaled := false
 	fail := j.failWith(ctx, &undo, &journaled, sam)
-
-	acct, found, err := sess.FindComputer(ctx, sam)
-	if err != nil {
-		return codeOf(err, ERROR_GEN_FAILURE)
-	}
-	if opts&NETSETUP_ACCT_CREATE != 0 {
-		if found && explicitOU && !sameDN(acct.ParentDN, ouDN) {
-			return NERR_UserExists
-		}
-		// An existing object in the requested (or the default) container
-		// is reused. The specification words this case as "return
-		// NERR_Success", yet the remaining statements (password, SPNs,
-		// local state) are what make the machine joined, so processing
-		// continues with the existing object.
-	} else if !found {
-		return ERROR_NONE_MAPPED
-	}
-	if found && !readonly {
-		// Remember what the join overwrites (<78>: the original state is
-		// kept in memory for the duration of the call).
-		snap, err := sess.Snapshot(ctx, acct.DN)
-		if err != nil {
-			return codeOf(err, ERROR_GEN_FAILURE)
-		}
-		undo.push("restore computer account", func(ctx context.Context) error {
-			return rb.do(ctx, func(s Session) error { return s.Restore(ctx, snap) })
-		})
-	}
-	if opts&NETSETUP_ACCT_CREATE == 0 && unsecure {
-		if err := sess.VerifyMachinePassword(ctx, sam, computerPw); err != nil {
-			return fail(codeOf(err, ERROR_LOGON_FAILURE))
-		}
-	}
 
 	// The local state changes (3.2.4.13.2), applied as one atomic save at
 	// the end.
@@ -657,82 +589,46 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 	if cur.Joined() && strings.EqualFold(cur.DomainSID, info.SID) {
 		next.PreviousPassword = cur.Password
 	}
-
-	// Journal the intent before the directory write: from here on a crash
-	// is settled by Recover, which binds as the machine account with
-	// next.Password to learn whether the write happened.
-	if err := j.recordIntent(ctx, Intent{Op: IntentJoin, DC: dc, SAMAccountName: sam, DirectoryWrite: !readonly,
-		Next: next, Previous: cur, Keytab: j.cfg.Keytab != nil, Started: j.cfg.Now().UTC()}); err != nil {
-		j.log.ErrorContext(ctx, "joinlogic: recording the join intent", "err", err)
-		return fail(codeOf(err, ERROR_INTERNAL_ERROR))
+	req := accountRequest{
+		Name:           name,
+		Existing:       requireExisting,
+		Update:         ComputerUpdate{Password: computerPw, HostNames: opts&NETSETUP_DEFER_SPN_SET == 0, DNSHostName: dnsName, SPNs: hostNames(name, dnsName)},
+		NoWrite:        readonly,
+		VerifyPassword: opts&NETSETUP_ACCT_CREATE == 0 && unsecure,
 	}
-	journaled = true
-
-	// The directory side of the join: ONE LDAP operation, applied
-	// atomically by the controller.
-	upd := ComputerUpdate{Password: computerPw, HostNames: opts&NETSETUP_DEFER_SPN_SET == 0, DNSHostName: dnsName, SPNs: spns}
-	switch {
-	case !found:
-		acct, err = sess.CreateComputer(ctx, NewComputer{ContainerDN: ouDN, CommonName: name, SAMAccountName: sam, ComputerUpdate: upd})
-		if err != nil {
-			c := codeOf(err, ERROR_GEN_FAILURE)
-			if answerMayBeLost(c) {
-				// The add may have been applied before the connection
-				// broke; remove what it would have left.
-				undo.push("delete computer account of an unanswered create", func(ctx context.Context) error {
-					return rb.do(ctx, func(s Session) error { return deleteUnfinished(ctx, s, sam, ouDN, computerPw) })
-				})
-			}
-			return fail(c)
+	if r.MachineAccountOU != nil {
+		req.OU = *r.MachineAccountOU
+	}
+	if opts&NETSETUP_ACCT_CREATE != 0 {
+		req.Existing = reuseExisting
+	}
+	// A re-join (DOMAIN_JOIN_IF_JOINED) of the account this machine is
+	// joined with can give it back its password on rollback.
+	if cur.Joined() && cur.Password != "" && strings.EqualFold(cur.DomainSID, info.SID) && strings.EqualFold(cur.ClientName, sam) {
+		req.RestorePassword = cur.Password.Reveal()
+	}
+	acct, c := provisionAccount(ctx, ds, rb, &undo, req, func() Code {
+		// Journal the intent before the directory write: from here on a
+		// crash is settled by Recover, which binds as the machine account
+		// with next.Password to learn whether the write happened.
+		if err := j.recordIntent(ctx, Intent{Op: IntentJoin, DC: dc, SAMAccountName: sam, DirectoryWrite: !readonly,
+			Next: next, Previous: cur, Keytab: j.cfg.Keytab != nil, Started: j.cfg.Now().UTC()}); err != nil {
+			j.log.ErrorContext(ctx, "joinlogic: recording the join intent", "err", err)
+			return codeOf(err, ERROR_INTERNAL_ERROR)
 		}
-		dn := acct.DN
-		undo.push("delete created computer account", func(ctx context.Context) error {
-			return rb.do(ctx, func(s Session) error { return s.DeleteComputer(ctx, dn) })
-		})
-	case !readonly:
-		// unicodePwd cannot be read back, so a rollback can give an
-		// existing account its former password only when this machine
-		// knows it: a re-join (DOMAIN_JOIN_IF_JOINED) of the account it is
-		// joined with. The push comes before the change, since a failed
-		// modify may still have been applied.
-		if cur.Joined() && cur.Password != "" && strings.EqualFold(cur.DomainSID, info.SID) &&
-			strings.EqualFold(cur.ClientName, sam) && cur.Password.Reveal() != computerPw {
-			dn, prev := acct.DN, cur.Password
-			undo.push("restore previous machine password", func(ctx context.Context) error {
-				return rb.do(ctx, func(s Session) error { return s.ResetComputer(ctx, dn, ComputerUpdate{Password: prev.Reveal()}) })
-			})
-		}
-		if err := sess.ResetComputer(ctx, acct.DN, upd); err != nil {
-			return fail(codeOf(err, ERROR_GEN_FAILURE))
-		}
+		journaled = true
+		return NERR_Success
+	})
+	if c != NERR_Success {
+		return fail(c)
 	}
 
-	// The keytab of the account, with the key version the password set
-	// produced; installed last before the membership, so that every
-	// failure up to the save puts the previous keytab back.
-	if kt := j.cfg.Keytab; kt != nil {
-		kvno, err := sess.KeyVersionNumber(ctx, acct.DN)
-		if err == nil && kvno == 0 {
-			err = errNoKeyVersion
-		}
-		if err != nil {
-			j.log.ErrorContext(ctx, "joinlogic: reading the key version number", "dn", acct.DN, "err", err)
-			return fail(codeOf(err, ERROR_GEN_FAILURE))
-		}
-		ent := keytabEntries(next, kvno)
-		restore, err := kt.Install(ctx, ent)
-		if err != nil {
-			j.log.ErrorContext(ctx, "joinlogic: installing keytab", "keytab", ent, "err", err)
-			return fail(codeOf(err, ERROR_INTERNAL_ERROR))
-		}
-		undo.push("restore previous keytab", restore)
+	// Phase 3: the keytab, with the key version the password set
+	// produced, and the membership.
+	kvno := func() (uint32, error) { return ds.sess.KeyVersionNumber(ctx, acct.DN) }
+	if c := j.commitLocal(ctx, next, kvno, &undo); c != NERR_Success {
+		return fail(c)
 	}
-
-	if err := j.cfg.Store.Save(ctx, next); err != nil {
-		j.log.ErrorContext(ctx, "joinlogic: saving domain membership", "err", err)
-		return fail(codeOf(err, ERROR_INTERNAL_ERROR))
-	}
-	j.clearIntent(ctx)
 	j.log.InfoContext(ctx, "joinlogic: joined domain", "membership", next)
 	return NERR_Success
 }
