@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wkssvcd/wkssvcd/internal/buildinfo"
 )
 
 // env is everything run needs from the process; tests replace it.
@@ -20,6 +22,9 @@ type env struct {
 	stderr io.Writer
 	getenv func(string) string
 	dial   dialFunc
+	// prompt asks for a password without echo; nil when standard input is
+	// not a terminal.
+	prompt promptFunc
 }
 
 // dialFunc opens an authenticated wkssvc session.
@@ -86,18 +91,92 @@ type unjoinRequest struct {
 
 const defaultTimeout = 30 * time.Second
 
-const usageText = `usage:
-  wkst join   --server HOST[:PORT] --domain D [--ou OU] [--account A]
-              [--password-file F|-] [--options FLAGS] [--method 3|2] CONN
-  wkst unjoin --server HOST[:PORT] [--account A] [--password-file F|-]
-              [--options FLAGS] [--method 3|2] CONN
-  wkst info   --server HOST[:PORT] CONN
-CONN: --user DOMAIN\user|user@domain [--user-password-file F|-]
-      [--dialect 2.0.2|2.1|3.0|3.0.2|3.1.1] [--seal] [--timeout 30s] [-v]
-The connecting user's password is read from --user-password-file, or from
-$WKST_PASSWORD. FLAGS are NETSETUP_* names separated by commas (with or
-without the NETSETUP_ prefix) or a number such as 0x23.
+// wkstCommands are the commands, in help order.
+var wkstCommands = []struct{ name, summary, synopsis, about string }{
+	{"join", "join the server to a domain or a workgroup (NetrJoinDomain3, or 2)",
+		"wkst join --server HOST[:PORT] --user USER --domain DOMAIN [--account ACCOUNT] [flags]",
+		`Options default to JOIN_DOMAIN,ACCT_CREATE: join a domain, creating the
+computer account. A workgroup join needs --options 0 (and the workgroup's
+name as --domain). --account names the domain account that creates the
+computer account; its password comes from --password-file, or is asked for
+on a terminal; without --account the server gets no password (NULL).`},
+	{"unjoin", "leave the domain (NetrUnjoinDomain3, or 2)",
+		"wkst unjoin --server HOST[:PORT] --user USER [--account ACCOUNT] [flags]",
+		`Options default to 0 (the computer account stays); ACCT_DELETE disables it.
+The --account password is taken as for join.`},
+	{"info", "show the server's name, LAN group and join status (NetrWkstaGetInfo 100, NetrGetJoinInformation)",
+		"wkst info --server HOST[:PORT] --user USER [flags]", ""},
+	{"version", "print the version", "wkst version", ""},
+	{"help", "show the help of a command", "wkst help [COMMAND]", ""},
+}
+
+const connHelp = `USER is DOMAIN\user, user@domain or user: the account that logs on to the
+server. Its password comes from --user-password-file FILE (- for standard
+input), else $WKST_PASSWORD, else a prompt on a terminal. Passwords are
+never taken from the command line, and a prompt does not echo.
 `
+
+const exitHelp = `Exit status: 0 success; 1 the server returned an error (its Win32 code is
+printed); 2 a mistake on the command line; 3 the server could not be reached
+or refused the logon; 130 interrupted.
+`
+
+// writeUsage prints the overview: commands, the connecting user, exit
+// status.
+func writeUsage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString("usage: wkst COMMAND [flags]   (wkst COMMAND --help for its flags)\n\nCommands:\n")
+	for _, c := range wkstCommands {
+		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+	}
+	b.WriteString("\n" + connHelp + "\n" + exitHelp)
+	io.WriteString(w, b.String())
+}
+
+// writeCommandHelp prints the synopsis of one command and its flags with
+// their defaults.
+func writeCommandHelp(w io.Writer, name string) {
+	var b strings.Builder
+	for _, c := range wkstCommands {
+		if c.name != name {
+			continue
+		}
+		fmt.Fprintf(&b, "usage: %s\n\n%s.\n", c.synopsis, upperFirst(c.summary))
+		if c.about != "" {
+			b.WriteString("\n" + c.about + "\n")
+		}
+	}
+	if name == "join" || name == "unjoin" || name == "info" {
+		fs, _, _ := newFlagSet(name)
+		b.WriteString("\nFlags:\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			arg, usage := flag.UnquoteUsage(f)
+			dash := "--"
+			if len(f.Name) == 1 {
+				dash = "-"
+			}
+			fmt.Fprintf(&b, "  %s%s", dash, f.Name)
+			if arg != "" {
+				fmt.Fprintf(&b, " %s", arg)
+			}
+			fmt.Fprintf(&b, "\n        %s", usage)
+			if f.DefValue != "" && f.DefValue != "false" {
+				fmt.Fprintf(&b, " (default %s)", f.DefValue)
+			}
+			b.WriteString("\n")
+		})
+		b.WriteString("\n" + connHelp)
+	}
+	b.WriteString("\n" + exitHelp)
+	io.WriteString(w, b.String())
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
 
 // run executes one command line and returns the process exit status.
 func run(ctx context.Context, args []string, e env) int {
@@ -106,7 +185,15 @@ func run(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "wkst: %v\n", err)
 		var ue *usageError
 		if errors.As(err, &ue) {
-			fmt.Fprint(e.stderr, usageText)
+			for _, c := range wkstCommands {
+				if c.name == ue.cmd {
+					fmt.Fprintf(e.stderr, "usage: %s\n", c.synopsis)
+				}
+			}
+			if ue.cmd == "" {
+				fmt.Fprint(e.stderr, "usage: wkst COMMAND [flags]\n")
+			}
+			fmt.Fprintf(e.stderr, "See wkst %s--help.\n", strings.TrimPrefix(ue.cmd+" ", " "))
 		}
 	}
 	return exitCode(err)
@@ -114,29 +201,56 @@ func run(ctx context.Context, args []string, e env) int {
 
 func runErr(ctx context.Context, args []string, e env) error {
 	if len(args) == 0 {
-		return usagef("no command")
+		return usagef("no command (commands: join, unjoin, info, version, help)")
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "join", "unjoin", "info":
-	case "help", "-h", "--help":
-		fmt.Fprint(e.stdout, usageText)
+	case "help", "-h", "--help", "-help":
+		if len(rest) > 0 && cmd == "help" {
+			switch rest[0] {
+			case "join", "unjoin", "info", "version", "help":
+				writeCommandHelp(e.stdout, rest[0])
+				return nil
+			}
+			return usagef("help: unknown command %q", rest[0])
+		}
+		writeUsage(e.stdout)
+		return nil
+	case "version", "--version", "-version":
+		if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help") {
+			writeCommandHelp(e.stdout, "version")
+			return nil
+		}
+		fmt.Fprintln(e.stdout, buildinfo.String("wkst"))
 		return nil
 	default:
-		return usagef("unknown command %q", cmd)
+		return usagef("unknown command %q (commands: join, unjoin, info, version, help)", cmd)
 	}
 	c, err := parseCommand(cmd, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		writeCommandHelp(e.stdout, cmd)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	secrets := &secretSource{stdin: e.stdin}
-	c.conn.Password, err = connectionPassword(secrets, c.userPasswordFile, e.getenv)
+	secrets := &secretSource{stdin: e.stdin, prompt: e.prompt, ctx: ctx}
+	c.conn.Password, err = connectionPassword(secrets, c.userPasswordFile, e.getenv, c.conn.User)
 	if err != nil {
 		return err
 	}
 	var password *string
-	if c.passwordFile != "" {
-		pw, err := secrets.read(c.passwordFile)
+	switch {
+	case c.passwordFile != "":
+		pw, err := secrets.read(c.passwordFile, "Password for "+c.account+" (--account)")
+		if err != nil {
+			return err
+		}
+		password = &pw
+	case c.account != "" && e.prompt != nil:
+		// --account without --password-file on a terminal: ask.
+		pw, err := secrets.ask("Password for " + c.account + " (--account)")
 		if err != nil {
 			return err
 		}
@@ -240,78 +354,87 @@ type command struct {
 	method       int
 }
 
-// parseCommand parses the flags of join, unjoin or info. It reads no files.
-func parseCommand(name string, args []string) (*command, error) {
+// flagVars are the raw flag values of one command line.
+type flagVars struct {
+	server, user, options string
+	method                int
+}
+
+// newFlagSet defines the flags of join, unjoin or info; the help prints the
+// same set with its defaults.
+func newFlagSet(name string) (*flag.FlagSet, *command, *flagVars) {
 	c := &command{name: name}
+	v := &flagVars{method: methodAES}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var server, user, options string
-	fs.StringVar(&server, "server", "", "server HOST[:PORT]")
-	fs.StringVar(&user, "user", "", `connecting user, DOMAIN\user or user@domain`)
-	fs.StringVar(&c.userPasswordFile, "user-password-file", "", "file (or - for stdin) holding the connecting user's password")
-	fs.StringVar(&c.conn.Dialect, "dialect", "", "SMB dialect: 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1")
-	fs.BoolVar(&c.conn.Seal, "seal", false, "request SMB3 encryption")
+	fs.Usage = func() {}
+	fs.StringVar(&v.server, "server", "", "`HOST[:PORT]` of the server (port 445 unless given)")
+	fs.StringVar(&v.user, "user", "", "`USER` that logs on to the server: DOMAIN\\user, user@domain or user")
+	fs.StringVar(&c.userPasswordFile, "user-password-file", "", "`FILE` (- for standard input) holding the password of --user")
+	fs.StringVar(&c.conn.Dialect, "dialect", "", "SMB `DIALECT`: 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1 (default: the highest both sides speak)")
+	fs.BoolVar(&c.conn.Seal, "seal", false, "ask for SMB3 encryption")
 	fs.DurationVar(&c.conn.Timeout, "timeout", defaultTimeout, "time limit for the whole command")
 	fs.BoolVar(&c.verbose, "v", false, "log progress to standard error")
-	method := methodAES
 	if name != "info" {
-		fs.StringVar(&c.account, "account", "", "AccountName sent to the server (domain account used for the join)")
-		fs.StringVar(&c.passwordFile, "password-file", "", "file (or - for stdin) holding the AccountName password")
-		fs.StringVar(&options, "options", "", "NETSETUP_* flags, names or number")
-		fs.IntVar(&method, "method", methodAES, "3: NetrJoinDomain3/NetrUnjoinDomain3 (AES), 2: ...Domain2 (RC4)")
+		def := "JOIN_DOMAIN,ACCT_CREATE"
+		if name == "unjoin" {
+			def = "0"
+		}
+		fs.StringVar(&c.account, "account", "", "AccountName sent to the server: the domain `ACCOUNT` that "+map[string]string{"join": "creates", "unjoin": "disables"}[name]+" the computer account")
+		fs.StringVar(&c.passwordFile, "password-file", "", "`FILE` (- for standard input, or a prompt on a terminal) holding the password of --account")
+		fs.StringVar(&v.options, "options", def, "NETSETUP_* `FLAGS`: names joined by commas (with or without NETSETUP_) or a number such as 0x23")
+		fs.IntVar(&v.method, "method", methodAES, "`N`: 3 calls NetrJoinDomain3/NetrUnjoinDomain3 (AES password blob), 2 calls ...Domain2 (RC4)")
 	}
 	if name == "join" {
-		fs.StringVar(&c.domain, "domain", "", "domain (or domain\\dc) to join")
-		fs.StringVar(&c.ou, "ou", "", "MachineAccountOU, an RFC 1779 DN")
+		fs.StringVar(&c.domain, "domain", "", "`DOMAIN` (or DOMAIN\\DC) to join; a workgroup's name with --options 0")
+		fs.StringVar(&c.ou, "ou", "", "MachineAccountOU: the `DN` of the OU for the computer account")
 	}
+	return fs, c, v
+}
+
+// parseCommand parses the flags of join, unjoin or info. It reads no files.
+func parseCommand(name string, args []string) (*command, error) {
+	fs, c, v := newFlagSet(name)
 	if err := fs.Parse(args); err != nil {
-		return nil, usagef("%s: %v", name, err)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, cmdUsagef(name, "%s: %v", name, err)
 	}
 	if fs.NArg() > 0 {
-		return nil, usagef("%s: unexpected argument %q", name, fs.Arg(0))
+		return nil, cmdUsagef(name, "%s: unexpected argument %q", name, fs.Arg(0))
 	}
 
 	var err error
-	if c.conn.Host, c.conn.Port, err = parseServer(server); err != nil {
-		return nil, usagef("%s: --server: %v", name, err)
+	if c.conn.Host, c.conn.Port, err = parseServer(v.server); err != nil {
+		return nil, cmdUsagef(name, "%s: --server: %v", name, err)
 	}
-	if user == "" {
-		return nil, usagef("%s: --user is required", name)
+	if v.user == "" {
+		return nil, cmdUsagef(name, "%s: --user is required", name)
 	}
-	if c.conn.User, err = parseUser(user); err != nil {
-		return nil, usagef("%s: --user: %v", name, err)
+	if c.conn.User, err = parseUser(v.user); err != nil {
+		return nil, cmdUsagef(name, "%s: --user: %v", name, err)
 	}
 	if _, err := smbDialect(c.conn.Dialect); err != nil {
-		return nil, usagef("%s: --dialect: %v", name, err)
+		return nil, cmdUsagef(name, "%s: --dialect: %v", name, err)
 	}
 	if c.conn.Timeout <= 0 {
-		return nil, usagef("%s: --timeout must be positive", name)
+		return nil, cmdUsagef(name, "%s: --timeout must be positive", name)
 	}
-	if method != methodAES && method != methodRC4 {
-		return nil, usagef("%s: --method must be 3 or 2", name)
+	if v.method != methodAES && v.method != methodRC4 {
+		return nil, cmdUsagef(name, "%s: --method must be 3 or 2", name)
 	}
-	c.method = method
-
-	switch name {
-	case "join":
-		if c.domain == "" {
-			return nil, usagef("join: --domain is required")
-		}
-		if options == "" {
-			options = "JOIN_DOMAIN,ACCT_CREATE"
-		}
-	case "unjoin":
-		if options == "" {
-			options = "0"
-		}
+	c.method = v.method
+	if name == "join" && c.domain == "" {
+		return nil, cmdUsagef(name, "join: --domain is required")
 	}
 	if name != "info" {
-		if c.options, err = parseOptions(options); err != nil {
-			return nil, usagef("%s: --options: %v", name, err)
+		if c.options, err = parseOptions(v.options); err != nil {
+			return nil, cmdUsagef(name, "%s: --options: %v", name, err)
 		}
 	}
 	if c.passwordFile == "-" && c.userPasswordFile == "-" {
-		return nil, usagef("%s: --password-file and --user-password-file cannot both be standard input", name)
+		return nil, cmdUsagef(name, "%s: --password-file and --user-password-file cannot both be standard input", name)
 	}
 	return c, nil
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"golang.org/x/term"
 )
 
 // maxSecretFile bounds how much of a password file is read.
@@ -43,21 +46,43 @@ func parseUser(s string) (account, error) {
 	return account{User: s}, nil
 }
 
-// secretSource reads passwords from files or standard input. Standard input
-// ("-") may be consumed only once.
+// promptFunc asks for a password on the terminal without echo.
+type promptFunc func(ctx context.Context, label string) (string, error)
+
+// secretSource reads passwords from files, standard input or the terminal.
+// Standard input ("-") may be consumed only once; on a terminal "-" asks
+// with a prompt instead of reading until end of file.
 type secretSource struct {
 	stdin     io.Reader
 	stdinUsed bool
 	readFile  func(string) ([]byte, error) // os.ReadFile-like; nil means bounded os.Open
+	prompt    promptFunc                   // nil when standard input is not a terminal
+	ctx       context.Context
 }
 
-// read returns the secret in path ("-" for standard input) without its
-// trailing line ending. The file may hold at most maxSecretFile bytes.
-func (s *secretSource) read(path string) (string, error) {
+// ask prompts for a password labelled label.
+func (s *secretSource) ask(label string) (string, error) {
+	if s.prompt == nil {
+		return "", usagef("%s: standard input is not a terminal", label)
+	}
+	ctx := s.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return s.prompt(ctx, label+": ")
+}
+
+// read returns the secret in path ("-" for standard input, a prompt on a
+// terminal) without its trailing line ending. The file may hold at most
+// maxSecretFile bytes. label names the password in a prompt.
+func (s *secretSource) read(path, label string) (string, error) {
 	var (
 		b   []byte
 		err error
 	)
+	if path == "-" && s.prompt != nil {
+		return s.ask(label)
+	}
 	if path == "-" {
 		if s.stdinUsed {
 			return "", usagef("standard input can supply only one password")
@@ -70,16 +95,16 @@ func (s *secretSource) read(path string) (string, error) {
 		b, err = readBounded(path)
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading password from %s: %w", path, err)
+		return "", usagef("reading password from %s: %v", path, err)
 	}
 	defer clear(b)
 	if len(b) > maxSecretFile {
-		return "", fmt.Errorf("password file %s is larger than %d bytes", path, maxSecretFile)
+		return "", usagef("password file %s is larger than %d bytes", path, maxSecretFile)
 	}
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	b = bytes.TrimSuffix(b, []byte("\r"))
 	if bytes.ContainsAny(b, "\n\x00") {
-		return "", fmt.Errorf("password file %s holds more than one line", path)
+		return "", usagef("password file %s holds more than one line", path)
 	}
 	return string(b), nil
 }
@@ -94,13 +119,62 @@ func readBounded(path string) ([]byte, error) {
 }
 
 // connectionPassword picks the password of the connecting user: the file
-// named by --user-password-file if set, else $WKST_PASSWORD.
-func connectionPassword(src *secretSource, file string, getenv func(string) string) (string, error) {
+// named by --user-password-file if set, else $WKST_PASSWORD, else a prompt
+// on a terminal.
+func connectionPassword(src *secretSource, file string, getenv func(string) string, user account) (string, error) {
+	label := "Password for " + user.String()
 	if file != "" {
-		return src.read(file)
+		return src.read(file, label)
 	}
 	if pw := getenv(passwordEnv); pw != "" {
 		return pw, nil
 	}
-	return "", usagef("no password for the connecting user: use --user-password-file F|- or set %s", passwordEnv)
+	if src.prompt != nil {
+		return src.ask(label)
+	}
+	return "", usagef("no password for the connecting user: use --user-password-file F|-, set %s, or run on a terminal to be asked", passwordEnv)
+}
+
+// String renders the account as it was given: DOMAIN\user or user.
+func (a account) String() string {
+	if a.Domain == "" {
+		return a.User
+	}
+	return a.Domain + `\` + a.User
+}
+
+// terminalPrompt returns a promptFunc reading from the terminal f without
+// echo, writing the prompt to out. Ctrl-C (ctx ending) restores the
+// terminal and returns errInterrupted.
+func terminalPrompt(f *os.File, out io.Writer) promptFunc {
+	fd := int(f.Fd())
+	return func(ctx context.Context, prompt string) (string, error) {
+		state, err := term.GetState(fd)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprint(out, prompt)
+		type result struct {
+			b   []byte
+			err error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			b, err := term.ReadPassword(fd)
+			ch <- result{b, err}
+		}()
+		select {
+		case r := <-ch:
+			fmt.Fprintln(out)
+			if r.err != nil {
+				return "", fmt.Errorf("reading the password: %w", r.err)
+			}
+			defer clear(r.b)
+			return string(r.b), nil
+		case <-ctx.Done():
+			term.Restore(fd, state)
+			fmt.Fprintln(out)
+			return "", errInterrupted
+		}
+	}
 }

@@ -25,24 +25,49 @@ func (e *callError) Error() string {
 }
 
 // usageError marks errors in the command line; they exit with status 2.
-type usageError struct{ msg string }
+type usageError struct {
+	msg string
+	cmd string // the command whose usage to show; "" for the overview
+}
 
 func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error {
-	return &usageError{fmt.Sprintf(format, args...)}
+	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// exitCode maps an error to the process status: 0 success, 2 usage, 1
-// everything else (Win32 failures, transport and authentication errors).
+func cmdUsagef(cmd, format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...), cmd: cmd}
+}
+
+// Exit status (wkst --help).
+const (
+	exitOK        = 0
+	exitServer    = 1 // the server answered with a Win32 error
+	exitUsage     = 2
+	exitTransport = 3 // unreachable, logon refused, RPC failure
+	exitInterrupt = 130
+)
+
+// exitCode maps an error to the process status: 0 success, 1 the server
+// returned a Win32 error, 2 usage, 130 interrupted, 3 anything else: the
+// server could not be reached, refused the logon, or the call broke.
 func exitCode(err error) int {
 	var ue *usageError
+	var ce *callError
 	switch {
 	case err == nil:
-		return 0
+		return exitOK
 	case errors.As(err, &ue):
-		return 2
+		return exitUsage
+	case errors.As(err, &ce):
+		return exitServer
+	case errors.Is(err, errInterrupted):
+		return exitInterrupt
 	default:
-		return 1
+		return exitTransport
 	}
 }
+
+// errInterrupted ends a prompt cut short by Ctrl-C.
+var errInterrupted = errors.New("interrupted")

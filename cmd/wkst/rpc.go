@@ -8,6 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
+
+	smb2fork "github.com/oiweiwei/go-smb2.fork"
 
 	"github.com/oiweiwei/go-msrpc/dcerpc"
 	dcerrors "github.com/oiweiwei/go-msrpc/dcerpc/errors"
@@ -88,12 +91,12 @@ func dialWkssvc(ctx context.Context, cfg connConfig, log *slog.Logger) (session,
 		dcerpc.WithTimeout(cfg.Timeout),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", cfg.Host, err)
+		return nil, explainConnectError(cfg, fmt.Errorf("connecting to %s: %w", cfg.Host, err))
 	}
 	cli, err := wkssvc.NewWkssvcClient(ctx, cc, dcerpc.WithInsecure())
 	if err != nil {
 		cc.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("binding wkssvc on %s: %w", cfg.Host, err)
+		return nil, explainConnectError(cfg, fmt.Errorf("binding wkssvc on %s: %w", cfg.Host, err))
 	}
 	s := &rpcSession{cc: cc, cli: cli, rand: rand.Reader, log: log}
 	if v, ok := gssapi.GetAttribute(cli.Conn().Context(), gssapi.AttributeSMBEffectiveSessionKey); ok {
@@ -104,6 +107,41 @@ func dialWkssvc(ctx context.Context, cfg connConfig, log *slog.Logger) (session,
 	log.Debug("bound wkssvc", "joinpr_key_len", len(s.key))
 	return s, nil
 }
+
+// statusLogonFailure is STATUS_LOGON_FAILURE (MS-ERREF 2.3.1).
+const statusLogonFailure = 0xC000006D
+
+// logonFailureText is how go-smb2 words STATUS_LOGON_FAILURE.
+const logonFailureText = "The attempted logon is invalid"
+
+// explainConnectError turns the SMB client's report of a refused logon
+// into what the operator needs to know. A STATUS_LOGON_FAILURE answer to
+// the last step of the logon means a wrong user name or password; the same
+// status to the first step, before the client sent any credential, means
+// the server refused to evaluate a logon at all, which wkssvcd does for a
+// while after repeated failures from one address.
+func explainConnectError(cfg connConfig, err error) error {
+	var ie *smb2fork.InvalidResponseError
+	var re *smb2fork.ResponseError
+	switch {
+	case errors.As(err, &ie) && strings.Contains(ie.Message, "got "+logonFailureText):
+		return &logonError{msg: fmt.Sprintf("%s refused to start a logon (STATUS_LOGON_FAILURE before any password was checked): "+
+			"after repeated failed logons from one address wkssvcd refuses that address for a while "+
+			"(--auth-fail-limit, --auth-fail-window; its log says reason=throttled); wait, then try again with the right password", cfg.Host), err: err}
+	case errors.As(err, &re) && re.Code == statusLogonFailure:
+		return &logonError{msg: fmt.Sprintf("logon to %s as %s failed (STATUS_LOGON_FAILURE): unknown user name or wrong password", cfg.Host, cfg.User), err: err}
+	}
+	return err
+}
+
+// logonError is a logon the server refused.
+type logonError struct {
+	msg string
+	err error
+}
+
+func (e *logonError) Error() string { return e.msg }
+func (e *logonError) Unwrap() error { return e.err }
 
 // bindingHost renders host for a string binding; IPv6 literals are not
 // bracketed there.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	smb2fork "github.com/oiweiwei/go-smb2.fork"
+
 	"github.com/wkssvcd/wkssvcd/crypto"
 )
 
@@ -146,14 +148,14 @@ func TestSecretSource(t *testing.T) {
 		write("spaces", "  x  \n"):   "  x  ",
 		write("unicode", "pässwörd"): "pässwörd",
 	} {
-		if got, err := src.read(path); err != nil || got != want {
+		if got, err := src.read(path, "Password"); err != nil || got != want {
 			t.Errorf("%s: %q, %v", path, got, err)
 		}
 	}
-	if got, err := src.read("-"); err != nil || got != "from stdin" {
+	if got, err := src.read("-", "Password"); err != nil || got != "from stdin" {
 		t.Errorf("stdin: %q, %v", got, err)
 	}
-	if _, err := src.read("-"); exitCode(err) != 2 {
+	if _, err := src.read("-", "Password"); exitCode(err) != 2 {
 		t.Errorf("second stdin read: %v", err)
 	}
 	for _, p := range []string{
@@ -162,7 +164,7 @@ func TestSecretSource(t *testing.T) {
 		write("big", strings.Repeat("x", maxSecretFile+1)),
 		filepath.Join(dir, "missing"),
 	} {
-		if got, err := src.read(p); err == nil {
+		if got, err := src.read(p, "Password"); err == nil {
 			t.Errorf("%s accepted as %q", p, got)
 		}
 	}
@@ -181,13 +183,13 @@ func TestConnectionPassword(t *testing.T) {
 		}
 	}
 	src := &secretSource{}
-	if got, err := connectionPassword(src, p, env("env-pw")); err != nil || got != "file-pw" {
+	if got, err := connectionPassword(src, p, env("env-pw"), account{User: "u"}); err != nil || got != "file-pw" {
 		t.Errorf("file wins: %q %v", got, err)
 	}
-	if got, err := connectionPassword(src, "", env("env-pw")); err != nil || got != "env-pw" {
+	if got, err := connectionPassword(src, "", env("env-pw"), account{User: "u"}); err != nil || got != "env-pw" {
 		t.Errorf("env: %q %v", got, err)
 	}
-	if _, err := connectionPassword(src, "", env("")); exitCode(err) != 2 {
+	if _, err := connectionPassword(src, "", env(""), account{User: "u"}); exitCode(err) != 2 {
 		t.Errorf("none: %v", err)
 	}
 }
@@ -210,7 +212,7 @@ func TestCallErrorFormatting(t *testing.T) {
 			t.Errorf("%v: exit code", tc.err)
 		}
 	}
-	if exitCode(nil) != 0 || exitCode(usagef("x")) != 2 || exitCode(errors.New("x")) != 1 {
+	if exitCode(nil) != 0 || exitCode(usagef("x")) != 2 || exitCode(errors.New("x")) != 3 || exitCode(errInterrupted) != 130 {
 		t.Error("exit codes")
 	}
 }
@@ -303,6 +305,8 @@ type harness struct {
 	sess           *fakeSession
 	cfg            connConfig
 	dialed         bool
+	dialErr        error
+	prompt         promptFunc
 	stdout, stderr bytes.Buffer
 }
 
@@ -323,8 +327,12 @@ func (h *harness) run(t *testing.T, stdin string, envPW string, args ...string) 
 		dial: func(_ context.Context, cfg connConfig, _ *slog.Logger) (session, error) {
 			h.dialed = true
 			h.cfg = cfg
+			if h.dialErr != nil {
+				return nil, h.dialErr
+			}
 			return h.sess, nil
 		},
+		prompt: h.prompt,
 	})
 }
 
@@ -438,8 +446,109 @@ func TestRunUsageErrors(t *testing.T) {
 
 func TestRunHelp(t *testing.T) {
 	h := &harness{sess: &fakeSession{}}
-	if code := h.run(t, "", "", "help"); code != 0 || !strings.Contains(h.stdout.String(), "wkst join") {
-		t.Errorf("help: %d %q", code, h.stdout.String())
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
+		if code := h.run(t, "", "", args...); code != 0 || !strings.Contains(h.stdout.String(), "join ") ||
+			!strings.Contains(h.stdout.String(), "Exit status: 0 success; 1 the server returned an error") {
+			t.Errorf("%q: %d %q", args, code, h.stdout.String())
+		}
+	}
+	// Each command's help exits 0 with its flags and their defaults.
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"join", "--help"}, []string{"usage: wkst join", "JOIN_DOMAIN,ACCT_CREATE", "--options 0", "--options FLAGS", "(default JOIN_DOMAIN,ACCT_CREATE)", "--timeout duration", "(default 30s)", "--domain DOMAIN", "--password-file FILE"}},
+		{[]string{"join", "-h"}, []string{"usage: wkst join"}},
+		{[]string{"help", "join"}, []string{"usage: wkst join", "(default JOIN_DOMAIN,ACCT_CREATE)"}},
+		{[]string{"unjoin", "--help"}, []string{"usage: wkst unjoin", "(default 0)", "ACCT_DELETE"}},
+		{[]string{"info", "--help"}, []string{"usage: wkst info", "--server HOST[:PORT]", "--user USER"}},
+		{[]string{"info", "--server", "x", "--help"}, []string{"usage: wkst info"}},
+		{[]string{"version", "--help"}, []string{"usage: wkst version"}},
+	} {
+		code := h.run(t, "", "", tc.args...)
+		if code != 0 {
+			t.Errorf("%q: exit %d: %s", tc.args, code, h.stderr.String())
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(h.stdout.String(), w) {
+				t.Errorf("%q: help lacks %q:\n%s", tc.args, w, h.stdout.String())
+			}
+		}
+		if h.dialed {
+			t.Errorf("%q: dialed", tc.args)
+		}
+	}
+	if strings.Contains(h.stdout.String(), "--options") {
+		t.Error("info's help lists --options")
+	}
+}
+
+func TestRunVersion(t *testing.T) {
+	h := &harness{sess: &fakeSession{}}
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		if code := h.run(t, "", "", args...); code != 0 || !strings.HasPrefix(h.stdout.String(), "wkst ") || !strings.Contains(h.stdout.String(), "go1") {
+			t.Errorf("%q: %d %q", args, code, h.stdout.String())
+		}
+	}
+}
+
+// fakePrompt answers prompts from a list and records them.
+type fakePrompt struct {
+	answers []string
+	asked   []string
+}
+
+func (p *fakePrompt) prompt(_ context.Context, label string) (string, error) {
+	p.asked = append(p.asked, label)
+	if len(p.answers) == 0 {
+		return "", errInterrupted
+	}
+	a := p.answers[0]
+	p.answers = p.answers[1:]
+	return a, nil
+}
+
+// On a terminal the passwords are asked for: the connecting user's when
+// no file or $WKST_PASSWORD gives it, the account's for --password-file -
+// or --account without --password-file.
+func TestRunPrompts(t *testing.T) {
+	h := &harness{sess: &fakeSession{}}
+	p := &fakePrompt{answers: []string{"conn-pw", "acct-pw"}}
+	h.prompt = p.prompt
+	code := h.run(t, "", "", "join", "--server", "wkhost", "--user", `WKHOST\admin`, "--domain", "example.test",
+		"--account", `EXAMPLE\joiner`, "--password-file", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, h.stderr.String())
+	}
+	if h.cfg.Password != "conn-pw" || *h.sess.joins[0].Password != "acct-pw" {
+		t.Errorf("passwords %q %q", h.cfg.Password, *h.sess.joins[0].Password)
+	}
+	if len(p.asked) != 2 || p.asked[0] != `Password for WKHOST\admin: ` || p.asked[1] != `Password for EXAMPLE\joiner (--account): ` {
+		t.Errorf("prompts %q", p.asked)
+	}
+
+	p = &fakePrompt{answers: []string{"acct-pw"}}
+	h.prompt = p.prompt
+	if code := h.run(t, "", "conn-env", "unjoin", "--server", "wkhost", "--user", "admin", "--account", "EXAMPLE\\joiner"); code != 0 {
+		t.Fatalf("exit %d: %s", code, h.stderr.String())
+	}
+	if u := h.sess.unjoins[0]; u.Password == nil || *u.Password != "acct-pw" || len(p.asked) != 1 {
+		t.Errorf("--account without --password-file on a terminal: %+v, asked %q", u, p.asked)
+	}
+
+	// Ctrl-C at a prompt: exit 130, nothing dialed.
+	h = &harness{sess: &fakeSession{}}
+	h.prompt = (&fakePrompt{}).prompt
+	if code := h.run(t, "", "", "info", "--server", "wkhost", "--user", "admin"); code != 130 || h.dialed {
+		t.Errorf("interrupted prompt: exit %d dialed %v", code, h.dialed)
+	}
+}
+
+// Exit status 3 when the server cannot be reached or refuses the logon.
+func TestRunTransportFailure(t *testing.T) {
+	h := &harness{sess: &fakeSession{}, dialErr: errors.New("connecting to wkhost: connection refused")}
+	if code := h.run(t, "", "pw", "info", "--server", "wkhost", "--user", "admin"); code != 3 {
+		t.Errorf("exit %d", code)
 	}
 }
 
@@ -453,5 +562,25 @@ func TestSMBDialect(t *testing.T) {
 		if _, err := smbDialect(s); err == nil {
 			t.Errorf("%q accepted", s)
 		}
+	}
+}
+
+// A refusal at the first step of the logon (the throttle) and a wrong
+// password are told apart and explained; other errors pass unchanged.
+func TestExplainConnectError(t *testing.T) {
+	cfg := connConfig{Host: "wkhost", User: account{"WKHOST", "admin"}}
+	throttled := fmt.Errorf("binding: %w", &smb2fork.InvalidResponseError{Message: "expected status: {Still Busy} ..., got The attempted logon is invalid. This is either due to a bad username or authentication information."})
+	err := explainConnectError(cfg, throttled)
+	if !strings.Contains(err.Error(), "refused to start a logon") || strings.Contains(err.Error(), "Still Busy") || exitCode(err) != 3 {
+		t.Errorf("throttled: %v", err)
+	}
+	wrong := fmt.Errorf("binding: %w", &smb2fork.ResponseError{Code: statusLogonFailure})
+	err = explainConnectError(cfg, wrong)
+	if err.Error() != `logon to wkhost as WKHOST\admin failed (STATUS_LOGON_FAILURE): unknown user name or wrong password` || exitCode(err) != 3 {
+		t.Errorf("wrong password: %v", err)
+	}
+	other := errors.New("connection refused")
+	if explainConnectError(cfg, other) != other {
+		t.Error("other errors must pass unchanged")
 	}
 }
