@@ -124,9 +124,9 @@ func checkJoined(t *testing.T, dc *testdc.DC, d *daemon, name, wantDN string) {
 
 // unjoin3 leaves the domain with NETSETUP_ACCT_DELETE, then checks the
 // account is disabled, the keytab gone and the host unjoined.
-func unjoin3(t *testing.T, dc *testdc.DC, d *daemon, name string) {
+func unjoin3(t *testing.T, dc *testdc.DC, d *daemon, name string, s ...syntax) {
 	t.Helper()
-	c, err := dialMSRPC(t, d.host(), adminUser, adminPass, smb2.SMB311, false)
+	c, err := dialMSRPC(t, d.host(), adminUser, adminPass, smb2.SMB311, false, s...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,10 +163,11 @@ func computersDN(name string) string {
 
 func adminAccount() string { return testdc.Domain + `\` + testdc.AdminUser }
 
-// join3 calls NetrJoinDomain3 with go-msrpc at 3.1.1.
-func join3(t *testing.T, d *daemon, user, pass, domain, ou, account, pw string, options uint32) uint32 {
+// join3 calls NetrJoinDomain3 with go-msrpc at 3.1.1, bound with NDR (or
+// the syntax given).
+func join3(t *testing.T, d *daemon, user, pass, domain, ou, account, pw string, options uint32, s ...syntax) uint32 {
 	t.Helper()
-	c, err := dialMSRPC(t, d.host(), user, pass, smb2.SMB311, false)
+	c, err := dialMSRPC(t, d.host(), user, pass, smb2.SMB311, false, s...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,34 +195,37 @@ func returnCodeAny(t *testing.T, ret uint32, err error) uint32 {
 	return 0
 }
 
+// A domain join and unjoin with go-msrpc, each at NDR and at NDR64: the
+// first join and the second unjoin bind with NDR, the others with NDR64.
 func TestDomainJoinGoMSRPC(t *testing.T) {
 	dc := testdc.Start(t, testdc.Options{})
 	const name = "WKGO"
 	d := domainDaemon(t, dc, name)
-	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate); code != 0 {
+	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate, ndr20); code != 0 {
 		t.Fatalf("NetrJoinDomain3: %#x\n%s", code, d.Output())
 	}
 	checkJoined(t, dc, d, name, computersDN(name))
-	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate); code != codeSetupAlreadyJoined {
+	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate, ndr64); code != codeSetupAlreadyJoined {
 		t.Errorf("second join: %#x, want NERR_SetupAlreadyJoined", code)
 	}
-	unjoin3(t, dc, d, name)
+	unjoin3(t, dc, d, name, ndr64)
 	// Re-joining reuses the disabled account and enables it again.
-	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate); code != 0 {
+	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate, ndr64); code != 0 {
 		t.Fatalf("re-join: %#x", code)
 	}
 	checkJoined(t, dc, d, name, computersDN(name))
-	unjoin3(t, dc, d, name)
+	unjoin3(t, dc, d, name, ndr20)
 	if strings.Contains(d.Output(), dc.AdminPassword) {
 		t.Error("the daemon logged the domain administrator's password")
 	}
 }
 
+// A domain join through impacket bound with NDR64, the unjoin with NDR.
 func TestDomainJoinImpacket(t *testing.T) {
 	dc := testdc.Start(t, testdc.Options{})
 	const name = "WKPY"
 	d := domainDaemon(t, dc, name)
-	out, err := python(t, "impacket_join.py", daemonAddr, "445", "3.0", adminUser, adminPass, "join3",
+	out, err := python(t, "impacket_join.py", daemonAddr, "445", "3.0", adminUser, adminPass, "join3", "syntax=NDR64",
 		"domain="+testdc.DNSDomain, "account="+adminAccount(), "joinpw="+dc.AdminPassword, fmt.Sprintf("options=%d", optJoinDomain|optAcctCreate))
 	if err != nil || parseKV(out)["code"] != "0x00000000" {
 		t.Fatalf("impacket NetrJoinDomain3: %v\n%s\n%s", err, out, d.Output())
@@ -338,9 +342,10 @@ func TestDomainJoinErrors(t *testing.T) {
 		{"3.2.4.13.3/named DC is not a DC", testdc.DNSDomain + `\notadc.` + testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeInvalidDomainRole},
 		{"3.2.4.13.3/domain cannot be located", "no-such-domain.invalid", "", adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeNoSuchDomain},
 	}
-	for _, tc := range cases {
+	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if code := join3(t, d, adminUser, adminPass, tc.domain, tc.ou, tc.account, tc.pw, tc.options); code != tc.want {
+			// Every other case binds with NDR64.
+			if code := join3(t, d, adminUser, adminPass, tc.domain, tc.ou, tc.account, tc.pw, tc.options, syntax(i%2 == 1)); code != tc.want {
 				t.Fatalf("code %#x, want %#x", code, tc.want)
 			}
 			if e := computer(t, dc, name); e != nil {

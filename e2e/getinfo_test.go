@@ -12,7 +12,7 @@ import (
 const errorAccessDenied = 5
 
 // NetrWkstaGetInfo with go-msrpc at every dialect, signed, and with SMB3
-// encryption where the dialect has it.
+// encryption where the dialect has it; at NDR and NDR64.
 func TestGoMSRPCGetInfoEveryDialect(t *testing.T) {
 	d := startDaemon(t)
 	cases := []struct {
@@ -32,27 +32,29 @@ func TestGoMSRPCGetInfoEveryDialect(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, tc.dialect, tc.seal)
-			if err != nil {
-				t.Fatalf("dial: %v", err)
-			}
-			resp, err := c.cli.GetInfo(c.ctx, &wkssvc.GetInfoRequest{ServerName: `\\` + daemonAddr, Level: 100})
-			if err != nil {
-				t.Fatalf("GetInfo: %v", err)
-			}
-			if resp.Return != 0 {
-				t.Fatalf("GetInfo returned %#x", resp.Return)
-			}
-			v, ok := resp.WorkstationInfo.GetValue().(*wkssvc.WorkstationInfo100)
-			if !ok {
-				t.Fatalf("level 100 answer is %T", resp.WorkstationInfo.GetValue())
-			}
-			if v.PlatformID != 500 || v.ComputerName != netbios || v.LANGroup != "WORKGROUP" {
-				t.Errorf("level 100 = %+v", v)
-			}
-			if k := c.sessionKey(); len(k) != 16 {
-				t.Errorf("client session key has %d bytes", len(k))
-			}
+			eachSyntax(t, func(t *testing.T, s syntax) {
+				c, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, tc.dialect, tc.seal, s)
+				if err != nil {
+					t.Fatalf("dial: %v", err)
+				}
+				resp, err := c.cli.GetInfo(c.ctx, &wkssvc.GetInfoRequest{ServerName: `\\` + daemonAddr, Level: 100})
+				if err != nil {
+					t.Fatalf("GetInfo: %v", err)
+				}
+				if resp.Return != 0 {
+					t.Fatalf("GetInfo returned %#x", resp.Return)
+				}
+				v, ok := resp.WorkstationInfo.GetValue().(*wkssvc.WorkstationInfo100)
+				if !ok {
+					t.Fatalf("level 100 answer is %T", resp.WorkstationInfo.GetValue())
+				}
+				if v.PlatformID != 500 || v.ComputerName != netbios || v.LANGroup != "WORKGROUP" {
+					t.Errorf("level 100 = %+v", v)
+				}
+				if k := c.sessionKey(); len(k) != 16 {
+					t.Errorf("client session key has %d bytes", len(k))
+				}
+			})
 		})
 	}
 	if strings.Contains(d.Output(), adminPass) {
@@ -60,14 +62,19 @@ func TestGoMSRPCGetInfoEveryDialect(t *testing.T) {
 	}
 }
 
-// Levels and their access rules (MS-WKST 3.2.4.1) through a real client.
+// Levels and their access rules (MS-WKST 3.2.4.1) through a real client,
+// at NDR and NDR64.
 func TestGoMSRPCGetInfoLevels(t *testing.T) {
 	startDaemon(t)
-	admin, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, 0, false)
+	eachSyntax(t, func(t *testing.T, s syntax) { getInfoLevels(t, s) })
+}
+
+func getInfoLevels(t *testing.T, s syntax) {
+	admin, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, 0, false, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	user, err := dialMSRPC(t, daemonAddr, plainUser, plainPass, 0, false)
+	user, err := dialMSRPC(t, daemonAddr, plainUser, plainPass, 0, false, s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,15 +23,46 @@ type msrpcClient struct {
 	cli  wkssvc.WkssvcClient
 }
 
+// syntax is the transfer syntax a client binds with (MS-RPCE 2.2.5).
+type syntax bool
+
+const (
+	ndr20 syntax = false
+	ndr64 syntax = true
+)
+
+func (s syntax) String() string {
+	if s {
+		return "NDR64"
+	}
+	return "NDR"
+}
+
+// bindOptions are go-msrpc's options for binding with s alone.
+func (s syntax) bindOptions() []dcerpc.Option {
+	if s {
+		return []dcerpc.Option{dcerpc.WithNDR64()}
+	}
+	return nil
+}
+
+// eachSyntax runs f as a subtest at NDR and at NDR64.
+func eachSyntax(t *testing.T, f func(t *testing.T, s syntax)) {
+	for _, s := range []syntax{ndr20, ndr64} {
+		t.Run(s.String(), func(t *testing.T) { f(t, s) })
+	}
+}
+
 // dialMSRPC connects with NTLM as user at the given dialect (0 = the
-// client's choice), optionally asking for SMB3 encryption.
-func dialMSRPC(t *testing.T, host, user, pass string, dialect smb2.Dialect, seal bool) (*msrpcClient, error) {
+// client's choice), optionally asking for SMB3 encryption, and binds
+// wkssvc with NDR (or with the syntax given).
+func dialMSRPC(t *testing.T, host, user, pass string, dialect smb2.Dialect, seal bool, s ...syntax) (*msrpcClient, error) {
 	t.Helper()
-	return dialPipe(t, host, "wkssvc", user, pass, dialect, seal)
+	return dialPipe(t, host, "wkssvc", user, pass, dialect, seal, s...)
 }
 
 // dialPipe opens \PIPE\pipe over ncacn_np and binds wkssvc on it.
-func dialPipe(t *testing.T, host, pipe, user, pass string, dialect smb2.Dialect, seal bool) (*msrpcClient, error) {
+func dialPipe(t *testing.T, host, pipe, user, pass string, dialect smb2.Dialect, seal bool, s ...syntax) (*msrpcClient, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -53,7 +84,11 @@ func dialPipe(t *testing.T, host, pipe, user, pass string, dialect smb2.Dialect,
 		return nil, err
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
-	cli, err := wkssvc.NewWkssvcClient(ctx, conn, dcerpc.WithInsecure())
+	opts := []dcerpc.Option{dcerpc.WithInsecure()}
+	if len(s) > 0 {
+		opts = append(opts, s[0].bindOptions()...)
+	}
+	cli, err := wkssvc.NewWkssvcClient(ctx, conn, opts...)
 	if err != nil {
 		return nil, err
 	}

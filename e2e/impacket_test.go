@@ -16,29 +16,34 @@ func parseKV(out string) map[string]string {
 	return m
 }
 
-// NetrWkstaGetInfo with impacket 0.10 at each dialect it can speak; 3.0
-// means AES-128-CCM encryption, since impacket turns it on whenever the
-// server offers it.
+// NetrWkstaGetInfo with impacket 0.10 at each dialect it can speak, at
+// NDR and NDR64; 3.0 means AES-128-CCM encryption, since impacket turns
+// it on whenever the server offers it.
 func TestImpacketGetInfo(t *testing.T) {
 	startDaemon(t)
 	for _, tc := range []struct{ dialect, wire string }{
 		{"2.0.2", "0x202"}, {"2.1", "0x210"}, {"3.0", "0x300"},
 	} {
 		t.Run(tc.dialect, func(t *testing.T) {
-			out, err := python(t, "impacket_getinfo.py", daemonAddr, "445", tc.dialect, adminUser, adminPass, "100")
-			if err != nil {
-				t.Fatalf("impacket: %v\n%s", err, out)
-			}
-			kv := parseKV(out)
-			if kv["dialect"] != tc.wire {
-				t.Errorf("dialect %s, want %s", kv["dialect"], tc.wire)
-			}
-			if kv["computername"] != netbios || kv["platform_id"] != "500" || kv["langroup"] != "WORKGROUP" {
-				t.Errorf("unexpected answer:\n%s", out)
-			}
-			if len(kv["sessionkey"]) != 32 {
-				t.Errorf("impacket has no 16-byte session key:\n%s", out)
-			}
+			eachSyntax(t, func(t *testing.T, s syntax) {
+				out, err := python(t, "impacket_getinfo.py", daemonAddr, "445", tc.dialect, adminUser, adminPass, "100", s.String())
+				if err != nil {
+					t.Fatalf("impacket: %v\n%s", err, out)
+				}
+				kv := parseKV(out)
+				if kv["dialect"] != tc.wire {
+					t.Errorf("dialect %s, want %s", kv["dialect"], tc.wire)
+				}
+				if kv["computername"] != netbios || kv["platform_id"] != "500" || kv["langroup"] != "WORKGROUP" {
+					t.Errorf("unexpected answer:\n%s", out)
+				}
+				if len(kv["sessionkey"]) != 32 {
+					t.Errorf("impacket has no 16-byte session key:\n%s", out)
+				}
+				if kv["syntax"] != s.String() {
+					t.Errorf("bound with %q", kv["syntax"])
+				}
+			})
 		})
 	}
 }

@@ -75,12 +75,17 @@ func returnCode(t *testing.T, ret uint32, err error) uint32 {
 }
 
 // NetrJoinDomain3 with go-msrpc at 3.1.1 and 3.0.2: workgroup join,
-// re-join, and the password blob keyed with the dialect's session key.
+// re-join, and the password blob keyed with the dialect's session key; at
+// NDR and NDR64.
 func TestGoMSRPCJoinDomain3Workgroup(t *testing.T) {
 	d := startDaemon(t)
+	eachSyntax(t, func(t *testing.T, s syntax) { goMSRPCJoinWorkgroup(t, d, s) })
+}
+
+func goMSRPCJoinWorkgroup(t *testing.T, d *daemon, s syntax) {
 	for _, dialect := range []smb2.Dialect{smb2.SMB311, smb2.SMB302} {
 		t.Run(fmt.Sprintf("%#x", uint16(dialect)), func(t *testing.T) {
-			c, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, dialect, false)
+			c, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, dialect, false, s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +106,7 @@ func TestGoMSRPCJoinDomain3Workgroup(t *testing.T) {
 		})
 	}
 	t.Run("wrong key", func(t *testing.T) {
-		c, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, smb2.SMB311, false)
+		c, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, smb2.SMB311, false, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +118,7 @@ func TestGoMSRPCJoinDomain3Workgroup(t *testing.T) {
 		wantWorkgroup(t, d, "LAB302B")
 	})
 	t.Run("non-administrator", func(t *testing.T) {
-		c, err := dialMSRPC(t, daemonAddr, plainUser, plainPass, smb2.SMB311, false)
+		c, err := dialMSRPC(t, daemonAddr, plainUser, plainPass, smb2.SMB311, false, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,12 +202,17 @@ func TestWkstCLI(t *testing.T) {
 }
 
 // impacket 0.10: NetrJoinDomain3/NetrUnjoinDomain3 defined in the test
-// script (impacket lacks them), and impacket's own NetrJoinDomain2.
+// script (impacket lacks them), and impacket's own NetrJoinDomain2; at
+// NDR and NDR64.
 func TestImpacketJoin(t *testing.T) {
 	d := startDaemon(t)
+	eachSyntax(t, func(t *testing.T, s syntax) { impacketJoin(t, d, s) })
+}
+
+func impacketJoin(t *testing.T, d *daemon, s syntax) {
 	py := func(dialect, user, pass, method string, kv ...string) map[string]string {
 		t.Helper()
-		args := append([]string{daemonAddr, "445", dialect, user, pass, method}, kv...)
+		args := append([]string{daemonAddr, "445", dialect, user, pass, method, "syntax=" + s.String()}, kv...)
 		out, err := python(t, "impacket_join.py", args...)
 		if err != nil {
 			t.Fatalf("impacket %s: %v\n%s", method, err, out)

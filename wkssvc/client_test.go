@@ -73,7 +73,21 @@ func serveTCP(t *testing.T, cfg Config, id ipc.Identity) string {
 	return fmt.Sprintf("ncacn_ip_tcp:127.0.0.1[%d]", ln.Addr().(*net.TCPAddr).Port)
 }
 
-func dialClient(t *testing.T, binding string) (wkst.WkssvcClient, context.Context) {
+// syntaxes are the transfer syntaxes every client test runs at.
+var syntaxes = []struct {
+	name  string
+	ndr64 bool
+}{{"NDR", false}, {"NDR64", true}}
+
+// eachSyntax runs f once with a client that binds with NDR and once with
+// one that binds with NDR64 only.
+func eachSyntax(t *testing.T, f func(t *testing.T, ndr64 bool)) {
+	for _, s := range syntaxes {
+		t.Run(s.name, func(t *testing.T) { f(t, s.ndr64) })
+	}
+}
+
+func dialClient(t *testing.T, binding string, ndr64 bool) (wkst.WkssvcClient, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -82,7 +96,11 @@ func dialClient(t *testing.T, binding string) (wkst.WkssvcClient, context.Contex
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { cc.Close(context.Background()) })
-	cli, err := wkst.NewWkssvcClient(ctx, cc, msrpc.WithInsecure())
+	opts := []msrpc.Option{msrpc.WithInsecure()}
+	if ndr64 {
+		opts = append(opts, msrpc.WithNDR64())
+	}
+	cli, err := wkst.NewWkssvcClient(ctx, cc, opts...)
 	if err != nil {
 		t.Fatalf("bind: %v", err)
 	}
@@ -103,96 +121,104 @@ func wantCode(t *testing.T, what string, err error, code uint32) {
 }
 
 func TestGoMSRPCClientGetInfo(t *testing.T) {
-	cli, ctx := dialClient(t, serveTCP(t, testConfig(), userIdentity))
+	eachSyntax(t, func(t *testing.T, ndr64 bool) {
+		cli, ctx := dialClient(t, serveTCP(t, testConfig(), userIdentity), ndr64)
 
-	r100, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 100})
-	if err != nil {
-		t.Fatalf("level 100: %v", err)
-	}
-	if r100.Return != 0 {
-		t.Fatalf("level 100 returned 0x%x", r100.Return)
-	}
-	i100 := r100.WorkstationInfo.GetValue().(*wkst.WorkstationInfo100)
-	if i100.PlatformID != 500 || i100.ComputerName != "WKHOST" || i100.LANGroup != "EXAMPLE" ||
-		i100.VerMajor != 10 || i100.VerMinor != 0 {
-		t.Errorf("level 100 = %+v", i100)
-	}
+		r100, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 100})
+		if err != nil {
+			t.Fatalf("level 100: %v", err)
+		}
+		if r100.Return != 0 {
+			t.Fatalf("level 100 returned 0x%x", r100.Return)
+		}
+		i100 := r100.WorkstationInfo.GetValue().(*wkst.WorkstationInfo100)
+		if i100.PlatformID != 500 || i100.ComputerName != "WKHOST" || i100.LANGroup != "EXAMPLE" ||
+			i100.VerMajor != 10 || i100.VerMinor != 0 {
+			t.Errorf("level 100 = %+v", i100)
+		}
 
-	r101, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 101})
-	if err != nil || r101.Return != 0 {
-		t.Fatalf("level 101: %v %+v", err, r101)
-	}
-	i101 := r101.WorkstationInfo.GetValue().(*wkst.WorkstationInfo101)
-	if i101.ComputerName != "WKHOST" || i101.LANGroup != "EXAMPLE" || i101.LANRoot != "" {
-		t.Errorf("level 101 = %+v", i101)
-	}
+		r101, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 101})
+		if err != nil || r101.Return != 0 {
+			t.Fatalf("level 101: %v %+v", err, r101)
+		}
+		i101 := r101.WorkstationInfo.GetValue().(*wkst.WorkstationInfo101)
+		if i101.ComputerName != "WKHOST" || i101.LANGroup != "EXAMPLE" || i101.LANRoot != "" {
+			t.Errorf("level 101 = %+v", i101)
+		}
 
-	// Levels 102 and 502 are for administrators only.
-	_, err = cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 102})
-	wantCode(t, "level 102 as user", err, errAccessDenied)
-	_, err = cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 502})
-	wantCode(t, "level 502 as user", err, errAccessDenied)
+		// Levels 102 and 502 are for administrators only.
+		_, err = cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 102})
+		wantCode(t, "level 102 as user", err, errAccessDenied)
+		_, err = cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 502})
+		wantCode(t, "level 502 as user", err, errAccessDenied)
 
-	_, err = cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 7})
-	wantCode(t, "level 7", err, errInvalidLevel)
+		_, err = cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 7})
+		wantCode(t, "level 7", err, errInvalidLevel)
 
-	rj, err := cli.GetJoinInformation(ctx, &wkst.GetJoinInformationRequest{})
-	if err != nil || rj.Return != 0 {
-		t.Fatalf("GetJoinInformation: %v %+v", err, rj)
-	}
-	if rj.NameBuffer != "EXAMPLE" || rj.BufferType != wkst.NetSetupJoinStatusDomainName {
-		t.Errorf("GetJoinInformation = %q %v", rj.NameBuffer, rj.BufferType)
-	}
+		rj, err := cli.GetJoinInformation(ctx, &wkst.GetJoinInformationRequest{})
+		if err != nil || rj.Return != 0 {
+			t.Fatalf("GetJoinInformation: %v %+v", err, rj)
+		}
+		if rj.NameBuffer != "EXAMPLE" || rj.BufferType != wkst.NetSetupJoinStatusDomainName {
+			t.Errorf("GetJoinInformation = %q %v", rj.NameBuffer, rj.BufferType)
+		}
 
-	// A join method answers ERROR_NOT_SUPPORTED until a JoinHandler is set.
-	_, err = cli.JoinDomain2(ctx, &wkst.JoinDomain2Request{DomainNameParam: "example.test"})
-	wantCode(t, "JoinDomain2", err, errNotSupported)
+		// A join method answers ERROR_NOT_SUPPORTED until a JoinHandler is set.
+		_, err = cli.JoinDomain2(ctx, &wkst.JoinDomain2Request{DomainNameParam: "example.test"})
+		wantCode(t, "JoinDomain2", err, errNotSupported)
+	})
 }
 
 func TestGoMSRPCClientAdmin(t *testing.T) {
-	cli, ctx := dialClient(t, serveTCP(t, testConfig(), adminIdentity))
-	r102, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 102})
-	if err != nil || r102.Return != 0 {
-		t.Fatalf("level 102: %v %+v", err, r102)
-	}
-	i102 := r102.WorkstationInfo.GetValue().(*wkst.WorkstationInfo102)
-	if i102.ComputerName != "WKHOST" || i102.VerMajor != 10 {
-		t.Errorf("level 102 = %+v", i102)
-	}
-	r, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 502})
-	if err != nil || r.Return != 0 {
-		t.Fatalf("level 502: %v %+v", err, r)
-	}
-	i := r.WorkstationInfo.GetValue().(*wkst.WorkstationInfo502)
-	if i.KeepConn != 600 || i.MaxCmds != 50 || i.SessTimeout != 60 || i.DormantFileLimit != 0 {
-		t.Errorf("level 502 = %+v", i)
-	}
+	eachSyntax(t, func(t *testing.T, ndr64 bool) {
+		cli, ctx := dialClient(t, serveTCP(t, testConfig(), adminIdentity), ndr64)
+		r102, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 102})
+		if err != nil || r102.Return != 0 {
+			t.Fatalf("level 102: %v %+v", err, r102)
+		}
+		i102 := r102.WorkstationInfo.GetValue().(*wkst.WorkstationInfo102)
+		if i102.ComputerName != "WKHOST" || i102.VerMajor != 10 {
+			t.Errorf("level 102 = %+v", i102)
+		}
+		r, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 502})
+		if err != nil || r.Return != 0 {
+			t.Fatalf("level 502: %v %+v", err, r)
+		}
+		i := r.WorkstationInfo.GetValue().(*wkst.WorkstationInfo502)
+		if i.KeepConn != 600 || i.MaxCmds != 50 || i.SessTimeout != 60 || i.DormantFileLimit != 0 {
+			t.Errorf("level 502 = %+v", i)
+		}
+	})
 }
 
 func TestGoMSRPCClientAnonymous(t *testing.T) {
-	cli, ctx := dialClient(t, serveTCP(t, testConfig(), anonIdentity))
-	for _, level := range []uint32{100, 101, 102, 502} {
-		_, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: level})
-		wantCode(t, fmt.Sprintf("anonymous level %d", level), err, errAccessDenied)
-	}
-	_, err := cli.GetJoinInformation(ctx, &wkst.GetJoinInformationRequest{})
-	wantCode(t, "anonymous GetJoinInformation", err, errAccessDenied)
+	eachSyntax(t, func(t *testing.T, ndr64 bool) {
+		cli, ctx := dialClient(t, serveTCP(t, testConfig(), anonIdentity), ndr64)
+		for _, level := range []uint32{100, 101, 102, 502} {
+			_, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: level})
+			wantCode(t, fmt.Sprintf("anonymous level %d", level), err, errAccessDenied)
+		}
+		_, err := cli.GetJoinInformation(ctx, &wkst.GetJoinInformationRequest{})
+		wantCode(t, "anonymous GetJoinInformation", err, errAccessDenied)
 
-	cfg := testConfig()
-	cfg.AllowAnonymousLevel100 = true
-	cli, ctx = dialClient(t, serveTCP(t, cfg, anonIdentity))
-	r, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 100})
-	if err != nil || r.Return != 0 {
-		t.Fatalf("anonymous level 100 with AllowAnonymousLevel100: %v %+v", err, r)
-	}
+		cfg := testConfig()
+		cfg.AllowAnonymousLevel100 = true
+		cli, ctx = dialClient(t, serveTCP(t, cfg, anonIdentity), ndr64)
+		r, err := cli.GetInfo(ctx, &wkst.GetInfoRequest{Level: 100})
+		if err != nil || r.Return != 0 {
+			t.Fatalf("anonymous level 100 with AllowAnonymousLevel100: %v %+v", err, r)
+		}
+	})
 }
 
 func TestGoMSRPCClientProtocolSequence(t *testing.T) {
-	cfg := testConfig()
-	cfg.AllowAnyProtocolSequence = false
-	cli, ctx := dialClient(t, serveTCP(t, cfg, userIdentity))
-	_, err := cli.GetJoinInformation(ctx, &wkst.GetJoinInformationRequest{})
-	wantCode(t, "GetJoinInformation over TCP", err, errProtseqNotSupported)
+	eachSyntax(t, func(t *testing.T, ndr64 bool) {
+		cfg := testConfig()
+		cfg.AllowAnyProtocolSequence = false
+		cli, ctx := dialClient(t, serveTCP(t, cfg, userIdentity), ndr64)
+		_, err := cli.GetJoinInformation(ctx, &wkst.GetJoinInformationRequest{})
+		wantCode(t, "GetJoinInformation over TCP", err, errProtseqNotSupported)
+	})
 }
 
 // opnumOnly is a request with an empty stub for any opnum.

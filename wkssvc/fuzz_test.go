@@ -32,6 +32,13 @@ func FuzzRequestDecode(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(uint8(i), stub)
+		// The same request in NDR64 (MS-RPCE 2.2.5): bit 7 of which
+		// selects that transfer syntax.
+		stub64, err := ndr.Marshal64(requestFor(op))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(i)|0x80, stub64)
 	}
 	getInfo, _ := ndr.Marshal(&wkst.GetInfoRequest{Level: 502})
 	f.Add(uint8(0), getInfo)
@@ -50,13 +57,18 @@ func FuzzRequestDecode(f *testing.F) {
 	ctx := dcerpc.ContextWithProtocolSequence(ipc.NewContext(context.Background(),
 		&ipc.OpenInfo{Pipe: PipeName, Identity: adminIdentity, SessionKey: key}), dcerpc.ProtseqNamedPipe)
 	f.Fuzz(func(t *testing.T, which uint8, stub []byte) {
-		opnum := opnums[int(which)%len(opnums)]
-		op, err := handle(ctx, opnum, dcerpc.NewStubReader(stub, nil))
+		ndr64 := which&0x80 != 0
+		opnum := opnums[int(which&0x7f)%len(opnums)]
+		r := dcerpc.NewStubReader(stub, nil)
+		if ndr64 {
+			r = dcerpc.NewNDR64StubReader(stub)
+		}
+		op, err := handle(ctx, opnum, r)
 		if err != nil || op == nil {
 			return
 		}
-		if _, err := ndr.MarshalResponse(op); err != nil {
-			t.Fatalf("opnum %d: decoded request, response does not marshal: %v", opnum, err)
+		if _, err := dcerpc.MarshalResponse(op, ndr64); err != nil {
+			t.Fatalf("opnum %d (NDR64 %v): decoded request, response does not marshal: %v", opnum, ndr64, err)
 		}
 	})
 }

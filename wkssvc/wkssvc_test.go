@@ -284,28 +284,35 @@ func requestFor(opnum int) ndr.Marshaler {
 func TestEveryOpnumMarshals(t *testing.T) {
 	s := New(Config{Names: ipc.StaticNames{NetBIOS: "H"}, Logger: quietLogger()})
 	handle := Interfaces(s)[0].Handle
-	for opnum := 0; opnum <= 40; opnum++ {
-		req := requestFor(opnum)
-		for _, id := range []ipc.Identity{userIdentity, adminIdentity} {
-			var stub []byte
-			if req != nil {
-				var err error
-				if stub, err = ndr.Marshal(req); err != nil {
-					t.Fatalf("opnum %d: request does not marshal: %v", opnum, err)
+	for _, ndr64 := range []bool{false, true} {
+		marshal, reader := ndr.Marshal, dcerpc.NewStubReader
+		if ndr64 {
+			marshal = ndr.Marshal64
+			reader = func(stub, _ []byte) ndr.Reader { return dcerpc.NewNDR64StubReader(stub) }
+		}
+		for opnum := 0; opnum <= 40; opnum++ {
+			req := requestFor(opnum)
+			for _, id := range []ipc.Identity{userIdentity, adminIdentity} {
+				var stub []byte
+				if req != nil {
+					var err error
+					if stub, err = marshal(req); err != nil {
+						t.Fatalf("opnum %d (NDR64 %v): request does not marshal: %v", opnum, ndr64, err)
+					}
 				}
-			}
-			op, err := handle(callCtx(id), opnum, dcerpc.NewStubReader(stub, nil))
-			if req == nil {
-				if op != nil || err != nil {
-					t.Errorf("opnum %d: want no operation, got %v %v", opnum, op, err)
+				op, err := handle(callCtx(id), opnum, reader(stub, nil))
+				if req == nil {
+					if op != nil || err != nil {
+						t.Errorf("opnum %d: want no operation, got %v %v", opnum, op, err)
+					}
+					continue
 				}
-				continue
-			}
-			if err != nil || op == nil {
-				t.Fatalf("opnum %d: %v", opnum, err)
-			}
-			if _, err := ndr.MarshalResponse(op); err != nil {
-				t.Errorf("opnum %d: response does not marshal: %v", opnum, err)
+				if err != nil || op == nil {
+					t.Fatalf("opnum %d (NDR64 %v): %v", opnum, ndr64, err)
+				}
+				if _, err := dcerpc.MarshalResponse(op, ndr64); err != nil {
+					t.Errorf("opnum %d (NDR64 %v): response does not marshal: %v", opnum, ndr64, err)
+				}
 			}
 		}
 	}

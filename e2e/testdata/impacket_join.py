@@ -5,7 +5,8 @@ METHOD: join3 (opnum 31, AES blob), unjoin3 (opnum 32), join2 (impacket's
 NetrJoinDomain2, RC4 blob), unjoin2.
 keys: domain=, ou=, account=, joinpw= (the password sent in the blob; absent
 = NULL pointer), options= (integer), key=wrong (encrypt with a wrong key),
-tamper=authdata (flip a bit of AuthData), anonymous=1 (null session).
+tamper=authdata (flip a bit of AuthData), anonymous=1 (null session),
+syntax=NDR64 (bind with NDR64 alone; default NDR).
 Prints "dialect=", "sessionkey=" and "code=0x%08x" (the method's return).
 """
 import hashlib
@@ -22,6 +23,7 @@ from impacket.dcerpc.v5.rpcrt import DCERPCException
 from impacket.smb3structs import SMB2_DIALECT_002, SMB2_DIALECT_21, SMB2_DIALECT_30
 from impacket.smbconnection import SMBConnection
 
+NDR64 = ("71710533-BEBA-4937-8319-B5DBEF9CCC36", "1.0")  # MS-RPCE 2.2.5.1
 DIALECTS = {"2.0.2": SMB2_DIALECT_002, "2.1": SMB2_DIALECT_21, "3.0": SMB2_DIALECT_30}
 
 class DCERPCSessionError(DCERPCException):
@@ -48,8 +50,9 @@ class JOINPR_ENCRYPTED_USER_PASSWORD_AES(NDRSTRUCT):
     )
 
     def getAlignment(self):
-        # NDR aligns this structure to 4 (its largest member), not to 64.
-        return 4
+        # NDR aligns this structure to 4 (its largest member), not to 64;
+        # NDR64 to 8, its pointer (MS-RPCE 2.2.5.3.4).
+        return 8 if self._isNDR64 else 4
 
 class PJOINPR_ENCRYPTED_USER_PASSWORD_AES(NDRPOINTER):
     referent = (("Data", JOINPR_ENCRYPTED_USER_PASSWORD_AES),)
@@ -122,7 +125,10 @@ def main():
     rpc = transport.SMBTransport(host, int(port), filename=r"\wkssvc", smb_connection=conn)
     dce = rpc.get_dce_rpc()
     dce.connect()
-    dce.bind(wkst.MSRPC_UUID_WKST)
+    if opts.get("syntax") == "NDR64":
+        dce.bind(wkst.MSRPC_UUID_WKST, transfer_syntax=NDR64)
+    else:
+        dce.bind(wkst.MSRPC_UUID_WKST)
     joinpw = opts.get("joinpw")
     options = int(opts.get("options", "0"), 0)
     account = opts.get("account", NULL)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	msrpc "github.com/oiweiwei/go-msrpc/dcerpc"
@@ -35,6 +36,7 @@ type call struct {
 	opnum  uint16
 	drep   [4]byte
 	iface  *Interface
+	ndr64  bool // the stub is NDR64 (the context negotiated it)
 	stub   []byte
 
 	// Guarded by assoc.mu.
@@ -72,7 +74,7 @@ type assoc struct {
 	bound      bool
 	frag       int // negotiated fragment size
 	assocGroup uint32
-	contexts   map[uint16]*Interface
+	contexts   map[uint16]presentation
 	sawCall    bool
 	lastCallID uint32
 	cur        *call // request being reassembled
@@ -108,7 +110,7 @@ func newAssoc(s *Server, ifaces []Interface, info ipc.OpenInfo, protseq, secAddr
 		ctx:      ctx,
 		cancel:   cancel,
 		done:     make(chan struct{}),
-		contexts: make(map[uint16]*Interface),
+		contexts: make(map[uint16]presentation),
 	}
 	a.callCtx = context.WithValue(ipc.NewContext(ctx, &a.info), protseqKey{}, protseq)
 	go a.worker()
@@ -413,38 +415,67 @@ func (a *assoc) lookup(s syntaxID) *Interface {
 	return nil
 }
 
+// presentation is one negotiated presentation context: the interface and
+// the transfer syntax its calls are coded in.
+type presentation struct {
+	iface *Interface
+	ndr64 bool
+}
+
+// transferFor picks the transfer syntax for an abstract syntax from the
+// transfer syntaxes a bind or alter_context proposed for it, across all
+// its elements (MS-RPCE 3.3.1.5.6): the server's preferred one, NDR64,
+// when proposed and enabled, else NDR. ok is false when neither was.
+func (a *assoc) transferFor(proposed []syntaxID) (t syntaxID, ok bool) {
+	if !a.cfg.DisableNDR64 && slices.Contains(proposed, ndr64Syntax) {
+		return ndr64Syntax, true
+	}
+	if slices.Contains(proposed, ndr20Syntax) {
+		return ndr20Syntax, true
+	}
+	return syntaxID{}, false
+}
+
 // negotiate computes the result list for the proposed contexts and
-// records the accepted ones. Caller holds mu.
+// records the accepted ones (C706 12.6.4.3, MS-RPCE 3.3.1.5.6). The
+// server accepts at most one transfer syntax per interface in one PDU:
+// NDR64 when any element for the interface proposes it, else NDR. The
+// elements proposing the accepted syntax are accepted; the others for the
+// same interface get provider_rejection with
+// proposed_transfer_syntaxes_not_supported, as a 64-bit Windows server
+// answers a client that proposes NDR and NDR64 in separate elements.
+// Caller holds mu.
 func (a *assoc) negotiate(elems []contextElem) ([]contextResult, error) {
 	results := make([]contextResult, len(elems))
-	accepted := make(map[uint16]*Interface)
+	ifaces := make([]*Interface, len(elems))
+	proposed := make(map[*Interface][]syntaxID)
 	for i, e := range elems {
-		feature := false
-		for _, t := range e.Transfers {
-			feature = feature || t.isBindFeature()
-		}
-		if feature {
+		if slices.ContainsFunc(e.Transfers, syntaxID.isBindFeature) {
 			// MS-RPCE 3.3.1.5.3: we support neither security context
 			// multiplexing nor keeping the connection after orphaned, so
 			// the response bitmask is 0.
 			results[i] = contextResult{Result: resultNegotiateAck, Reason: 0}
 			continue
 		}
-		iface := a.lookup(e.Abstract)
-		if iface == nil {
+		if ifaces[i] = a.lookup(e.Abstract); ifaces[i] == nil {
 			results[i] = contextResult{Result: resultProviderRejection, Reason: reasonAbstractSyntaxNS}
 			continue
 		}
-		hasNDR := false
-		for _, t := range e.Transfers {
-			hasNDR = hasNDR || t == ndr20Syntax
+		proposed[ifaces[i]] = append(proposed[ifaces[i]], e.Transfers...)
+	}
+	accepted := make(map[uint16]presentation)
+	for i, e := range elems {
+		iface := ifaces[i]
+		if iface == nil {
+			continue
 		}
-		if !hasNDR {
+		t, ok := a.transferFor(proposed[iface])
+		if !ok || !slices.Contains(e.Transfers, t) {
 			results[i] = contextResult{Result: resultProviderRejection, Reason: reasonTransferSyntaxesNS}
 			continue
 		}
-		results[i] = contextResult{Result: resultAcceptance, Transfer: ndr20Syntax}
-		accepted[e.ID] = iface
+		results[i] = contextResult{Result: resultAcceptance, Transfer: t}
+		accepted[e.ID] = presentation{iface: iface, ndr64: t == ndr64Syntax}
 	}
 	n := len(a.contexts)
 	for id := range accepted {
@@ -455,8 +486,8 @@ func (a *assoc) negotiate(elems []contextElem) ([]contextResult, error) {
 	if n > maxContextsPerInterface*len(a.ifaces) {
 		return nil, errContextLimit
 	}
-	for id, iface := range accepted {
-		a.contexts[id] = iface
+	for id, pc := range accepted {
+		a.contexts[id] = pc
 	}
 	return results, nil
 }
@@ -492,10 +523,16 @@ func (a *assoc) onRequest(p *pdu) {
 		}
 		a.sawCall = true
 		a.lastCallID = p.CallID
-		iface := a.contexts[q.ContextID]
-		if iface == nil {
+		pc, ok := a.contexts[q.ContextID]
+		if !ok {
 			a.skip(p.CallID)
 			a.enqueueFault(p.CallID, q.ContextID, StatusUnknownIf)
+			return
+		}
+		if pc.ndr64 && p.Drep[0]&drepIntegerLittleEndianBit == 0 {
+			// MS-RPCE 2.2.5: NDR64 PDUs MUST be little-endian (drep 0x10).
+			a.skip(p.CallID)
+			a.enqueueFault(p.CallID, q.ContextID, StatusProtocolError)
 			return
 		}
 		if len(q.Stub) > a.cfg.MaxReassembly {
@@ -503,7 +540,7 @@ func (a *assoc) onRequest(p *pdu) {
 			a.enqueueFault(p.CallID, q.ContextID, StatusInputTooLarge)
 			return
 		}
-		c := &call{callID: p.CallID, ctxID: q.ContextID, opnum: q.Opnum, drep: p.Drep, iface: iface,
+		c := &call{callID: p.CallID, ctxID: q.ContextID, opnum: q.Opnum, drep: p.Drep, iface: pc.iface, ndr64: pc.ndr64,
 			stub: append([]byte(nil), q.Stub...)}
 		if last {
 			a.items = append(a.items, item{call: c})
@@ -716,7 +753,13 @@ func (a *assoc) invoke(ctx context.Context, c *call) (status uint32, stub []byte
 			status, stub = StatusFaultUnspec, nil
 		}
 	}()
-	op, err := c.iface.Handle(ctx, int(c.opnum), NewStubReader(c.stub, c.drep[:]))
+	var r ndr.Reader
+	if c.ndr64 {
+		r = NewNDR64StubReader(c.stub)
+	} else {
+		r = NewStubReader(c.stub, c.drep[:])
+	}
+	op, err := c.iface.Handle(ctx, int(c.opnum), r)
 	switch {
 	case errors.Is(err, msrpc.ErrNotImplemented), op == nil && err == nil:
 		// Unknown opnums and opnums not used on the wire (C706 N.2).
@@ -733,7 +776,7 @@ func (a *assoc) invoke(ctx context.Context, c *call) (status uint32, stub []byte
 		log.Warn("dcerpc: call failed", "err", err)
 		return StatusFaultUnspec, nil
 	}
-	b, err := ndr.MarshalResponse(op)
+	b, err := MarshalResponse(op, c.ndr64)
 	if err != nil {
 		log.Warn("dcerpc: response does not marshal", "err", err)
 		return StatusFaultUnspec, nil

@@ -31,12 +31,24 @@ func TestBindResults(t *testing.T) {
 	}{
 		{"ndr", []contextElem{{0, ts, []syntaxID{ndr20Syntax}}},
 			[]contextResult{{resultAcceptance, 0, ndr20Syntax}}},
-		{"ndr+ndr64 in one element", []contextElem{{0, ts, []syntaxID{ndr64Syntax, ndr20Syntax}}},
-			[]contextResult{{resultAcceptance, 0, ndr20Syntax}}},
+		{"ndr64", []contextElem{{0, ts, []syntaxID{ndr64Syntax}}},
+			[]contextResult{{resultAcceptance, 0, ndr64Syntax}}},
+		// MS-RPCE 3.3.1.5.6: the server's preferred syntax (NDR64) wins
+		// wherever the client lists it.
+		{"ndr+ndr64 in one element", []contextElem{{0, ts, []syntaxID{ndr20Syntax, ndr64Syntax}}},
+			[]contextResult{{resultAcceptance, 0, ndr64Syntax}}},
+		// ... and at most one syntax is accepted per interface: the
+		// element proposing the other gets provider_rejection,
+		// proposed_transfer_syntaxes_not_supported (what a 64-bit Windows
+		// server answers Windows clients, which send them apart).
 		{"separate elements", []contextElem{{0, ts, []syntaxID{ndr20Syntax}}, {1, ts, []syntaxID{ndr64Syntax}}},
-			[]contextResult{{resultAcceptance, 0, ndr20Syntax}, {resultProviderRejection, reasonTransferSyntaxesNS, syntaxID{}}}},
+			[]contextResult{{resultProviderRejection, reasonTransferSyntaxesNS, syntaxID{}}, {resultAcceptance, 0, ndr64Syntax}}},
 		{"feature element", []contextElem{{0, ts, []syntaxID{ndr20Syntax}}, {1, ts, []syntaxID{ndr64Syntax}}, {2, ts, []syntaxID{featureSyntax}}},
-			[]contextResult{{resultAcceptance, 0, ndr20Syntax}, {resultProviderRejection, reasonTransferSyntaxesNS, syntaxID{}}, {resultNegotiateAck, 0, syntaxID{}}}},
+			[]contextResult{{resultProviderRejection, reasonTransferSyntaxesNS, syntaxID{}}, {resultAcceptance, 0, ndr64Syntax}, {resultNegotiateAck, 0, syntaxID{}}}},
+		{"the same syntax twice", []contextElem{{0, ts, []syntaxID{ndr20Syntax}}, {1, ts, []syntaxID{ndr20Syntax}}},
+			[]contextResult{{resultAcceptance, 0, ndr20Syntax}, {resultAcceptance, 0, ndr20Syntax}}},
+		{"other transfer syntax only", []contextElem{{0, ts, []syntaxID{otherSyntax}}},
+			[]contextResult{{resultProviderRejection, reasonTransferSyntaxesNS, syntaxID{}}}},
 		{"unknown abstract syntax", []contextElem{{0, otherSyntax, []syntaxID{ndr20Syntax}}, {1, ts, []syntaxID{ndr20Syntax}}},
 			[]contextResult{{resultProviderRejection, reasonAbstractSyntaxNS, syntaxID{}}, {resultAcceptance, 0, ndr20Syntax}}},
 		{"older minor accepted", []contextElem{{0, old, []syntaxID{ndr20Syntax}}},
@@ -69,6 +81,68 @@ func TestBindResults(t *testing.T) {
 				t.Errorf("bind_ack = %+v", ack)
 			}
 		})
+	}
+}
+
+// With NDR64 disabled the server answers as a 32-bit one: NDR only.
+func TestBindNDR64Disabled(t *testing.T) {
+	ts := testSyntax()
+	a := newTestPipe(t, Config{DisableNDR64: true}, nil)
+	write(t, a, buildBind(ptBind, 1, 4280, 4280, []contextElem{{0, ts, []syntaxID{ndr20Syntax}}, {1, ts, []syntaxID{ndr64Syntax}}, {2, ts, []syntaxID{ndr64Syntax, ndr20Syntax}}}))
+	ack := parseBindAck(t, read(t, a))
+	want := []contextResult{{resultAcceptance, 0, ndr20Syntax}, {resultProviderRejection, reasonTransferSyntaxesNS, syntaxID{}}, {resultAcceptance, 0, ndr20Syntax}}
+	for i := range want {
+		if ack.results[i] != want[i] {
+			t.Errorf("result %d = %+v, want %+v", i, ack.results[i], want[i])
+		}
+	}
+}
+
+// A Windows client whose NDR context was refused in favour of NDR64 asks
+// for NDR again in an alter_context (MS-RPCE <106>); it gets it, and both
+// contexts then serve calls in their own syntax.
+func TestAlterContextRenegotiatesNDR(t *testing.T) {
+	ts := testSyntax()
+	a := newTestPipe(t, Config{}, nil)
+	write(t, a, buildBind(ptBind, 1, 4280, 4280, []contextElem{{0, ts, []syntaxID{ndr20Syntax}}, {1, ts, []syntaxID{ndr64Syntax}}}))
+	if ack := parseBindAck(t, read(t, a)); ack.results[1].Transfer != ndr64Syntax {
+		t.Fatalf("bind: %+v", ack.results)
+	}
+	write(t, a, buildBind(ptAlterContext, 2, 4280, 4280, []contextElem{{0, ts, []syntaxID{ndr20Syntax}}}))
+	p := read(t, a)
+	if p.Type != ptAlterContextResp {
+		t.Fatalf("type %d", p.Type)
+	}
+	if ack := parseBindAck(t, p); ack.results[0] != (contextResult{resultAcceptance, 0, ndr20Syntax}) {
+		t.Fatalf("alter_context: %+v", ack.results)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.contexts[1].ndr64 || a.contexts[0].ndr64 || a.contexts[0].iface == nil {
+		t.Fatalf("contexts %+v", a.contexts)
+	}
+}
+
+// Calls on an NDR64 context are answered; MS-RPCE 2.2.5 makes NDR64
+// little-endian only, so a big-endian one is a protocol error.
+func TestNDR64Calls(t *testing.T) {
+	ts := testSyntax()
+	a := newTestPipe(t, Config{}, nil)
+	write(t, a, buildBind(ptBind, 1, 4280, 4280, []contextElem{{0, ts, []syntaxID{ndr64Syntax}}}))
+	if ack := parseBindAck(t, read(t, a)); ack.results[0].Transfer != ndr64Syntax {
+		t.Fatalf("bind: %+v", ack.results)
+	}
+	write(t, a, buildRequest(2, pfcFirstFrag|pfcLastFrag, 0, opEcho, echoStub([]byte("ndr64"))))
+	p := read(t, a)
+	if p.Type != ptResponse {
+		t.Fatalf("type %d, fault 0x%08x", p.Type, faultStatus(t, p))
+	}
+	if !bytes.HasSuffix(p.body, []byte("ndr64")) {
+		t.Fatalf("response %x", p.body)
+	}
+	write(t, a, bigEndian(buildRequest(3, pfcFirstFrag|pfcLastFrag, 0, opEcho, echoStub([]byte("x")))))
+	if p := read(t, a); p.Type != ptFault || faultStatus(t, p) != StatusProtocolError {
+		t.Fatalf("big-endian NDR64: type %d", p.Type)
 	}
 }
 

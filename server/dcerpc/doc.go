@@ -3,8 +3,10 @@
 // pipes and over ncacn_ip_tcp-style byte streams.
 //
 // It owns the PDU codec, presentation-context negotiation (bind and
-// alter_context), request reassembly, response fragmentation, faults and
-// the per-pipe dispatch goroutine. It implements ipc.Handler, ipc.Pipe and
+// alter_context, with the NDR and NDR64 transfer syntaxes: NDR64 is
+// preferred, as 64-bit Windows servers do, MS-RPCE 3.3.1.5.6), the coding
+// of every call's stub in its context's syntax, request reassembly,
+// response fragmentation, faults and the per-pipe dispatch goroutine. It implements ipc.Handler, ipc.Pipe and
 // ipc.MessageTryReader and hands decoded calls to go-msrpc generated server handles; it knows
 // nothing of any particular interface and must not touch the SMB layer,
 // authentication or interface semantics. RPC-level authentication

@@ -1,9 +1,11 @@
 package dcerpc
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -30,6 +32,14 @@ func pduSeeds() [][]byte {
 		buildSimple(ptAuth3, 4),
 		encodeFault(1, 0, 0, StatusProtocolError),
 		{5, 0, 0, 3, 0x10, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0},
+		// NDR64 (MS-RPCE 2.2.5): a context negotiated with it, calls on
+		// it whole and fragmented, and one with a big-endian drep.
+		buildBind(ptAlterContext, 6, 4280, 4280, []contextElem{{1, ts, []syntaxID{ndr64Syntax}}}),
+		buildRequest(7, 3, 1, opEcho, echoStub([]byte("ndr64"))),
+		buildRequest(8, pfcFirstFrag, 1, opEcho, []byte{8, 0, 0, 0, 'n', 'd'}),
+		buildRequest(8, pfcLastFrag, 1, opEcho, []byte("r64!!!")),
+		buildRequest(9, 3, 1, opFillOutput, []byte{0x10, 0x27, 0, 0}),
+		bigEndian(buildRequest(10, 3, 1, opEcho, echoStub([]byte("x")))),
 	}
 }
 
@@ -60,6 +70,17 @@ func FuzzParsePDU(f *testing.F) {
 			}
 		}
 	})
+}
+
+// bigEndian turns a little-endian request PDU into a big-endian one:
+// drep[0] = 0 and the header and request fields byte-swapped (C706 12.6.3.1).
+func bigEndian(b []byte) []byte {
+	b = append([]byte(nil), b...)
+	b[4] = 0
+	for _, f := range [][2]int{{8, 2}, {10, 2}, {12, 4}, {16, 4}, {20, 2}, {22, 2}} {
+		slices.Reverse(b[f[0] : f[0]+f[1]])
+	}
+	return b
 }
 
 // fuzzHandle is the test interface without the blocking opnum.
@@ -97,6 +118,9 @@ func FuzzAssociation(f *testing.F) {
 		f.Add(seeds[i], uint16(7))
 	}
 	f.Add(append(append([]byte{}, seeds[4]...), seeds[5]...), uint16(3))
+	// NDR64: the alter_context and then its calls, in one stream.
+	ndr64 := seeds[len(seeds)-6:]
+	f.Add(bytes.Join(ndr64, nil), uint16(len(ndr64[0])))
 	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
 		s := NewServer(Config{Logger: quiet(), MaxReassembly: 1 << 16})
 		s.Register("test", Interface{Name: "test", UUID: testUUID, VersionMajor: 1, VersionMinor: 2, Handle: fuzzHandle()})

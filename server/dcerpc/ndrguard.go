@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	msrpc "github.com/oiweiwei/go-msrpc/dcerpc"
 	"github.com/oiweiwei/go-msrpc/ndr"
 )
 
@@ -27,6 +28,27 @@ func NewStubReader(stub []byte, drep []byte) ndr.Reader {
 		d = ndr.DataRepresentation(binary.LittleEndian.Uint32(drep))
 	}
 	return &boundedReader{Reader: ndr.NDR20(stub, d), limit: uint64(len(stub))}
+}
+
+// NewNDR64StubReader is NewStubReader for a call on a presentation
+// context that negotiated NDR64 (MS-RPCE 2.2.5): the same bounds, with
+// the 64-bit sizes and pointers of that transfer syntax. NDR64 is always
+// little-endian.
+func NewNDR64StubReader(stub []byte) ndr.Reader {
+	return &boundedReader{Reader: ndr.NDR64(stub, ndr.DefaultDataRepresentation), limit: uint64(len(stub))}
+}
+
+// MarshalResponse encodes the [out] parameters of op in the transfer
+// syntax of its presentation context: NDR64 when ndr64, else NDR 2.0.
+func MarshalResponse(op msrpc.Operation, ndr64 bool) ([]byte, error) {
+	if !ndr64 {
+		return ndr.MarshalResponse(op)
+	}
+	w := ndr.NDR64(nil, ndr.DefaultDataRepresentation)
+	if err := op.MarshalNDRResponse(context.Background(), w); err != nil {
+		return nil, err
+	}
+	return w.Bytes(), nil
 }
 
 // boundedReader checks every size label against limit.

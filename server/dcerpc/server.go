@@ -62,6 +62,11 @@ type Config struct {
 	// for dispatch, a pipe holds before Write returns ipc.ErrPipeBusy.
 	// Default 64.
 	MaxQueued int
+	// DisableNDR64 refuses the NDR64 transfer syntax (MS-RPCE 2.2.5).
+	// Default false: NDR64 is accepted and preferred, as 64-bit Windows
+	// servers do (MS-RPCE 3.3.1.5.6): a client proposing NDR and NDR64
+	// gets NDR64.
+	DisableNDR64 bool
 	// Logger receives diagnostics; it never sees stub data. Default
 	// slog.Default().
 	Logger *slog.Logger
