@@ -271,7 +271,6 @@ func provisionArgs(dir string) []string {
 		"--option=interfaces=" + Addr(), "--option=bind interfaces only=yes",
 		"--option=pid directory=" + dir + "/run",
 		"--option=ncalrpc dir=" + dir + "/run/ncalrpc",
-		"--option=winbindd socket directory=" + dir + "/run/winbindd",
 		"--option=log file=" + dir + "/log/log.%m",
 	}
 }
@@ -354,7 +353,7 @@ func copyTemplate(tmpl, dir string) error {
 	if err := os.WriteFile(conf, b, 0o644); err != nil {
 		return err
 	}
-	for _, d := range []string{"run", "run/ncalrpc", "run/winbindd", "log"} {
+	for _, d := range []string{"run", "run/ncalrpc", "log", "sys/run", "sys/lib", "sys/cache"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err
 		}
@@ -391,6 +390,15 @@ func acquireLock(t testing.TB, path string, timeout time.Duration) (*os.File, er
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// sandboxScript bind-mounts $1/run, $1/lib and $1/cache over Samba's
+// compiled-in directories, then runs the rest of its arguments.
+const sandboxScript = `set -e
+mount --bind "$1/run" /run/samba
+mount --bind "$1/lib" /var/lib/samba
+mount --bind "$1/cache" /var/cache/samba
+shift
+exec "$@"`
 
 // Start starts the controller again after Stop and waits until it answers.
 func (dc *DC) Start(t testing.TB) {
@@ -440,7 +448,15 @@ func (dc *DC) start() error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command("samba", "-i", "-M", "single", "-s", dc.SMBConf)
+	// The controller runs in a mount namespace of its own, with private
+	// directories over /run/samba, /var/lib/samba and /var/cache/samba:
+	// the winbind client inside its smbd always talks to the compiled-in
+	// /run/samba/winbindd/pipe, so SMB logons to the controller (SYSVOL,
+	// SAMR and Netlogon over named pipes, net offlinejoin) work only when
+	// that path is this controller's own winbindd, and several
+	// controllers on one host must not share it.
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", sandboxScript,
+		"sh", filepath.Join(dc.Dir, "sys"), "samba", "-i", "-M", "single", "-s", dc.SMBConf)
 	// samba -i ends when its standard input closes, so the controller
 	// does not outlive this process even if it dies without cleanup.
 	stdin, err := cmd.StdinPipe()
@@ -707,4 +723,25 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// SMBClient runs smbclient against share on the controller as the
+// administrator with the commands of cmds (smbclient -c), and returns its
+// output.
+func (dc *DC) SMBClient(ctx context.Context, share, cmds string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	authFile, err := os.CreateTemp("", "wkssvcd-testdc-auth-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(authFile.Name())
+	fmt.Fprintf(authFile, "username = %s\npassword = %s\ndomain = %s\n", dc.AdminUser, dc.AdminPassword, dc.Domain)
+	authFile.Close()
+	cmd := exec.CommandContext(ctx, "smbclient", "//"+dc.HostFQDN+"/"+share, "-I", dc.Addr, "-A", authFile.Name(), "-c", cmds)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("smbclient //%s/%s -c %q: %v", dc.HostFQDN, share, cmds, err)
+	}
+	return string(out), nil
 }

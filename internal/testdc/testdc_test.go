@@ -114,3 +114,16 @@ func TestRelayCutAndRestore(t *testing.T) {
 	}
 	c.Close()
 }
+
+// SMB logons to the controller work (SYSVOL, named pipes): its winbindd is
+// the one its smbd asks.
+func TestSMBLogonToSysvol(t *testing.T) {
+	dc := Start(t, Options{})
+	out, err := dc.SMBClient(context.Background(), "sysvol", "ls "+dc.DNSDomain+`\Policies\*`)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "{31B2F340-016D-11D2-945F-00C04FB984F9}") {
+		t.Fatalf("the Default Domain Policy is not listed in SYSVOL:\n%s", out)
+	}
+}
