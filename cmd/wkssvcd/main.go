@@ -46,19 +46,11 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 	if err != nil {
 		return nil, err
 	}
-	auth := ntlm.NewAuthenticator(ntlm.Config{
-		// Local accounts: the computer is its own domain, and both follow
-		// a rename.
-		Names:          names,
-		Accounts:       accounts,
-		AllowAnonymous: cfg.AllowAnonymous,
-		Logger:         logger.With("component", "ntlm"),
-	})
-
 	store, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
+	auth := newAuthenticator(memberAuth{cfg: cfg, names: names, accounts: accounts, store: store, logger: logger})
 	dir := ldapdir.New(ldapdir.Config{
 		DNSServer:              cfg.DNSServer,
 		DomainControllers:      cfg.DomainControllers,
