@@ -9,6 +9,7 @@ import (
 
 	"github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 
+	"github.com/wkssvcd/wkssvcd/internal/smbprobe"
 	"github.com/wkssvcd/wkssvcd/internal/testnet"
 )
 
@@ -232,4 +233,39 @@ func TestLimitHandshakeTimeout(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	getInfo(t, c, "established session past the handshake timeout")
+}
+
+// --max-conn-buffered 40000: unfinished fragmented requests on four pipes
+// of one connection fill it exactly; a fifth gets the fault
+// nca_s_fault_remote_no_memory, the connection keeps working, and a client
+// from another address is served throughout.
+func TestLimitMaxConnBuffered(t *testing.T) {
+	d := startDaemon(t, "--max-conn-buffered", "40000", "--max-rpc-request", "16384")
+	c := probe(t, d)
+	anonymousIPC(t, c)
+	var pipes []smbprobe.FileID
+	for i := 0; i < 5; i++ {
+		pipes = append(pipes, boundPipe(t, c))
+	}
+	frag := smbprobe.Request(2, smbprobe.FlagFirstFrag, 0, 16000, make([]byte, 10000))
+	for i, id := range pipes[:4] {
+		if st, err := c.Write(id, frag); err != nil || st != smbprobe.StatusSuccess {
+			t.Fatalf("fragment on pipe %d (at most the limit): %08x %v", i+1, st, err)
+		}
+	}
+	if st, err := c.Write(pipes[4], frag); err != nil || st != smbprobe.StatusSuccess {
+		t.Fatalf("fragment past the limit: %08x %v", st, err)
+	}
+	st, pdu, err := c.Read(pipes[4], 4280)
+	if err != nil || st != smbprobe.StatusSuccess || smbprobe.FaultStatus(pdu) != 0x1C00001B {
+		t.Fatalf("past the limit: %08x %v, fault %#x", st, err, smbprobe.FaultStatus(pdu))
+	}
+	// The pipes under the limit hold their calls; the connection works.
+	if h, _, err := c.Call(smbprobe.CmdEcho, []byte{4, 0, 0, 0}); err != nil || h.Status != smbprobe.StatusSuccess {
+		t.Fatalf("echo on the full connection: %08x %v", h.Status, err)
+	}
+	getInfo(t, dialRetry(t), "client from another address")
+	if len(lines(d.Output(), "byte budget")) != 1 {
+		t.Errorf("want one budget warning:\n%s", strings.Join(lines(d.Output(), "budget"), "\n"))
+	}
 }

@@ -35,6 +35,10 @@ type limits struct {
 	MaxPendingLogons int
 	// MaxLogonToken is smb2.Config.MaxTokenSize, in bytes.
 	MaxLogonToken int
+	// MaxConnBuffered is smb2.Config.MaxConnBuffered, in bytes.
+	MaxConnBuffered int
+	// MaxBuffered is smb2.Config.MaxBuffered, in bytes.
+	MaxBuffered int
 	// MaxCompound is smb2.Config.MaxCompound.
 	MaxCompound int
 	// MaxRPCRequest is dcerpc.Config.MaxReassembly, in bytes.
@@ -96,10 +100,14 @@ func limitOptions() []*option {
 		"at most N unfinished SESSION_SETUP exchanges per connection; more fail with STATUS_INSUFFICIENT_RESOURCES")
 	count("max-logon-token", func(l *limits) *int { return &l.MaxLogonToken }, smb2.DefaultMaxTokenSize, math.MaxInt,
 		"largest SESSION_SETUP security token in bytes; a larger one fails with STATUS_INVALID_PARAMETER")
+	count("max-conn-buffered", func(l *limits) *int { return &l.MaxConnBuffered }, smb2.DefaultMaxConnBuffered, math.MaxInt,
+		"bytes one connection can make the server hold for it (RPC input, reassembled requests, unread results); beyond it requests are refused")
+	count("max-buffered", func(l *limits) *int { return &l.MaxBuffered }, smb2.DefaultMaxBuffered, math.MaxInt,
+		"bytes all connections together can make the server hold, as --max-conn-buffered")
 	count("max-compound", func(l *limits) *int { return &l.MaxCompound }, smb2.DefaultMaxCompound, math.MaxInt,
 		"at most N requests in one compounded SMB2 message; a longer chain disconnects")
 	count("max-rpc-request", func(l *limits) *int { return &l.MaxRPCRequest }, dcerpc.DefaultMaxReassembly, math.MaxInt,
-		"largest reassembled RPC request stub in bytes; a larger request gets a fault")
+		"largest RPC request stub in bytes; a larger request gets a fault before it is buffered")
 	count("max-rpc-queue", func(l *limits) *int { return &l.MaxRPCQueue }, dcerpc.DefaultMaxQueued, math.MaxInt,
 		"at most N queued RPC output messages or calls per pipe; more make the pipe busy")
 	dur("idle-timeout", func(l *limits) *time.Duration { return &l.IdleTimeout }, smb2.DefaultIdleTimeout, true,
@@ -131,6 +139,8 @@ func (l *limits) apply(s *smb2.Config, r *dcerpc.Config) {
 	s.MaxCompound = l.MaxCompound
 	s.MaxPendingLogons = l.MaxPendingLogons
 	s.MaxTokenSize = l.MaxLogonToken
+	s.MaxConnBuffered = l.MaxConnBuffered
+	s.MaxBuffered = l.MaxBuffered
 	s.IdleTimeout = l.IdleTimeout
 	s.ReadTimeout = l.ReadTimeout
 	s.AuthFailLimit = l.AuthFailLimit

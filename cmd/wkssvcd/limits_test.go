@@ -27,6 +27,8 @@ func TestLimitFlagsApply(t *testing.T) {
 		"--max-compound", "10",
 		"--max-pending-logons", "2",
 		"--max-logon-token", "1000",
+		"--max-conn-buffered", "5000",
+		"--max-buffered", "50000",
 		"--max-rpc-request", "0x800",
 		"--max-rpc-queue", "12",
 		"--idle-timeout", "1s",
@@ -43,7 +45,7 @@ func TestLimitFlagsApply(t *testing.T) {
 	cfg.Limits.apply(&s, &r)
 	want := smb2.Config{
 		RequireEncryption: true, MaxConnections: 5, MaxConnsPerAddr: 4, HandshakeTimeout: 3 * time.Second, MaxPendingReads: 6, MaxCredits: 65535, MaxSessions: 8, MaxOpens: 9,
-		MaxCompound: 10, MaxPendingLogons: 2, MaxTokenSize: 1000, IdleTimeout: time.Second, ReadTimeout: 250 * time.Millisecond,
+		MaxCompound: 10, MaxPendingLogons: 2, MaxTokenSize: 1000, MaxConnBuffered: 5000, MaxBuffered: 50000, IdleTimeout: time.Second, ReadTimeout: 250 * time.Millisecond,
 		AuthFailLimit: 3, AuthFailWindow: 2 * time.Minute, AuthFailAddrs: 100,
 	}
 	if fmt.Sprintf("%+v", s) != fmt.Sprintf("%+v", want) {
@@ -72,6 +74,7 @@ func TestLimitFlagsZeroAndDisabled(t *testing.T) {
 		HandshakeTimeout: smb2.DefaultHandshakeTimeout, MaxPendingReads: smb2.DefaultMaxPendingReads,
 		MaxCredits: smb2.DefaultMaxCredits, MaxSessions: smb2.DefaultMaxSessions, MaxOpens: smb2.DefaultMaxOpens,
 		MaxCompound: smb2.DefaultMaxCompound, MaxPendingLogons: smb2.DefaultMaxPendingLogons, MaxTokenSize: smb2.DefaultMaxTokenSize,
+		MaxConnBuffered: smb2.DefaultMaxConnBuffered, MaxBuffered: smb2.DefaultMaxBuffered,
 		IdleTimeout: smb2.DefaultIdleTimeout, ReadTimeout: smb2.DefaultReadTimeout,
 		AuthFailLimit: smb2.DefaultAuthFailLimit, AuthFailWindow: smb2.DefaultAuthFailWindow, AuthFailAddrs: smb2.DefaultAuthFailAddrs,
 	}
@@ -107,6 +110,8 @@ func TestLimitFlagsRejected(t *testing.T) {
 		{"--max-compound", "-1"},
 		{"--max-pending-logons", "-1"},
 		{"--max-logon-token", "-1"},
+		{"--max-conn-buffered", "-1"},
+		{"--max-buffered", "1MiB"},
 		{"--max-rpc-request", "-1"},
 		{"--max-rpc-request", "4MiB"},
 		{"--max-rpc-queue", "-1"},

@@ -54,13 +54,15 @@ var rules = []rule{
 	{pkg: "joinlogic/ldapdir", says: "It owns no local state", deny: cat(network, []string{module + "/wkssvc", module + "/joinlogic/keytab"})},
 	{pkg: "joinlogic/keytab", says: "It owns only the keytab file", deny: cat(network, wireTypes, []string{module + "/wkssvc", module + "/joinlogic/ldapdir"})},
 	{pkg: "internal/atomicfile", says: "It does no other I/O and keeps no state", deny: everyPkg},
+	{pkg: "server/budget", says: "It must not import the SMB, RPC or authentication packages", deny: everyPkg},
+	{pkg: "internal/logsafe", says: "It owns no I/O and no global state", deny: cat(everyPkg, ioPkgs)},
 	{pkg: "cmd/wkst", says: "the blob formats live in package crypto", deny: cat(network, []string{module + "/wkssvc", module + "/joinlogic/ldapdir", module + "/joinlogic/keytab"})},
 	{pkg: "bench", says: "it must not import or change the product packages",
 		deny: cat(network, []string{module + "/wkssvc", module + "/joinlogic", module + "/cmd/"}), allow: []string{module + "/joinlogic/keytab"}},
 }
 
 // Packages that only tests and test tools may import.
-var testOnly = []string{module + "/e2e", module + "/internal/testdc", module + "/internal/testnet", module + "/internal/layering"}
+var testOnly = []string{module + "/e2e", module + "/internal/testdc", module + "/internal/testnet", module + "/internal/layering", module + "/internal/smbprobe"}
 
 // packages returns the module's package directories (relative, slash
 // separated) and their non-test imports.

@@ -36,8 +36,8 @@ type call struct {
 	opnum  uint16
 	drep   [4]byte
 	iface  *Interface
-	ndr64  bool // the stub is NDR64 (the context negotiated it)
-	stub   []byte
+	ndr64  bool   // the stub is NDR64 (the context negotiated it)
+	stub   []byte // charged to the association's budget until the call ran
 
 	// Guarded by assoc.mu.
 	cancelled bool
@@ -69,8 +69,13 @@ type assoc struct {
 	callCtx context.Context // ctx with the values every call sees
 	done    chan struct{}   // closed when the worker returns
 
+	// budget counts the bytes held for the client: in, the stubs of cur
+	// and of the queued and running calls, and outq (outCharged of it).
+	budget ipc.Budget
+
 	mu         sync.Mutex
-	in         []byte // bytes of a partial PDU
+	in         []byte // bytes of a partial PDU, charged to budget
+	outCharged int    // bytes of outq charged to budget
 	bound      bool
 	frag       int // negotiated fragment size
 	assocGroup uint32
@@ -92,6 +97,13 @@ type assoc struct {
 	itemReady chan struct{} // items grows
 }
 
+// unbounded is the budget of a pipe opened without one.
+type unbounded struct{}
+
+func (unbounded) TryReserve(int) bool { return true }
+func (unbounded) Charge(int)          {}
+func (unbounded) Release(int)         {}
+
 var (
 	_ ipc.Pipe             = (*assoc)(nil)
 	_ ipc.MessageTryReader = (*assoc)(nil)
@@ -111,6 +123,10 @@ func newAssoc(s *Server, ifaces []Interface, info ipc.OpenInfo, protseq, secAddr
 		cancel:   cancel,
 		done:     make(chan struct{}),
 		contexts: make(map[uint16]presentation),
+		budget:   info.Budget,
+	}
+	if a.budget == nil {
+		a.budget = unbounded{}
 	}
 	a.callCtx = context.WithValue(ipc.NewContext(ctx, &a.info), protseqKey{}, protseq)
 	go a.worker()
@@ -150,6 +166,18 @@ func (a *assoc) Write(ctx context.Context, p []byte) error {
 	if len(a.outq) >= a.cfg.MaxQueued || len(a.items) >= a.cfg.MaxQueued {
 		return ipc.ErrPipeBusy
 	}
+	// Whole PDUs are processed at once; what stays buffered is the
+	// partial PDU at the end, and only that is held for the client: it
+	// must fit the budget (it is charged while it waits), or the write is
+	// refused and nothing is taken.
+	kept := partialAfter(a.in, p)
+	if kept > len(a.in) {
+		if !a.budget.TryReserve(kept - len(a.in)) {
+			return ipc.ErrPipeBusy
+		}
+	} else {
+		a.budget.Release(len(a.in) - kept)
+	}
 	a.in = append(a.in, p...)
 	off := 0
 	for !a.broken {
@@ -169,7 +197,10 @@ func (a *assoc) Write(ctx context.Context, p []byte) error {
 		a.handlePDU(a.in[off : off+n])
 		off += n
 	}
-	if a.broken || off == len(a.in) {
+	if a.broken {
+		a.budget.Release(kept)
+		a.in = nil
+	} else if off == len(a.in) {
 		a.in = nil
 	} else if off > 0 {
 		a.in = append([]byte(nil), a.in[off:]...)
@@ -178,6 +209,37 @@ func (a *assoc) Write(ctx context.Context, p []byte) error {
 		return ipc.ErrPipeClosed
 	}
 	return nil
+}
+
+// partialAfter is the length of the partial PDU that stays buffered after
+// in (itself a partial PDU) and p are processed: whole PDUs are cut by
+// their frag_length. A header that breaks framing ends the walk; its
+// fragment is failed by Write and nothing stays.
+func partialAfter(in, p []byte) int {
+	total := len(in) + len(p)
+	at := func(i int) byte {
+		if i < len(in) {
+			return in[i]
+		}
+		return p[i-len(in)]
+	}
+	off := 0
+	for total-off >= headerLen {
+		var n int
+		if at(off+4)&drepIntegerLittleEndianBit != 0 {
+			n = int(at(off+8)) | int(at(off+9))<<8
+		} else {
+			n = int(at(off+8))<<8 | int(at(off+9))
+		}
+		if n < headerLen || at(off) != rpcVersion || at(off+1) > rpcVersionMinorMax {
+			return 0
+		}
+		if total-off < n {
+			break
+		}
+		off += n
+	}
+	return total - off
 }
 
 // writeWait is Write that waits while the pipe is busy (stream transports).
@@ -234,6 +296,10 @@ func (a *assoc) pop() ([]byte, bool, error) {
 		m := a.outq[0]
 		a.outq[0] = nil
 		a.outq = a.outq[1:]
+		if !a.closed {
+			a.outCharged -= len(m)
+			a.budget.Release(len(m))
+		}
 		signal(&a.space)
 		return m, true, nil
 	}
@@ -254,6 +320,19 @@ func (a *assoc) Close() error {
 	}
 	a.closed = true
 	a.cancel()
+	// Everything held for the client leaves the budget; output already
+	// queued may still be read, uncharged. The running call releases its
+	// stub when it returns.
+	for _, it := range a.items {
+		if it.call != nil {
+			a.budget.Release(len(it.call.stub))
+		}
+	}
+	if a.cur != nil {
+		a.budget.Release(len(a.cur.stub))
+	}
+	a.budget.Release(len(a.in) + a.outCharged)
+	a.outCharged = 0
 	a.items = nil
 	a.cur = nil
 	a.in = nil
@@ -304,9 +383,17 @@ func (a *assoc) fail(raw []byte, err error) {
 	} else {
 		a.enqueue(encodeFault(callID, pfcDidNotExecute, 0, StatusProtocolError))
 	}
-	a.cur = nil
+	a.dropCur()
 	a.broken = true
 	signal(&a.itemReady)
+}
+
+// dropCur abandons the request being reassembled. Caller holds mu.
+func (a *assoc) dropCur() {
+	if a.cur != nil {
+		a.budget.Release(len(a.cur.stub))
+		a.cur = nil
+	}
 }
 
 // skip makes continuation fragments of callID be dropped. Caller holds mu.
@@ -494,13 +581,20 @@ func (a *assoc) negotiate(elems []contextElem) ([]contextResult, error) {
 
 // onRequest reassembles request fragments (C706 12.6.4.9, MS-RPCE
 // 3.3.3.5.2, 3.3.3.5.4, 3.3.3.5.6, 3.3.3.5.8). Caller holds mu.
+//
+// A request is refused before its stub is copied when it cannot fit:
+// above MaxReassembly (a first fragment whose alloc_hint already says so
+// included) with status 0x00000005 (MS-RPCE 3.3.3.5.4), and beyond the
+// connection's byte budget with nca_s_fault_remote_no_memory. Either way
+// only that call fails; its remaining fragments are dropped and the pipe
+// keeps serving.
 func (a *assoc) onRequest(p *pdu) {
 	q, err := parseRequest(p)
 	if err != nil || p.hasAuth {
 		// A request that cannot be read, or that carries a verifier
 		// although no security context exists, is a protocol error.
 		if a.cur != nil && a.cur.callID == p.CallID {
-			a.cur = nil
+			a.dropCur()
 		}
 		a.skip(p.CallID)
 		a.enqueueFault(p.CallID, 0, StatusProtocolError)
@@ -512,7 +606,7 @@ func (a *assoc) onRequest(p *pdu) {
 		if a.cur != nil {
 			// The previous call never got its last fragment.
 			a.enqueueFault(a.cur.callID, a.cur.ctxID, StatusProtocolError)
-			a.cur = nil
+			a.dropCur()
 		}
 		a.skipping = false
 		if a.sawCall && p.CallID <= a.lastCallID {
@@ -535,9 +629,14 @@ func (a *assoc) onRequest(p *pdu) {
 			a.enqueueFault(p.CallID, q.ContextID, StatusProtocolError)
 			return
 		}
-		if len(q.Stub) > a.cfg.MaxReassembly {
+		if len(q.Stub) > a.cfg.MaxReassembly || (!last && int64(q.AllocHint) > int64(a.cfg.MaxReassembly)) {
 			a.skip(p.CallID)
 			a.enqueueFault(p.CallID, q.ContextID, StatusInputTooLarge)
+			return
+		}
+		if !a.budget.TryReserve(len(q.Stub)) {
+			a.skip(p.CallID)
+			a.overBudget(p.CallID, q.ContextID)
 			return
 		}
 		c := &call{callID: p.CallID, ctxID: q.ContextID, opnum: q.Opnum, drep: p.Drep, iface: pc.iface, ndr64: pc.ndr64,
@@ -554,7 +653,13 @@ func (a *assoc) onRequest(p *pdu) {
 	case a.cur != nil && a.cur.callID == p.CallID:
 		if len(a.cur.stub)+len(q.Stub) > a.cfg.MaxReassembly {
 			a.enqueueFault(a.cur.callID, a.cur.ctxID, StatusInputTooLarge)
-			a.cur = nil
+			a.dropCur()
+			a.skip(p.CallID)
+			return
+		}
+		if !a.budget.TryReserve(len(q.Stub)) {
+			a.overBudget(a.cur.callID, a.cur.ctxID)
+			a.dropCur()
 			a.skip(p.CallID)
 			return
 		}
@@ -570,7 +675,7 @@ func (a *assoc) onRequest(p *pdu) {
 		// A fragment of another call in the middle of a fragmented request.
 		a.enqueueFault(a.cur.callID, a.cur.ctxID, StatusProtocolError)
 		a.skip(a.cur.callID)
-		a.cur = nil
+		a.dropCur()
 	case a.sawCall && p.CallID < a.lastCallID && a.lastCallID-p.CallID < oldCallWindow:
 		// MS-RPCE 3.3.3.5.6: a late fragment of an old call.
 	default:
@@ -579,11 +684,18 @@ func (a *assoc) onRequest(p *pdu) {
 	}
 }
 
+// overBudget answers a call whose input does not fit the byte budget.
+// Caller holds mu.
+func (a *assoc) overBudget(callID uint32, ctxID uint16) {
+	a.srv.noteOverBudget(a.info.Remote)
+	a.enqueueFault(callID, ctxID, StatusRemoteNoMemory)
+}
+
 // onCancel handles co_cancel and orphaned (C706 12.6.4.1, 12.6.4.8). The
 // call's context is cancelled; an orphaned call also loses its response.
 func (a *assoc) onCancel(callID uint32, orphan bool) {
 	if orphan && a.cur != nil && a.cur.callID == callID {
-		a.cur = nil
+		a.dropCur()
 		a.skip(callID)
 		return
 	}
@@ -668,6 +780,13 @@ func (a *assoc) next() (item, bool) {
 // push queues one output message, waiting while the output queue is
 // full. It returns false once the pipe is closed.
 func (a *assoc) push(m []byte) bool {
+	return a.pushCharged(m, false)
+}
+
+// pushCharged is push for a message whose bytes were reserved from the
+// budget already (reserved) or are charged now. A message that cannot be
+// queued because the pipe closed is released.
+func (a *assoc) pushCharged(m []byte, reserved bool) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for len(a.outq) >= a.cfg.MaxQueued && !a.closed {
@@ -680,8 +799,15 @@ func (a *assoc) push(m []byte) bool {
 		a.mu.Lock()
 	}
 	if a.closed {
+		if reserved {
+			a.budget.Release(len(m))
+		}
 		return false
 	}
+	if !reserved {
+		a.budget.Charge(len(m))
+	}
+	a.outCharged += len(m)
 	a.outq = append(a.outq, m)
 	signal(&a.outReady)
 	return true
@@ -702,11 +828,13 @@ func (a *assoc) execute(c *call) bool {
 		// Orphaned before it started: the client wants no answer.
 		a.running = nil
 		a.mu.Unlock()
+		a.releaseStub(c)
 		return true
 	}
 	a.mu.Unlock()
 
 	status, stub := a.invoke(ctx, c)
+	a.releaseStub(c)
 
 	a.mu.Lock()
 	a.running = nil
@@ -725,6 +853,8 @@ func (a *assoc) execute(c *call) bool {
 	// C706 12.6.4.10 and MS-RPCE 2.2.2.6: split the stub by the
 	// negotiated size; alloc_hint is what remains from this fragment on.
 	maxStub := (frag - responseHdrLen) &^ 7
+	var frags [][]byte
+	total := 0
 	for off, first := 0, true; first || off < len(stub); first = false {
 		n := min(maxStub, len(stub)-off)
 		var flags uint8
@@ -734,12 +864,33 @@ func (a *assoc) execute(c *call) bool {
 		if off+n == len(stub) {
 			flags |= pfcLastFrag
 		}
-		if !a.push(encodeResponse(c.callID, flags, uint32(len(stub)-off), c.ctxID, stub[off:off+n])) {
-			return false
-		}
+		m := encodeResponse(c.callID, flags, uint32(len(stub)-off), c.ctxID, stub[off:off+n])
+		frags = append(frags, m)
+		total += len(m)
 		off += n
 	}
+	// The whole response waits for the client: it must fit the budget,
+	// or the call ends with nca_s_fault_remote_no_memory instead.
+	if !a.budget.TryReserve(total) {
+		a.srv.noteOverBudget(a.info.Remote)
+		return a.push(encodeFault(c.callID, 0, c.ctxID, StatusRemoteNoMemory))
+	}
+	for i, m := range frags {
+		if !a.pushCharged(m, true) {
+			for _, rest := range frags[i+1:] {
+				a.budget.Release(len(rest))
+			}
+			return false
+		}
+	}
 	return true
+}
+
+// releaseStub gives the stub of a call that ran (or never will) back to
+// the budget.
+func (a *assoc) releaseStub(c *call) {
+	a.budget.Release(len(c.stub))
+	c.stub = nil
 }
 
 // invoke decodes and runs the call through the interface's handle and

@@ -76,6 +76,10 @@ const (
 	StatusFaultUnspec   uint32 = 0x1C000012 // nca_s_fault_unspec
 	StatusBadStubData   uint32 = 0x000006F7 // RPC_X_BAD_STUB_DATA
 	StatusInputTooLarge uint32 = 0x00000005 // MS-RPCE 3.3.3.5.4
+	// StatusRemoteNoMemory is nca_s_fault_remote_no_memory (C706 N.2),
+	// RPC_S_SERVER_OUT_OF_MEMORY to the client (MS-RPCE 3.1.1.5.5): the
+	// call did not fit the connection's or the server's byte budget.
+	StatusRemoteNoMemory uint32 = 0x1C00001B
 )
 
 var errMalformed = errors.New("dcerpc: malformed PDU")

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	msrpc "github.com/oiweiwei/go-msrpc/dcerpc"
 	"github.com/oiweiwei/go-msrpc/midl/uuid"
 
+	"github.com/wkssvcd/wkssvcd/internal/logsafe"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 )
 
@@ -48,9 +50,12 @@ func (i *Interface) syntax() syntaxID {
 
 // Config tunes the runtime. The zero value is usable.
 type Config struct {
-	// MaxReassembly is the largest stub, in bytes, of one fragmented
-	// request; a larger request gets a fault (MS-RPCE 3.3.3.5.4).
-	// Default 4 MiB.
+	// MaxReassembly is the largest stub, in bytes, of one (possibly
+	// fragmented) request; a larger request gets a fault with status 5
+	// (MS-RPCE 3.3.3.5.4) before its stub is buffered. Default 16 KiB:
+	// the largest wkssvc or srvsvc request a client sends is a domain
+	// join, whose stub stays under 7 KiB even with every string at a
+	// generous maximum (see DefaultMaxReassembly).
 	MaxReassembly int
 	// MaxFragment is the largest fragment this server sends or expects
 	// to receive; the negotiated size is never above the client's
@@ -74,7 +79,14 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultMaxReassembly = 4 << 20
+	// DefaultMaxReassembly is twice the largest legitimate request: a
+	// NetrJoinDomain2/3 stub with a 255-character DNS domain, a
+	// 2048-character OU distinguished name, a 512-character account
+	// name, a 255-character server name and the 524-byte password blob
+	// is about 6.7 KiB of NDR (wkssvc TestLargestJoinRequestFitsDefaultLimit).
+	// The other wkssvc and srvsvc requests are a few hundred bytes. The
+	// MS-RPCE 3.3.3.5.4 ceiling is 4 MiB.
+	DefaultMaxReassembly = 16 << 10
 	DefaultMaxFragment   = 4280
 	DefaultMaxQueued     = 64
 )
@@ -90,6 +102,7 @@ const (
 type Server struct {
 	cfg        Config
 	log        *slog.Logger
+	refusals   *logsafe.Limiter // over-budget refusals, one line a minute
 	mu         sync.RWMutex
 	pipes      map[string][]Interface
 	assocGroup atomic.Uint32
@@ -117,7 +130,21 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, pipes: make(map[string][]Interface)}
+	return &Server{cfg: cfg, log: cfg.Logger, pipes: make(map[string][]Interface),
+		refusals: logsafe.NewLimiter(time.Minute, 1, nil)}
+}
+
+// noteOverBudget logs a call refused because a byte budget was full: one
+// warning a minute, with the number of refusals not logged since the last.
+func (s *Server) noteOverBudget(remote net.Addr) {
+	addr := ""
+	if remote != nil {
+		addr = remote.String()
+	}
+	s.refusals.Do("budget", func(suppressed int) {
+		s.log.Warn("dcerpc: call refused: the byte budget of its connection or of the server is full",
+			"remote", addr, "refusals_not_logged", suppressed)
+	})
 }
 
 // canonicalPipe lower-cases a pipe name and strips "\", "PIPE\" and

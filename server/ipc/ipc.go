@@ -79,6 +79,23 @@ type OpenInfo struct {
 	Dialect uint16
 	// Remote and Local are the transport addresses of the connection.
 	Remote, Local net.Addr
+	// Budget is what the bytes a pipe holds for its client are counted
+	// against: input not yet processed, reassembled requests and output
+	// not yet read. It is shared by the pipes of one connection (and
+	// nested in the server's); nil means unbounded.
+	Budget Budget
+}
+
+// Budget is a byte limit shared by the pipes of one connection. It is safe
+// for concurrent use.
+type Budget interface {
+	// TryReserve takes n bytes if they fit and reports whether it did.
+	TryReserve(n int) bool
+	// Charge takes n bytes even beyond the limit (small control messages,
+	// bytes that replace ones just released).
+	Charge(n int)
+	// Release gives back bytes taken by TryReserve or Charge.
+	Release(n int)
 }
 
 // Handler serves named pipes. The SMB front calls it for every CREATE on
@@ -100,8 +117,8 @@ type Handler interface {
 type Pipe interface {
 	// Write appends p to the pipe's input stream. It must not block on the
 	// processing of a call. It returns ErrPipeBusy when the pipe's bounded
-	// buffers are full and ErrPipeClosed after Close or a fatal protocol
-	// error.
+	// buffers (or the OpenInfo.Budget) are full, having taken nothing, and
+	// ErrPipeClosed after Close or a fatal protocol error.
 	Write(ctx context.Context, p []byte) error
 	// ReadMessage blocks until one output message is queued and returns it
 	// whole. It returns ctx.Err() when ctx ends first, and ErrPipeClosed

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wkssvcd/wkssvcd/server/budget"
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
 )
 
@@ -65,6 +66,11 @@ type conn struct {
 
 	credits *creditWindow // reader goroutine only
 
+	// buffered counts what the connection's pipes hold for the client
+	// (MaxConnBuffered, nested in the server's MaxBuffered); the pipes
+	// get it as ipc.OpenInfo.Budget.
+	buffered *budget.Budget
+
 	mu          sync.Mutex // guards the maps below and logons
 	sessions    map[uint64]*session
 	logons      int              // sessions with a security exchange in progress
@@ -84,6 +90,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		hs = now.Add(s.cfg.HandshakeTimeout)
 	}
 	return &conn{
+		buffered:      budget.New(int64(s.cfg.MaxConnBuffered), s.buffered),
 		lastActivity:  now,
 		handshakeDone: hs,
 		srv:           s,
@@ -139,8 +146,7 @@ func (c *conn) serve() {
 			c.srv.throttle.abandoned(c.nc.RemoteAddr())
 		}
 		for _, o := range opens {
-			o.cancel()
-			o.pipe.Close()
+			o.shut()
 		}
 		c.asyncWG.Wait()
 	}()
@@ -730,7 +736,6 @@ func (c *conn) removeSession(s *session) {
 	s.trees = map[uint32]*tree{}
 	c.mu.Unlock()
 	for _, o := range closing {
-		o.cancel()
-		o.pipe.Close()
+		o.shut()
 	}
 }

@@ -37,6 +37,7 @@ func (c *conn) handleCreate(req *request) (result, error) {
 		Dialect:  c.dialect,
 		Remote:   c.nc.RemoteAddr(),
 		Local:    c.nc.LocalAddr(),
+		Budget:   c.buffered,
 	}
 	// MS-SMB2 3.3.4.5: the key a higher layer gets.
 	if !s.identity.Anonymous {
@@ -76,6 +77,7 @@ func (c *conn) handleCreate(req *request) (result, error) {
 		pipe:      p,
 		ctx:       octx,
 		cancel:    cancel,
+		budget:    c.buffered,
 	}
 	c.opens[o.id.Volatile] = o
 	c.mu.Unlock()
@@ -96,8 +98,7 @@ func (c *conn) handleClose(req *request) (result, error) {
 	c.mu.Lock()
 	delete(c.opens, o.id.Volatile)
 	c.mu.Unlock()
-	o.cancel()
-	o.pipe.Close()
+	o.shut()
 	return result{body: encodeCloseResponse(), fileID: &o.id}, nil
 }
 
@@ -160,13 +161,35 @@ func (c *conn) handleRead(req *request) (result, error) {
 }
 
 // takeMessage cuts msg to limit bytes, keeping the rest for the next read
-// (STATUS_BUFFER_OVERFLOW, MS-SMB2 3.3.5.12 and 3.3.5.15.3).
+// (STATUS_BUFFER_OVERFLOW, MS-SMB2 3.3.5.12 and 3.3.5.15.3). The rest is
+// charged to the connection's budget (it replaces bytes the pipe just
+// released) until it is read or the open closes. Caller holds o.mu.
 func (o *open) takeMessage(msg []byte, limit uint32) ([]byte, uint32) {
 	if uint32(len(msg)) <= limit {
 		return msg, statusSuccess
 	}
 	o.remainder = append([]byte(nil), msg[limit:]...)
+	o.budget.Charge(len(o.remainder))
 	return msg[:limit], statusBufferOverflow
+}
+
+// takeRemainder returns the kept rest of a message, released from the
+// budget, or nil. Caller holds o.mu.
+func (o *open) takeRemainder() []byte {
+	r := o.remainder
+	o.remainder = nil
+	o.budget.Release(len(r))
+	return r
+}
+
+// shut ends the open: calls on the pipe are cancelled, the pipe closes
+// and the kept remainder leaves the budget.
+func (o *open) shut() {
+	o.cancel()
+	o.pipe.Close()
+	o.mu.Lock()
+	o.takeRemainder()
+	o.mu.Unlock()
 }
 
 // asyncOp is a READ or TRANSCEIVE that waits for a pipe message after
@@ -195,8 +218,7 @@ type readResult struct {
 func (c *conn) startRead(req *request, o *open, limit uint32, encode func([]byte) []byte) (result, error) {
 	o.mu.Lock()
 	if o.remainder != nil {
-		msg := o.remainder
-		o.remainder = nil
+		msg := o.takeRemainder()
 		data, st := o.takeMessage(msg, limit)
 		o.mu.Unlock()
 		return result{status: st, body: encode(data), fileID: &o.id}, nil

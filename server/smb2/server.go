@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wkssvcd/wkssvcd/server/budget"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
 )
@@ -98,6 +99,18 @@ type Config struct {
 	// MaxTokenSize of Windows (room for a Kerberos AP-REQ carrying a
 	// large PAC).
 	MaxTokenSize int
+	// MaxConnBuffered bounds the bytes one connection makes the server
+	// hold for it across all its pipes: RPC input not yet processed,
+	// reassembled requests waiting for or in dispatch, results not yet
+	// read, and the rest of a message a short READ left behind. Input
+	// beyond it is refused (a WRITE or TRANSCEIVE fails with
+	// STATUS_INSUFFICIENT_RESOURCES, a request that does not fit gets
+	// the fault nca_s_fault_remote_no_memory); the connection stays
+	// usable. Default 1 MiB.
+	MaxConnBuffered int
+	// MaxBuffered bounds the same bytes for all connections together.
+	// Default 64 MiB.
+	MaxBuffered int
 	// MaxCompound bounds the requests in one compounded message (MS-SMB2
 	// 3.3.5.2.7); a longer chain disconnects. Default 64.
 	MaxCompound int
@@ -135,6 +148,8 @@ const (
 	DefaultMaxCompound      = 64
 	DefaultMaxPendingLogons = 4
 	DefaultMaxTokenSize     = 48000
+	DefaultMaxConnBuffered  = 1 << 20
+	DefaultMaxBuffered      = 64 << 20
 	DefaultAuthFailLimit    = 10
 	DefaultAuthFailWindow   = 5 * time.Minute
 	DefaultAuthFailAddrs    = 4096
@@ -149,8 +164,9 @@ const (
 type Server struct {
 	cfg Config
 
-	throttle *authThrottle // nil when disabled
-	refusals *logLimiter   // rate-limited logs of refused connections
+	throttle *authThrottle  // nil when disabled
+	buffered *budget.Budget // MaxBuffered; each connection's budget is nested in it
+	refusals *logLimiter    // rate-limited logs of refused connections
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -212,6 +228,7 @@ func NewServer(cfg Config) (*Server, error) {
 		conns:     make(map[*conn]struct{}),
 		perAddr:   make(map[netip.Addr]int),
 		refusals:  newLogLimiter(refusalLogInterval, time.Now),
+		buffered:  budget.New(int64(cfg.MaxBuffered), nil),
 		ctx:       ctx,
 		cancel:    cancel,
 	}
@@ -236,6 +253,8 @@ func (cfg *Config) validateLimits() error {
 		{"MaxCompound", int64(cfg.MaxCompound)},
 		{"MaxPendingLogons", int64(cfg.MaxPendingLogons)},
 		{"MaxTokenSize", int64(cfg.MaxTokenSize)},
+		{"MaxConnBuffered", int64(cfg.MaxConnBuffered)},
+		{"MaxBuffered", int64(cfg.MaxBuffered)},
 		{"AuthFailAddrs", int64(cfg.AuthFailAddrs)},
 		{"ReadTimeout", int64(cfg.ReadTimeout)},
 		{"AuthFailWindow", int64(cfg.AuthFailWindow)},
@@ -271,6 +290,8 @@ func (cfg *Config) fillLimitDefaults() {
 	setInt(&cfg.MaxCompound, DefaultMaxCompound)
 	setInt(&cfg.MaxPendingLogons, DefaultMaxPendingLogons)
 	setInt(&cfg.MaxTokenSize, DefaultMaxTokenSize)
+	setInt(&cfg.MaxConnBuffered, DefaultMaxConnBuffered)
+	setInt(&cfg.MaxBuffered, DefaultMaxBuffered)
 	setInt(&cfg.AuthFailLimit, DefaultAuthFailLimit)
 	setInt(&cfg.AuthFailAddrs, DefaultAuthFailAddrs)
 	setDur(&cfg.IdleTimeout, DefaultIdleTimeout)

@@ -332,8 +332,7 @@ func (c *conn) handleTreeDisconnect(req *request) (result, error) {
 	}
 	c.mu.Unlock()
 	for _, o := range closing {
-		o.cancel()
-		o.pipe.Close()
+		o.shut()
 	}
 	return result{body: encodeSimpleResponse()}, nil
 }

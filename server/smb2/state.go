@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wkssvcd/wkssvcd/server/budget"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
 )
@@ -124,6 +125,8 @@ type open struct {
 	pipe      ipc.Pipe
 	ctx       context.Context
 	cancel    context.CancelFunc
+
+	budget *budget.Budget // the connection's
 
 	mu        sync.Mutex
 	remainder []byte // rest of a message returned with STATUS_BUFFER_OVERFLOW

@@ -1,0 +1,190 @@
+package dcerpc
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/wkssvcd/wkssvcd/server/budget"
+	"github.com/wkssvcd/wkssvcd/server/ipc"
+)
+
+// budgetPipes opens n bound pipes sharing one budget of limit bytes, as
+// the pipes of one SMB connection do.
+func budgetPipes(t *testing.T, n int, limit int64, cfg Config) (*budget.Budget, []*assoc) {
+	t.Helper()
+	b := budget.New(limit, nil)
+	cfg.Logger = quiet()
+	s := NewServer(cfg)
+	s.Register("test", testInterface(nil))
+	var pipes []*assoc
+	for i := 0; i < n; i++ {
+		p, err := s.OpenPipe(context.Background(), ipc.OpenInfo{Pipe: "test", Budget: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := p.(*assoc)
+		t.Cleanup(func() { a.Close(); <-a.done })
+		write(t, a, ndrBind(1))
+		if p := read(t, a); p.Type != ptBindAck {
+			t.Fatalf("bind answered with type %d", p.Type)
+		}
+		pipes = append(pipes, a)
+	}
+	return b, pipes
+}
+
+// Unfinished fragmented requests on several pipes of one connection share
+// its budget: the one that does not fit gets nca_s_fault_remote_no_memory
+// before its stub is kept, and that pipe keeps serving.
+func TestReassemblyBudgetSharedByPipes(t *testing.T) {
+	b, pipes := budgetPipes(t, 3, 2500, Config{MaxReassembly: 4096})
+	frag := make([]byte, 1000)
+	write(t, pipes[0], buildRequest(2, pfcFirstFrag, 0, opEcho, frag))
+	write(t, pipes[1], buildRequest(2, pfcFirstFrag, 0, opEcho, frag))
+	if b.Used() != 2000 {
+		t.Fatalf("budget holds %d bytes, want the two stubs (2000)", b.Used())
+	}
+	// At the limit: 500 more fit exactly.
+	write(t, pipes[0], buildRequest(2, 0, 0, opEcho, make([]byte, 500)))
+	if b.Used() != 2500 {
+		t.Fatalf("budget holds %d bytes at the limit", b.Used())
+	}
+	// One past it, on the third pipe: refused, nothing kept.
+	write(t, pipes[2], buildRequest(2, pfcFirstFrag, 0, opEcho, make([]byte, 1)))
+	if p := read(t, pipes[2]); p.Type != ptFault || faultStatus(t, p) != StatusRemoteNoMemory {
+		t.Fatalf("over budget: type %d", p.Type)
+	}
+	if b.Used() != 2500 {
+		t.Fatalf("budget holds %d bytes after a refusal", b.Used())
+	}
+	// A continuation that does not fit ends its call the same way.
+	write(t, pipes[1], buildRequest(2, 0, 0, opEcho, make([]byte, 1)))
+	if p := read(t, pipes[1]); p.Type != ptFault || faultStatus(t, p) != StatusRemoteNoMemory {
+		t.Fatalf("continuation over budget: type %d", p.Type)
+	}
+	if b.Used() != 1500 {
+		t.Fatalf("the refused call's stub was not released: %d", b.Used())
+	}
+	// The refused pipes keep serving once there is room.
+	write(t, pipes[2], buildRequest(3, 3, 0, opEcho, echoStub([]byte("ok"))))
+	if out, _ := readResponse(t, pipes[2], 3); string(out) != "ok" {
+		t.Fatalf("after the refusal: %q", out)
+	}
+	for _, a := range pipes {
+		a.Close()
+	}
+	if b.Used() != 0 {
+		t.Fatalf("%d bytes left in the budget after every pipe closed", b.Used())
+	}
+}
+
+// Results wait in the budget until read; one that does not fit is
+// replaced by nca_s_fault_remote_no_memory, and the pipe goes on.
+func TestResultBudget(t *testing.T) {
+	b, pipes := budgetPipes(t, 1, 3000, Config{})
+	a := pipes[0]
+	fill := func(callID uint32, n uint32) {
+		write(t, a, buildRequest(callID, 3, 0, opFillOutput, binary.LittleEndian.AppendUint32(nil, n)))
+	}
+	fill(2, 2000) // about 2024 bytes of output, left unread
+	fill(3, 1500) // does not fit beside it
+	waitQueued(t, a, 2)
+	if out, _ := readResponse(t, a, 2); len(out) != 2000 {
+		t.Fatalf("first result %d bytes", len(out))
+	}
+	if p := read(t, a); p.Type != ptFault || p.CallID != 3 || faultStatus(t, p) != StatusRemoteNoMemory {
+		t.Fatalf("second result: type %d call %d", p.Type, p.CallID)
+	}
+	if b.Used() != 0 {
+		t.Fatalf("%d bytes held after everything was read", b.Used())
+	}
+	fill(4, 1500) // fits now
+	if out, _ := readResponse(t, a, 4); len(out) != 1500 {
+		t.Fatalf("third result %d bytes", len(out))
+	}
+}
+
+// Input that does not fit is refused whole: Write returns ErrPipeBusy and
+// the budget is unchanged; the pipe takes input again once there is room.
+func TestInputBudget(t *testing.T) {
+	b, pipes := budgetPipes(t, 2, 1000, Config{})
+	half := buildRequest(2, 3, 0, opEcho, echoStub(make([]byte, 900)))
+	// A partial PDU is held (charged) until the rest arrives.
+	if err := pipes[0].Write(context.Background(), half[:800]); err != nil {
+		t.Fatal(err)
+	}
+	if b.Used() != 800 {
+		t.Fatalf("partial PDU: budget %d", b.Used())
+	}
+	other := buildRequest(2, 3, 0, opEcho, echoStub(make([]byte, 900)))
+	if err := pipes[1].Write(context.Background(), other[:201]); !errors.Is(err, ipc.ErrPipeBusy) {
+		t.Fatalf("input beyond the budget: %v", err)
+	}
+	// At the limit it is taken.
+	if err := pipes[1].Write(context.Background(), other[:200]); err != nil {
+		t.Fatalf("input at the budget: %v", err)
+	}
+	if b.Used() != 1000 {
+		t.Fatalf("budget %d at the limit", b.Used())
+	}
+	pipes[1].Close()
+	if b.Used() != 800 {
+		t.Fatalf("refused input was charged: %d", b.Used())
+	}
+	write(t, pipes[0], half[800:])
+	if out, _ := readResponse(t, pipes[0], 2); len(out) != 900 {
+		t.Fatalf("echo %d bytes", len(out))
+	}
+	if b.Used() != 0 {
+		t.Fatalf("%d bytes left after the call was answered and read", b.Used())
+	}
+}
+
+// A first fragment whose alloc_hint announces more than MaxReassembly is
+// refused at once, before any stub is kept.
+func TestAllocHintOverLimit(t *testing.T) {
+	b, pipes := budgetPipes(t, 1, 1<<20, Config{MaxReassembly: 100})
+	a := pipes[0]
+	w := &writer{}
+	w.start(ptRequest, pfcFirstFrag, 2)
+	w.u32(101) // alloc_hint
+	w.u16(0)
+	w.u16(opEcho)
+	w.b = append(w.b, make([]byte, 10)...)
+	write(t, a, w.finish())
+	if p := read(t, a); p.Type != ptFault || faultStatus(t, p) != StatusInputTooLarge {
+		t.Fatalf("alloc_hint over the limit: type %d", p.Type)
+	}
+	if b.Used() != 0 {
+		t.Fatalf("%d bytes kept", b.Used())
+	}
+	// alloc_hint exactly at the limit is accepted.
+	w = &writer{}
+	w.start(ptRequest, pfcFirstFrag, 3)
+	w.u32(100)
+	w.u16(0)
+	w.u16(opEcho)
+	w.b = append(w.b, echoStub(make([]byte, 6))...)
+	write(t, a, w.finish())
+	if b.Used() != 10 {
+		t.Fatalf("first fragment at the limit not kept: %d", b.Used())
+	}
+}
+
+// waitQueued waits until n output messages are queued on a.
+func waitQueued(t *testing.T, a *assoc, n int) {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		a.mu.Lock()
+		q := len(a.outq)
+		a.mu.Unlock()
+		if q >= n {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("%d messages never queued", n)
+}
