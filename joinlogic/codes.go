@@ -52,6 +52,7 @@ const (
 	RPC_S_CALL_IN_PROGRESS      Code = 0x000006FF
 	NERR_BufTooSmall            Code = 0x0000084B
 	NERR_InvalidAPI             Code = 0x0000085E
+	NERR_GroupNotFound          Code = 0x000008AC
 	NERR_UserExists             Code = 0x000008B0
 	NERR_UseNotFound            Code = 0x000008CA
 	NERR_InvalidComputer        Code = 0x0000092F

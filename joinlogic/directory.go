@@ -48,6 +48,10 @@ type DCInfo struct {
 	ClientSite   string // site the controller places this client in
 	ReadOnlyDC   bool   // the controller is an RODC
 	GlobalCatlog bool   // the controller is a global catalog
+	// Flags are the DS_* flags of the locator's answer (MS-ADTS 6.3.1.2,
+	// the DOMAIN_CONTROLLER_INFOW Flags of MS-NRPC 2.2.1.2.1), which an
+	// offline join file carries.
+	Flags uint32 `json:",omitempty"`
 }
 
 // Credentials authenticate the join to the controller (MS-WKST 3.2.4.13.3:

@@ -496,9 +496,9 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 	}
 	// Phase 1: locate (or validate the named) DC, check the names, bind.
 	dir := j.cfg.Directory
-	dc, c := locateDomain(ctx, dir, LocateRequest{Domain: domain, DCName: dcName, Writable: !readonly})
-	if c != NERR_Success {
-		return c
+	dc, err := locateDomain(ctx, dir, LocateRequest{Domain: domain, DCName: dcName, Writable: !readonly})
+	if err != nil {
+		return j.failed(ctx, "locating a domain controller", err, ERROR_NO_SUCH_DOMAIN)
 	}
 	// DomainNameString validated as NetSetupDomain (3.2.4.16): syntax and
 	// not BUILTIN; existence was just established by the locator.
@@ -532,9 +532,9 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 		}
 		cred = Credentials{Account: acct, Password: pw}
 	}
-	ds, c := bindDomain(ctx, dir, dc, cred)
-	if c != NERR_Success {
-		return c
+	ds, err := bindDomain(ctx, dir, dc, cred)
+	if err != nil {
+		return j.failed(ctx, "binding to "+dc.DCName, err, ERROR_LOGON_FAILURE)
 	}
 	defer ds.close(ctx, j.log)
 	info := ds.info
@@ -546,7 +546,6 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 	case unsecure:
 		computerPw = legacyMachinePassword(j.netbiosName())
 	default:
-		var err error
 		computerPw, err = wkcrypto.GenerateMachinePassword(j.cfg.Rand)
 		if err != nil {
 			j.log.ErrorContext(ctx, "joinlogic: generating machine password", "err", err)
@@ -607,20 +606,20 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 	if cur.Joined() && cur.Password != "" && strings.EqualFold(cur.DomainSID, info.SID) && strings.EqualFold(cur.ClientName, sam) {
 		req.RestorePassword = cur.Password.Reveal()
 	}
-	acct, c := provisionAccount(ctx, ds, rb, &undo, req, func() Code {
+	acct, err := provisionAccount(ctx, ds, rb, &undo, req, func() error {
 		// Journal the intent before the directory write: from here on a
 		// crash is settled by Recover, which binds as the machine account
 		// with next.Password to learn whether the write happened.
 		if err := j.recordIntent(ctx, Intent{Op: IntentJoin, DC: dc, SAMAccountName: sam, DirectoryWrite: !readonly,
 			Next: next, Previous: cur, Keytab: j.cfg.Keytab != nil, Started: j.cfg.Now().UTC()}); err != nil {
 			j.log.ErrorContext(ctx, "joinlogic: recording the join intent", "err", err)
-			return codeOf(err, ERROR_INTERNAL_ERROR)
+			return err
 		}
 		journaled = true
-		return NERR_Success
+		return nil
 	})
-	if c != NERR_Success {
-		return fail(c)
+	if err != nil {
+		return fail(j.failed(ctx, "provisioning the computer account "+sam, err, ERROR_GEN_FAILURE))
 	}
 
 	// Phase 3: the keytab, with the key version the password set
@@ -631,6 +630,14 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 	}
 	j.log.InfoContext(ctx, "joinlogic: joined domain", "membership", next)
 	return NERR_Success
+}
+
+// failed logs why a step of a join failed and returns the code it
+// surfaces as.
+func (j *Joiner) failed(ctx context.Context, step string, err error, fallback Code) Code {
+	c := codeOf(err, fallback)
+	j.log.InfoContext(ctx, "joinlogic: "+step+" failed", "code", c.String(), "cause", err)
+	return c
 }
 
 // keytabEntries are the keys of the machine account of m, a domain

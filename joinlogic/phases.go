@@ -2,6 +2,8 @@ package joinlogic
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 )
@@ -18,9 +20,10 @@ import (
 //  3. commit locally: the keytab, then the membership, then the intent
 //     journal cleared (Joiner.commitLocal).
 //
-// Each phase returns the MS-ERREF code of its failure and records the
-// reverts of what it changed on an undo stack that the caller runs when a
-// later step fails.
+// Each phase returns an error that wraps the MS-ERREF code of its failure
+// (codeOf finds it) together with its cause, and records the reverts of
+// what it changed on an undo stack that the caller runs when a later step
+// fails.
 
 // domainSession is what phase 1 yields: a session bound on a located
 // controller, and the domain's identity as that controller reports it.
@@ -36,35 +39,46 @@ type domainSession struct {
 // req.Domain: the two DsrGetDcNameEx2 attempts of MS-WKST 3.2.4.13.3 and
 // their ERROR_NO_SUCH_DOMAIN / ERROR_INVALID_DOMAIN_ROLE outcomes, which
 // the Directory implements.
-func locateDomain(ctx context.Context, dir Directory, req LocateRequest) (DCInfo, Code) {
+func locateDomain(ctx context.Context, dir Directory, req LocateRequest) (DCInfo, error) {
 	if dir == nil {
-		return DCInfo{}, ERROR_NO_SUCH_DOMAIN
+		return DCInfo{}, fmt.Errorf("%w: no directory is configured", ERROR_NO_SUCH_DOMAIN)
 	}
 	dc, err := dir.Locate(ctx, req)
 	if err != nil {
-		return DCInfo{}, codeOf(err, ERROR_NO_SUCH_DOMAIN)
+		return DCInfo{}, causeErr(err, ERROR_NO_SUCH_DOMAIN)
 	}
-	return dc, NERR_Success
+	return dc, nil
+}
+
+// causeErr keeps cause and makes sure the code it surfaces as is in the
+// chain: the cause's own code, else fallback (or the code of a cancelled
+// or timed-out context).
+func causeErr(cause error, fallback Code) error {
+	var c Code
+	if errors.As(cause, &c) && c != NERR_Success {
+		return cause
+	}
+	return fmt.Errorf("%w: %w", codeOf(cause, fallback), cause)
 }
 
 // bindDomain opens the session with dc as cred and queries the domain's
 // name and SID (MS-LSAD 3.1.4.4.3). The caller closes the session.
-func bindDomain(ctx context.Context, dir Directory, dc DCInfo, cred Credentials) (*domainSession, Code) {
+func bindDomain(ctx context.Context, dir Directory, dc DCInfo, cred Credentials) (*domainSession, error) {
 	sess, err := dir.Bind(ctx, dc, cred)
 	if err != nil {
-		return nil, codeOf(err, ERROR_LOGON_FAILURE)
+		return nil, causeErr(err, ERROR_LOGON_FAILURE)
 	}
 	d := &domainSession{dir: dir, dc: dc, cred: cred, sess: sess}
 	info, err := sess.DomainInfo(ctx)
 	if err == nil && (info.SID == "" || (info.NetBIOSName == "" && info.DNSName == "")) {
-		err = ERROR_NO_SUCH_DOMAIN
+		err = fmt.Errorf("%w: %s reports no domain SID or name", ERROR_NO_SUCH_DOMAIN, dc.DCName)
 	}
 	if err != nil {
 		sess.Close()
-		return nil, codeOf(err, ERROR_NO_SUCH_DOMAIN)
+		return nil, causeErr(err, ERROR_NO_SUCH_DOMAIN)
 	}
 	d.info = info
-	return d, NERR_Success
+	return d, nil
 }
 
 // close ends the session.
@@ -144,34 +158,34 @@ type provisionedAccount struct {
 // password when asked, calls beforeWrite (which journals the intent; a
 // failure stops before the write), and writes: one add for a new object,
 // one modify for an existing one. Reverts go on undo, run through rb.
-func provisionAccount(ctx context.Context, d *domainSession, rb *rollbackSession, undo *undoStack, req accountRequest, beforeWrite func() Code) (provisionedAccount, Code) {
+func provisionAccount(ctx context.Context, d *domainSession, rb *rollbackSession, undo *undoStack, req accountRequest, beforeWrite func() error) (provisionedAccount, error) {
 	sess := d.sess
 	var out provisionedAccount
 	ouDN, explicitOU := req.OU, req.OU != ""
 	if !explicitOU {
 		var err error
 		if ouDN, err = sess.ComputersContainer(ctx); err != nil {
-			return out, codeOf(err, ERROR_FILE_NOT_FOUND)
+			return out, causeErr(err, ERROR_FILE_NOT_FOUND)
 		}
 	}
 	exists, err := sess.ContainerExists(ctx, ouDN)
 	if err != nil {
-		return out, codeOf(err, ERROR_FILE_NOT_FOUND)
+		return out, causeErr(err, ERROR_FILE_NOT_FOUND)
 	}
 	if !exists {
-		return out, ERROR_FILE_NOT_FOUND
+		return out, fmt.Errorf("%w: the container %s does not exist", ERROR_FILE_NOT_FOUND, ouDN)
 	}
 	out.Container = ouDN
 
 	sam := req.sam()
 	acct, found, err := sess.FindComputer(ctx, sam)
 	if err != nil {
-		return out, codeOf(err, ERROR_GEN_FAILURE)
+		return out, causeErr(err, ERROR_GEN_FAILURE)
 	}
 	switch req.Existing {
 	case reuseExisting:
 		if found && explicitOU && !sameDN(acct.ParentDN, ouDN) {
-			return out, NERR_UserExists
+			return out, fmt.Errorf("%w: %s exists as %s, outside %s", NERR_UserExists, sam, acct.DN, ouDN)
 		}
 		// An existing object in the requested (or the default) container
 		// is reused. The specification words this case as "return
@@ -180,11 +194,11 @@ func provisionAccount(ctx context.Context, d *domainSession, rb *rollbackSession
 		// continues with the existing object.
 	case requireExisting:
 		if !found {
-			return out, ERROR_NONE_MAPPED
+			return out, fmt.Errorf("%w: no computer account %s", ERROR_NONE_MAPPED, sam)
 		}
 	case refuseExisting:
 		if found {
-			return out, NERR_UserExists
+			return out, fmt.Errorf("%w: the computer account %s exists (%s)", NERR_UserExists, sam, acct.DN)
 		}
 	}
 	if found && !req.NoWrite {
@@ -192,7 +206,7 @@ func provisionAccount(ctx context.Context, d *domainSession, rb *rollbackSession
 		// kept in memory for the duration of the call).
 		snap, err := sess.Snapshot(ctx, acct.DN)
 		if err != nil {
-			return out, codeOf(err, ERROR_GEN_FAILURE)
+			return out, causeErr(err, ERROR_GEN_FAILURE)
 		}
 		undo.push("restore computer account", func(ctx context.Context) error {
 			return rb.do(ctx, func(s Session) error { return s.Restore(ctx, snap) })
@@ -200,12 +214,12 @@ func provisionAccount(ctx context.Context, d *domainSession, rb *rollbackSession
 	}
 	if found && req.VerifyPassword {
 		if err := sess.VerifyMachinePassword(ctx, sam, req.Update.Password); err != nil {
-			return out, codeOf(err, ERROR_LOGON_FAILURE)
+			return out, causeErr(err, ERROR_LOGON_FAILURE)
 		}
 	}
 	if beforeWrite != nil {
-		if c := beforeWrite(); c != NERR_Success {
-			return out, c
+		if err := beforeWrite(); err != nil {
+			return out, causeErr(err, ERROR_INTERNAL_ERROR)
 		}
 	}
 
@@ -224,7 +238,7 @@ func provisionAccount(ctx context.Context, d *domainSession, rb *rollbackSession
 					return rb.do(ctx, func(s Session) error { return deleteUnfinished(ctx, s, sam, ouDN, upd.Password) })
 				})
 			}
-			return out, c
+			return out, causeErr(err, ERROR_GEN_FAILURE)
 		}
 		dn := acct.DN
 		undo.push("delete created computer account", func(ctx context.Context) error {
@@ -243,11 +257,11 @@ func provisionAccount(ctx context.Context, d *domainSession, rb *rollbackSession
 			})
 		}
 		if err := sess.ResetComputer(ctx, acct.DN, upd); err != nil {
-			return out, codeOf(err, ERROR_GEN_FAILURE)
+			return out, causeErr(err, ERROR_GEN_FAILURE)
 		}
 	}
 	out.ComputerAccount = acct
-	return out, NERR_Success
+	return out, nil
 }
 
 // hostNames returns dNSHostName and the SPNs of a computer named name

@@ -106,6 +106,24 @@ on a terminal; without --account the server gets no password (NULL).`},
 The --account password is taken as for join.`},
 	{"info", "show the server's name, LAN group and join status (NetrWkstaGetInfo 100, NetrGetJoinInformation)",
 		"wkst info --server HOST[:PORT] --user USER [flags]", ""},
+	{"provision", "create a computer account and write an offline join file for it (djoin /provision)",
+		"wkst provision --domain DOMAIN --machine NAME --account ACCOUNT --savefile FILE [flags]",
+		`Creates the computer account NAME over LDAP (or, with --reuse, resets an
+existing one), as an online join would: password, dNSHostName, SPNs,
+encryption types. Writes the file djoin /requestodj, Samba's net offlinejoin
+requestodj and wkssvcd requestodj read. Without --reuse an existing account
+is refused (NERR_UserExists), as Windows does. --policy-names and
+--root-ca-certs add the DirectAccess parts (the GPOs' computer registry
+settings, read from SYSVOL; the enterprise's root CA certificates).
+--machines-file provisions many computers in one session, one file each.
+A file is never overwritten; one that cannot be written takes its account
+back. Exit status 1 names the directory's Win32 code.`},
+	{"odjinfo", "show what an offline join file holds",
+		"wkst odjinfo --loadfile FILE [--json] [--show-password]",
+		`Reads a file made by djoin, Samba or wkst provision (savefile, base64 text
+or binary) and prints the domain, the machine, its account, the domain
+controller and every part. The password is shown only with
+--show-password. Exit status 1: the file cannot be read or decoded.`},
 	{"version", "print the version", "wkst version", ""},
 	{"help", "show the help of a command", "wkst help [COMMAND]", ""},
 }
@@ -146,8 +164,16 @@ func writeCommandHelp(w io.Writer, name string) {
 			b.WriteString("\n" + c.about + "\n")
 		}
 	}
-	if name == "join" || name == "unjoin" || name == "info" {
-		fs, _, _ := newFlagSet(name)
+	var fs *flag.FlagSet
+	switch name {
+	case "join", "unjoin", "info":
+		fs, _, _ = newFlagSet(name)
+	case "provision":
+		fs, _ = newProvisionFlagSet()
+	case "odjinfo":
+		fs, _ = newODJInfoFlagSet()
+	}
+	if fs != nil {
 		b.WriteString("\nFlags:\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			arg, usage := flag.UnquoteUsage(f)
@@ -165,7 +191,9 @@ func writeCommandHelp(w io.Writer, name string) {
 			}
 			b.WriteString("\n")
 		})
-		b.WriteString("\n" + connHelp)
+		if name == "join" || name == "unjoin" || name == "info" {
+			b.WriteString("\n" + connHelp)
+		}
 	}
 	b.WriteString("\n" + exitHelp)
 	io.WriteString(w, b.String())
@@ -201,15 +229,27 @@ func run(ctx context.Context, args []string, e env) int {
 
 func runErr(ctx context.Context, args []string, e env) error {
 	if len(args) == 0 {
-		return usagef("no command (commands: join, unjoin, info, version, help)")
+		return usagef("no command (commands: join, unjoin, info, provision, odjinfo, version, help)")
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "join", "unjoin", "info":
+	case "provision", "odjinfo":
+		var err error
+		if cmd == "provision" {
+			err = runProvision(ctx, rest, e)
+		} else {
+			err = runODJInfo(rest, e)
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			writeCommandHelp(e.stdout, cmd)
+			return nil
+		}
+		return err
 	case "help", "-h", "--help", "-help":
 		if len(rest) > 0 && cmd == "help" {
 			switch rest[0] {
-			case "join", "unjoin", "info", "version", "help":
+			case "join", "unjoin", "info", "provision", "odjinfo", "version", "help":
 				writeCommandHelp(e.stdout, rest[0])
 				return nil
 			}
@@ -225,7 +265,7 @@ func runErr(ctx context.Context, args []string, e env) error {
 		fmt.Fprintln(e.stdout, buildinfo.String("wkst"))
 		return nil
 	default:
-		return usagef("unknown command %q (commands: join, unjoin, info, version, help)", cmd)
+		return usagef("unknown command %q (commands: join, unjoin, info, provision, odjinfo, version, help)", cmd)
 	}
 	c, err := parseCommand(cmd, rest)
 	if errors.Is(err, flag.ErrHelp) {

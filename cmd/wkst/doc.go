@@ -23,6 +23,11 @@
 // could not be reached or refused the logon (a refusal after repeated
 // failures is said in words); 130 interrupted.
 //
+// wkst provision creates computer accounts over LDAP through joinlogic's
+// provisioning (joinlogic/ldapdir, joinlogic/sysvol) and writes offline
+// domain join files (package odj); wkst odjinfo reads them.
+//
 // The command owns only its flag handling and output; the blob formats live
-// in package crypto.
+// in package crypto and package odj, the directory work in joinlogic. It
+// keeps no local state: no keytab, no membership.
 package main

@@ -62,6 +62,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.As(err, &ce):
 		return exitServer
+	case errors.As(err, new(*fileError)):
+		return exitServer // the file said no, as a server would
 	case errors.Is(err, errInterrupted):
 		return exitInterrupt
 	default:

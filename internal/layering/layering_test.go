@@ -56,7 +56,9 @@ var rules = []rule{
 	{pkg: "internal/atomicfile", says: "It does no other I/O and keeps no state", deny: everyPkg},
 	{pkg: "server/budget", says: "It must not import the SMB, RPC or authentication packages", deny: everyPkg},
 	{pkg: "internal/logsafe", says: "It owns no I/O and no global state", deny: cat(everyPkg, ioPkgs)},
-	{pkg: "cmd/wkst", says: "the blob formats live in package crypto", deny: cat(network, []string{module + "/wkssvc", module + "/joinlogic/ldapdir", module + "/joinlogic/keytab"})},
+	{pkg: "cmd/wkst", says: "It keeps no local state: no keytab, no membership.", deny: cat(network, []string{module + "/wkssvc", module + "/joinlogic/keytab"})},
+	{pkg: "odj", says: "The package is pure: no I/O", deny: cat(everyPkg, ioPkgs)},
+	{pkg: "joinlogic/sysvol", says: "It reads only", deny: cat(network, []string{module + "/wkssvc", module + "/joinlogic/keytab", module + "/joinlogic/ldapdir"})},
 	{pkg: "bench", says: "it must not import or change the product packages",
 		deny: cat(network, []string{module + "/wkssvc", module + "/joinlogic", module + "/cmd/"}), allow: []string{module + "/joinlogic/keytab"}},
 }

@@ -402,6 +402,7 @@ func dcInfo(r *PingResponse, addr string) joinlogic.DCInfo {
 		ClientSite:   r.ClientSiteName,
 		ReadOnlyDC:   r.Flags&FlagWritable == 0,
 		GlobalCatlog: r.Flags&FlagGC != 0,
+		Flags:        r.Flags,
 	}
 }
 
