@@ -30,14 +30,14 @@ import (
 // provisionCmd is a parsed provision command line.
 type provisionCmd struct {
 	domain, machine, ou, dcName string
-	reuse, defaultPassword     bool
-	savefile                   string
-	printBlob                  bool
-	policyNames, policyPaths   string
-	rootCACerts                bool
-	certTemplate               string
-	groups                     stringList
-	machinesFile               string
+	reuse, defaultPassword      bool
+	savefile                    string
+	printBlob                   bool
+	policyNames, policyPaths    string
+	rootCACerts                 bool
+	certTemplate                string
+	groups                      stringList
+	machinesFile                string
 
 	account, passwordFile string
 
