@@ -39,15 +39,52 @@ const (
 )
 
 // domainDaemon starts the daemon as computer name, able to reach the test
-// DC: DNS and LDAPS on 127.0.0.2, the DC's CA.
+// DC through its DNS server only: no CA, no verification switch — the
+// default transport (sealed SASL on 389) needs neither.
 func domainDaemon(t *testing.T, dc *testdc.DC, name string, extra ...string) *daemon {
 	t.Helper()
 	return startDaemon(t, append([]string{
 		"--netbios-name", name,
 		"--dns-hostname", strings.ToLower(name) + "." + testdc.DNSDomain,
 		"--dns-server", dc.Addr,
-		"--ldap-ca", dc.CAFile,
 	}, extra...)...)
+}
+
+// dcSetup is a DC as it comes and the daemon flags a user would give for
+// it.
+type dcSetup struct {
+	name   string // subtest name
+	suffix string // appended to computer names, so setups sharing a DC do not meet
+	dc     *testdc.DC
+	flags  []string
+}
+
+// dcSetups are the DCs every client joins: the default Samba DC through
+// the default transport, the same with LDAPS verified by Samba's own CA
+// file, and the DC without TLS (a domain without a CA) through the
+// default transport.
+func dcSetups(t *testing.T) []dcSetup {
+	t.Helper()
+	dc := testdc.Start(t, testdc.Options{})
+	notls := testdc.Start(t, testdc.Options{NoTLS: true})
+	return []dcSetup{
+		{name: "default", dc: dc},
+		{name: "ldaps", suffix: "L", dc: dc, flags: []string{"--ldap-transport", "ldaps", "--ldap-ca", dc.CAFile}},
+		{name: "notls", suffix: "N", dc: notls},
+	}
+}
+
+// checkTransport checks from the daemon's log that the joins went over
+// the setup's transport.
+func checkTransport(t *testing.T, s dcSetup, d *daemon) {
+	t.Helper()
+	want := "SASL GSS-SPNEGO/Kerberos sign+seal"
+	if s.name == "ldaps" {
+		want = "LDAPS to " + s.dc.Addr + ":636, certificate verified for " + s.dc.HostFQDN
+	}
+	if !strings.Contains(d.Output(), want) {
+		t.Errorf("no bind over %q in the daemon's log", want)
+	}
 }
 
 // ldapConn binds to the DC as its administrator, verifying its certificate.
@@ -68,9 +105,18 @@ func ldapConn(t *testing.T, dc *testdc.DC) *ldap.Conn {
 	return l
 }
 
-// computer reads the computer object NAME$ (nil when there is none).
+// computer reads the computer object NAME$ (nil when there is none): over
+// LDAPS from a DC that serves it, else from the DC's database.
 func computer(t *testing.T, dc *testdc.DC, name string) *ldap.Entry {
 	t.Helper()
+	if !dc.TLS {
+		es := dc.MustSearch(t, "(sAMAccountName="+ldap.EscapeFilter(name+"$")+")",
+			"userAccountControl", "dNSHostName", "servicePrincipalName", "objectClass", "msDS-SupportedEncryptionTypes")
+		if len(es) == 0 {
+			return nil
+		}
+		return es[0]
+	}
 	res, err := ldapConn(t, dc).Search(ldap.NewSearchRequest(dc.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		"(sAMAccountName="+ldap.EscapeFilter(name+"$")+")",
 		[]string{"userAccountControl", "dNSHostName", "servicePrincipalName", "objectClass", "msDS-SupportedEncryptionTypes"}, nil))
@@ -198,71 +244,86 @@ func returnCodeAny(t *testing.T, ret uint32, err error) uint32 {
 // A domain join and unjoin with go-msrpc, each at NDR and at NDR64: the
 // first join and the second unjoin bind with NDR, the others with NDR64.
 func TestDomainJoinGoMSRPC(t *testing.T) {
-	dc := testdc.Start(t, testdc.Options{})
-	const name = "WKGO"
-	d := domainDaemon(t, dc, name)
-	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate, ndr20); code != 0 {
-		t.Fatalf("NetrJoinDomain3: %#x\n%s", code, d.Output())
-	}
-	checkJoined(t, dc, d, name, computersDN(name))
-	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate, ndr64); code != codeSetupAlreadyJoined {
-		t.Errorf("second join: %#x, want NERR_SetupAlreadyJoined", code)
-	}
-	unjoin3(t, dc, d, name, ndr64)
-	// Re-joining reuses the disabled account and enables it again.
-	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate, ndr64); code != 0 {
-		t.Fatalf("re-join: %#x", code)
-	}
-	checkJoined(t, dc, d, name, computersDN(name))
-	unjoin3(t, dc, d, name, ndr20)
-	if strings.Contains(d.Output(), dc.AdminPassword) {
-		t.Error("the daemon logged the domain administrator's password")
+	for _, s := range dcSetups(t) {
+		t.Run(s.name, func(t *testing.T) {
+			dc, name := s.dc, "WKGO"+s.suffix
+			d := domainDaemon(t, dc, name, s.flags...)
+			if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword+"x", optJoinDomain|optAcctCreate); code != codeLogonFailure {
+				t.Errorf("join with a wrong password: %#x, want ERROR_LOGON_FAILURE", code)
+			}
+			if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate, ndr20); code != 0 {
+				t.Fatalf("NetrJoinDomain3: %#x\n%s", code, d.Output())
+			}
+			checkJoined(t, dc, d, name, computersDN(name))
+			if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate, ndr64); code != codeSetupAlreadyJoined {
+				t.Errorf("second join: %#x, want NERR_SetupAlreadyJoined", code)
+			}
+			unjoin3(t, dc, d, name, ndr64)
+			// Re-joining reuses the disabled account and enables it again.
+			if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate, ndr64); code != 0 {
+				t.Fatalf("re-join: %#x", code)
+			}
+			checkJoined(t, dc, d, name, computersDN(name))
+			unjoin3(t, dc, d, name, ndr20)
+			checkTransport(t, s, d)
+			if strings.Contains(d.Output(), dc.AdminPassword) {
+				t.Error("the daemon logged the domain administrator's password")
+			}
+		})
 	}
 }
 
 // A domain join through impacket bound with NDR64, the unjoin with NDR.
 func TestDomainJoinImpacket(t *testing.T) {
-	dc := testdc.Start(t, testdc.Options{})
-	const name = "WKPY"
-	d := domainDaemon(t, dc, name)
-	out, err := python(t, "impacket_join.py", daemonAddr, "445", "3.0", adminUser, adminPass, "join3", "syntax=NDR64",
-		"domain="+testdc.DNSDomain, "account="+adminAccount(), "joinpw="+dc.AdminPassword, fmt.Sprintf("options=%d", optJoinDomain|optAcctCreate))
-	if err != nil || parseKV(out)["code"] != "0x00000000" {
-		t.Fatalf("impacket NetrJoinDomain3: %v\n%s\n%s", err, out, d.Output())
-	}
-	checkJoined(t, dc, d, name, computersDN(name))
-	out, err = python(t, "impacket_join.py", daemonAddr, "445", "2.1", adminUser, adminPass, "unjoin3",
-		"account="+adminAccount(), "joinpw="+dc.AdminPassword, fmt.Sprintf("options=%d", optAcctDelete))
-	if err != nil || parseKV(out)["code"] != "0x00000000" {
-		t.Fatalf("impacket NetrUnjoinDomain3: %v\n%s", err, out)
-	}
-	if e := computer(t, dc, name); e == nil {
-		t.Fatal("account deleted instead of disabled")
+	for _, s := range dcSetups(t) {
+		t.Run(s.name, func(t *testing.T) {
+			dc, name := s.dc, "WKPY"+s.suffix
+			d := domainDaemon(t, dc, name, s.flags...)
+			out, err := python(t, "impacket_join.py", daemonAddr, "445", "3.0", adminUser, adminPass, "join3", "syntax=NDR64",
+				"domain="+testdc.DNSDomain, "account="+adminAccount(), "joinpw="+dc.AdminPassword, fmt.Sprintf("options=%d", optJoinDomain|optAcctCreate))
+			if err != nil || parseKV(out)["code"] != "0x00000000" {
+				t.Fatalf("impacket NetrJoinDomain3: %v\n%s\n%s", err, out, d.Output())
+			}
+			checkJoined(t, dc, d, name, computersDN(name))
+			out, err = python(t, "impacket_join.py", daemonAddr, "445", "2.1", adminUser, adminPass, "unjoin3",
+				"account="+adminAccount(), "joinpw="+dc.AdminPassword, fmt.Sprintf("options=%d", optAcctDelete))
+			if err != nil || parseKV(out)["code"] != "0x00000000" {
+				t.Fatalf("impacket NetrUnjoinDomain3: %v\n%s", err, out)
+			}
+			if e := computer(t, dc, name); e == nil {
+				t.Fatal("account deleted instead of disabled")
+			}
+			checkTransport(t, s, d)
+		})
 	}
 }
 
 func TestDomainJoinWkst(t *testing.T) {
-	dc := testdc.Start(t, testdc.Options{})
-	const name = "WKCLI"
-	d := domainDaemon(t, dc, name)
-	pwFile := filepath.Join(t.TempDir(), "pw")
-	if err := os.WriteFile(pwFile, []byte(dc.AdminPassword+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, method := range []string{"3", "2"} {
-		cmd := exec.Command(filepath.Join(binDir, "wkst"), "join", "--server", daemonAddr, "--user", `WKHOST\`+adminUser,
-			"--domain", testdc.DNSDomain, "--account", adminAccount(), "--password-file", pwFile, "--method", method)
-		cmd.Env = append(os.Environ(), "WKST_PASSWORD="+adminPass)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("wkst join --method %s: %v\n%s\n%s", method, err, out, d.Output())
-		}
-		checkJoined(t, dc, d, name, computersDN(name))
-		cmd = exec.Command(filepath.Join(binDir, "wkst"), "unjoin", "--server", daemonAddr, "--user", `WKHOST\`+adminUser,
-			"--account", adminAccount(), "--password-file", pwFile, "--options", "ACCT_DELETE", "--method", method)
-		cmd.Env = append(os.Environ(), "WKST_PASSWORD="+adminPass)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("wkst unjoin --method %s: %v\n%s", method, err, out)
-		}
+	for _, s := range dcSetups(t) {
+		t.Run(s.name, func(t *testing.T) {
+			dc, name := s.dc, "WKCLI"+s.suffix
+			d := domainDaemon(t, dc, name, s.flags...)
+			pwFile := filepath.Join(t.TempDir(), "pw")
+			if err := os.WriteFile(pwFile, []byte(dc.AdminPassword+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, method := range []string{"3", "2"} {
+				cmd := exec.Command(filepath.Join(binDir, "wkst"), "join", "--server", daemonAddr, "--user", `WKHOST\`+adminUser,
+					"--domain", testdc.DNSDomain, "--account", adminAccount(), "--password-file", pwFile, "--method", method)
+				cmd.Env = append(os.Environ(), "WKST_PASSWORD="+adminPass)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("wkst join --method %s: %v\n%s\n%s", method, err, out, d.Output())
+				}
+				checkJoined(t, dc, d, name, computersDN(name))
+				cmd = exec.Command(filepath.Join(binDir, "wkst"), "unjoin", "--server", daemonAddr, "--user", `WKHOST\`+adminUser,
+					"--account", adminAccount(), "--password-file", pwFile, "--options", "ACCT_DELETE", "--method", method)
+				cmd.Env = append(os.Environ(), "WKST_PASSWORD="+adminPass)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("wkst unjoin --method %s: %v\n%s", method, err, out)
+				}
+			}
+			checkTransport(t, s, d)
+		})
 	}
 }
 
@@ -271,13 +332,18 @@ func TestDomainJoinWkst(t *testing.T) {
 // this machine as "local", so it runs in a private mount namespace whose
 // resolv.conf names the test DC and whose hosts file names the daemon.
 func TestDomainJoinSambaNetDom(t *testing.T) {
-	dc := testdc.Start(t, testdc.Options{})
-	const name = "WKNET"
+	for _, s := range dcSetups(t) {
+		t.Run(s.name, func(t *testing.T) { testNetDomJoin(t, s) })
+	}
+}
+
+func testNetDomJoin(t *testing.T, s dcSetup) {
+	dc, name := s.dc, "WKNET"+s.suffix
 	// Samba runs the join locally when the server's address is one of
 	// this host's interface addresses; testnet.Remote() is routed to lo without
 	// being assigned to it, so net treats it as remote.
 	remoteAddr := testnet.Remote()
-	d := domainDaemon(t, dc, name, "--listen", remoteAddr+":445")
+	d := domainDaemon(t, dc, name, append([]string{"--listen", remoteAddr + ":445"}, s.flags...)...)
 	lookPath(t, "net")
 	lookPath(t, "unshare")
 	dir := t.TempDir()
@@ -313,6 +379,7 @@ func TestDomainJoinSambaNetDom(t *testing.T) {
 	if _, status := joinInfo(t, d); status == wkssvc.NetSetupJoinStatusDomainName {
 		t.Error("still a domain member after net dom unjoin")
 	}
+	checkTransport(t, s, d)
 }
 
 // Every error path of a domain join reachable against the real DC, through
@@ -342,10 +409,9 @@ func TestDomainJoinErrors(t *testing.T) {
 		{"3.2.4.13.3/named DC is not a DC", testdc.DNSDomain + `\notadc.` + testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeInvalidDomainRole},
 		{"3.2.4.13.3/domain cannot be located", "no-such-domain.invalid", "", adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeNoSuchDomain},
 	}
-	for i, tc := range cases {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			// Every other case binds with NDR64.
-			if code := join3(t, d, adminUser, adminPass, tc.domain, tc.ou, tc.account, tc.pw, tc.options, syntax(i%2 == 1)); code != tc.want {
+			if code := join3(t, d, adminUser, adminPass, tc.domain, tc.ou, tc.account, tc.pw, tc.options); code != tc.want {
 				t.Fatalf("code %#x, want %#x", code, tc.want)
 			}
 			if e := computer(t, dc, name); e != nil {

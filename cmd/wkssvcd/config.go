@@ -60,15 +60,14 @@ type config struct {
 	// DomainControllers are DC host names or addresses tried before DNS;
 	// they also let a domain be named by its NetBIOS name. Default none.
 	DomainControllers stringList
-	// LDAPCAFile holds the certificates that may sign the DCs' LDAPS
-	// certificates. Default: the system roots.
+	// LDAPCAFile holds the certificates that may sign the DCs'
+	// certificates for LDAPS and StartTLS. Default: the system roots.
 	LDAPCAFile string
+	// Directory is how joins reach a DC's directory (directory.go).
+	Directory directorySettings
 	// Keytab is where the machine account's Kerberos keys are written
 	// when the host joins a domain. Default: krb5.keytab in StateDir.
 	Keytab string
-	// DangerousSkipLDAPTLSVerify accepts any LDAPS certificate, so the
-	// domain administrator's password goes to whoever answers. Labs only.
-	DangerousSkipLDAPTLSVerify bool
 
 	// Limits bound the resources one client can take.
 	Limits limits

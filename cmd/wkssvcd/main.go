@@ -51,14 +51,7 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 		return nil, err
 	}
 	auth := newAuthenticator(memberAuth{cfg: cfg, names: names, accounts: accounts, store: store, logger: logger})
-	dir := ldapdir.New(ldapdir.Config{
-		DNSServer:              cfg.DNSServer,
-		DomainControllers:      cfg.DomainControllers,
-		CAFile:                 cfg.LDAPCAFile,
-		DangerousSkipTLSVerify: cfg.DangerousSkipLDAPTLSVerify,
-		OperatingSystem:        "wkssvcd",
-		Logger:                 logger.With("component", "ldap"),
-	})
+	dir := ldapdir.New(cfg.directoryConfig(logger))
 	kt, err := keytab.NewFileStore(cfg.Keytab)
 	if err != nil {
 		return nil, err

@@ -138,11 +138,8 @@ func options() []*option {
 			usage: "domain controller to try before DNS (repeatable); also lets a domain be named by its NetBIOS name",
 			bind:  func(c *config) value { return &c.DomainControllers }},
 		{name: "ldap-ca", arg: "FILE", group: groupDirectory, defText: "the system roots",
-			usage: "PEM file of the CAs that sign the domain controllers' LDAPS certificates",
+			usage: "PEM file of the CAs that sign the domain controllers' certificates (--ldap-transport ldaps or starttls)",
 			bind:  func(c *config) value { return (*stringValue)(&c.LDAPCAFile) }},
-		{name: "dangerous-skip-ldap-tls-verify", group: groupDirectory,
-			usage: "accept any LDAPS certificate: the domain password goes to whoever answers (labs only)",
-			bind:  func(c *config) value { return (*boolFlag)(&c.DangerousSkipLDAPTLSVerify) }},
 
 		{name: "log-level", arg: "LEVEL", group: groupLogging, def: "info", reload: true,
 			usage: "debug, info, warn or error",
@@ -151,6 +148,7 @@ func options() []*option {
 			usage: "text (key=value lines), json (one object a line), journal (lines led by a syslog priority such as <4>, without time stamps) or auto: journal when standard error is the systemd journal ($JOURNAL_STREAM), else text",
 			bind:  func(c *config) value { return &logFormatValue{&c.LogFormat} }},
 	}
+	opts = append(opts, directoryOptions()...)
 	opts = append(opts, limitOptions()...)
 	return opts
 }

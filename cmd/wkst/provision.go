@@ -41,10 +41,10 @@ type provisionCmd struct {
 
 	account, passwordFile string
 
-	dnsServer  string
-	dcs        stringList
-	ldapCA     string
-	skipVerify bool
+	dnsServer     string
+	dcs           stringList
+	ldapCA        string
+	ldapTransport string
 
 	timeout time.Duration
 	verbose bool
@@ -86,8 +86,8 @@ func newProvisionFlagSet() (*flag.FlagSet, *provisionCmd) {
 	fs.StringVar(&c.passwordFile, "password-file", "", "`FILE` (- for standard input) holding the password of --account (default: a prompt on a terminal)")
 	fs.StringVar(&c.dnsServer, "dns-server", "", "DNS server `ADDR[:PORT]` that locates domain controllers (default: the system resolver)")
 	fs.Var(&c.dcs, "dc", "domain controller `HOST` to try before DNS (repeatable)")
-	fs.StringVar(&c.ldapCA, "ldap-ca", "", "PEM `FILE` of the CAs that sign the DCs' LDAPS certificates (default: system roots)")
-	fs.BoolVar(&c.skipVerify, "dangerous-skip-ldap-tls-verify", false, "accept any LDAPS certificate: the password goes to whoever answers (labs only)")
+	fs.StringVar(&c.ldapTransport, "ldap-transport", "auto", "how to reach the DC's directory: auto (sealed SASL on 389), sasl, ldaps or starttls")
+	fs.StringVar(&c.ldapCA, "ldap-ca", "", "PEM `FILE` of the CAs that sign the DCs' certificates, for ldaps and starttls (default: system roots)")
 	fs.DurationVar(&c.timeout, "timeout", defaultTimeout, "time limit for reaching the DC, and for each computer")
 	fs.BoolVar(&c.verbose, "v", false, "log progress to standard error")
 	return fs, c
@@ -203,12 +203,16 @@ func runProvision(ctx context.Context, args []string, e env) error {
 		}
 	}
 
+	transport, err := ldapdir.ParseTransport(c.ldapTransport)
+	if err != nil {
+		return cmdUsagef("provision", "provision: --ldap-transport: %v", err)
+	}
 	dir := ldapdir.New(ldapdir.Config{
-		DNSServer:              c.dnsServer,
-		DomainControllers:      c.dcs,
-		CAFile:                 c.ldapCA,
-		DangerousSkipTLSVerify: c.skipVerify,
-		Logger:                 log.With("component", "ldap"),
+		DNSServer:         c.dnsServer,
+		DomainControllers: c.dcs,
+		Transport:         transport,
+		CAFile:            c.ldapCA,
+		Logger:            log.With("component", "ldap"),
 	})
 	prov, err := joinlogic.NewProvisioner(joinlogic.ProvisionConfig{
 		Directory: dir,

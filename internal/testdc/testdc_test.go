@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -81,7 +83,7 @@ func TestHelpers(t *testing.T) {
 	if strings.Join(got, " ") != "user create [...]" {
 		t.Errorf("redactArgs = %v", got)
 	}
-	conf := krb5Conf()
+	conf := krb5Conf(Addr())
 	for _, want := range []string{"default_realm = " + Realm, "kdc = " + Addr(), "dns_lookup_kdc = false"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("krb5.conf lacks %q:\n%s", want, conf)
@@ -125,5 +127,68 @@ func TestSMBLogonToSysvol(t *testing.T) {
 	}
 	if !strings.Contains(out, "{31B2F340-016D-11D2-945F-00C04FB984F9}") {
 		t.Fatalf("the Default Domain Policy is not listed in SYSVOL:\n%s", out)
+	}
+}
+
+// Search reads the database directly: the DC's own object with a
+// constructed attribute, and the service principal names a Kerberos bind
+// to its directory needs, present from the start (the template ran once).
+func TestSearch(t *testing.T) {
+	dc := Start(t, Options{})
+	es := dc.MustSearch(t, "(sAMAccountName=DC1$)", "dNSHostName", "msDS-KeyVersionNumber", "objectSid")
+	if len(es) != 1 || !strings.EqualFold(es[0].GetAttributeValue("dNSHostName"), dc.HostFQDN) ||
+		es[0].GetAttributeValue("msDS-KeyVersionNumber") == "" || !strings.HasPrefix(es[0].GetAttributeValue("objectSid"), "S-1-5-21-") {
+		t.Fatalf("DC1$: %+v", es)
+	}
+	if es := dc.MustSearch(t, "(servicePrincipalName=ldap/"+dc.HostFQDN+")", "dn"); len(es) != 1 {
+		t.Fatalf("ldap/%s registered %d times", dc.HostFQDN, len(es))
+	}
+	if es := dc.MustSearch(t, "(sAMAccountName=nosuchaccount)"); len(es) != 0 {
+		t.Fatalf("found %v", es)
+	}
+}
+
+func TestParseLDIF(t *testing.T) {
+	es, err := parseLDIF("# record 1\ndn: CN=A,DC=x\ncn: A\nservicePrincipalName: HOST/a.exa\n mple.test\nobjectGUID:: AQID\n\n# Referral\nref: ldap://x/DC=y\n\n# record 2\ndn: CN=B,DC=x\ncn: B\n")
+	if err != nil || len(es) != 2 {
+		t.Fatalf("%v %v", es, err)
+	}
+	if es[0].DN != "CN=A,DC=x" || es[0].GetAttributeValue("servicePrincipalName") != "HOST/a.example.test" ||
+		es[0].GetAttributeValue("objectGUID") != "\x01\x02\x03" || es[1].GetAttributeValue("cn") != "B" {
+		t.Fatalf("%+v %+v", es[0], es[1])
+	}
+	if _, err := parseLDIF("dn: x\nno colon\n"); err == nil {
+		t.Fatal("accepted a line without a colon")
+	}
+}
+
+// The DC without TLS: nothing on 636, StartTLS refused, its database the
+// same domain.
+func TestNoTLSDC(t *testing.T) {
+	dc := Start(t, Options{NoTLS: true})
+	if dc.TLS || dc.CAFile != "" || dc.Addr != NoTLSAddr() {
+		t.Fatalf("%+v", dc)
+	}
+	if err := dc.probe(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(dc.Addr, "636"), time.Second); err == nil {
+		c.Close()
+		t.Fatal("LDAPS answers on the DC without TLS")
+	}
+	l, err := ldap.DialURL("ldap://" + net.JoinHostPort(dc.Addr, "389"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.StartTLS(&tls.Config{InsecureSkipVerify: true}); err == nil {
+		t.Fatal("StartTLS accepted on the DC without TLS")
+	}
+	if es := dc.MustSearch(t, "(servicePrincipalName=ldap/"+dc.HostFQDN+")", "dn"); len(es) != 1 {
+		t.Fatalf("ldap/%s: %v", dc.HostFQDN, es)
+	}
+	// Both kinds run side by side.
+	if other := Start(t, Options{}); other.Addr == dc.Addr || !other.Running() {
+		t.Fatalf("default DC %+v", other)
 	}
 }

@@ -21,6 +21,7 @@ const (
 	hostPeer   = 4 // a peer server for comparisons (bench)
 	hostBench  = 5 // the join benchmark's own daemon (bench)
 	hostProbe  = 6 // source of the attack probes of the end-to-end tests
+	hostDC2    = 7 // a Samba AD DC without TLS (internal/testdc)
 	hostRemote = 9 // routed to lo but never assigned: a "remote" host for Samba's net
 )
 
@@ -56,6 +57,10 @@ func host(n int) string {
 // DC is the address of the test domain controller.
 func DC() string { return host(hostDC) }
 
+// DCNoTLS is the address of the test domain controller that serves no
+// TLS at all (no LDAPS, no StartTLS).
+func DCNoTLS() string { return host(hostDC2) }
+
 // Daemon is the address the end-to-end tests run wkssvcd on (port 445).
 func Daemon() string { return host(hostDaemon) }
 
@@ -78,16 +83,17 @@ func Probe() string { return host(hostProbe) }
 func Remote() string { return host(hostRemote) }
 
 // Assigned lists the addresses that must be assigned to lo for the suite.
-func Assigned() []string { return []string{DC(), Daemon(), Peer(), Bench()} }
+func Assigned() []string { return []string{DC(), Daemon(), Peer(), Bench(), DCNoTLS()} }
 
 // Ports lists, for each assigned address, the TCP ports the suite listens
 // on there; something else listening on one of them makes the run fail.
 func Ports() map[string][]int {
 	return map[string][]int{
-		DC():     {53, 88, 389, 445, 464, 636},
-		Daemon(): {445},
-		Peer():   {445},
-		Bench():  {445},
+		DC():      {53, 88, 389, 445, 464, 636},
+		DCNoTLS(): {53, 88, 389, 445, 464},
+		Daemon():  {445},
+		Peer():    {445},
+		Bench():   {445},
 	}
 }
 

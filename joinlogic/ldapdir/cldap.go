@@ -2,6 +2,8 @@ package ldapdir
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -224,7 +226,10 @@ func netlogonFromEntry(op []byte) ([]byte, error) {
 var errNoAnswer = errors.New("no Netlogon answer")
 
 // cldapPing sends the LDAP ping over UDP to addr, retrying a lost
-// datagram, and returns the raw Netlogon value.
+// datagram, and returns the raw Netlogon value. Each datagram carries a
+// random message ID and only an answer with one of the IDs sent is read,
+// so that a host that cannot see the request cannot forge the answer
+// (RFC 4511 4.1.1.1 leaves the choice to the client).
 func (d *Directory) cldapPing(ctx context.Context, addr, domain string) ([]byte, error) {
 	total := d.opTimeout(ctx)
 	nd := net.Dialer{Timeout: total}
@@ -239,8 +244,13 @@ func (d *Directory) cldapPing(ctx context.Context, addr, domain string) ([]byte,
 	const attempts = 3
 	wait := total / attempts
 	buf := make([]byte, 4096)
+	sent := make(map[int64]bool, attempts)
 	for i := 0; i < attempts; i++ {
-		msgID := int32(i + 1)
+		msgID, err := randomMessageID()
+		if err != nil {
+			return nil, err
+		}
+		sent[int64(msgID)] = true
 		if _, err := conn.Write(encodePingRequest(msgID, dnsDomainOrEmpty(domain), NtVersion5|NtVersion5EX)); err != nil {
 			return nil, err
 		}
@@ -258,8 +268,9 @@ func (d *Directory) cldapPing(ctx context.Context, addr, domain string) ([]byte,
 				return nil, err // e.g. ICMP port unreachable
 			}
 			id, v, found, err := parsePingReply(buf[:n])
-			if err != nil || id < 1 || id > int64(msgID) {
-				// A late answer to an earlier attempt is as good.
+			if err != nil || !sent[id] {
+				// A late answer to an earlier attempt is as good; an
+				// answer to no request of ours is ignored.
 				d.log.DebugContext(ctx, "ldapdir: ignoring CLDAP datagram", "from", addr, "id", id, "err", err)
 				continue
 			}
@@ -270,6 +281,19 @@ func (d *Directory) cldapPing(ctx context.Context, addr, domain string) ([]byte,
 		}
 	}
 	return nil, fmt.Errorf("no CLDAP answer from %s within %v", addr, total)
+}
+
+// randomMessageID returns a message ID from 1 to 2^31-1.
+func randomMessageID() (int32, error) {
+	var b [4]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, err
+		}
+		if v := int32(binary.BigEndian.Uint32(b[:]) & 0x7fffffff); v != 0 {
+			return v, nil
+		}
+	}
 }
 
 func dnsDomainOrEmpty(domain string) string {

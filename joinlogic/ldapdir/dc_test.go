@@ -28,7 +28,6 @@ func newDir(t *testing.T, dc *testdc.DC, mod ...func(*Config)) *Directory {
 	t.Helper()
 	cfg := Config{
 		DNSServer:              net.JoinHostPort(dc.Addr, "53"),
-		CAFile:                 dc.CAFile,
 		Timeout:                5 * time.Second,
 		Logger:                 slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OperatingSystem:        "Linux",
@@ -132,11 +131,28 @@ func testLocate(t *testing.T, tcp bool) {
 		{Domain: dc.Domain, DCName: dc.HostFQDN},
 	} {
 		info := locate(t, d, req)
-		if !strings.EqualFold(info.DCName, dc.HostFQDN) || info.DCAddress != dc.Addr ||
+		// The controller is known by the name this side resolved, not by
+		// the name its (unauthenticated) LDAP ping answers with.
+		want := dc.HostFQDN
+		if req.DCName == dc.Addr {
+			want = dc.Addr
+		}
+		if info.DCName != want || info.DCAddress != dc.Addr ||
 			!strings.EqualFold(info.DomainDNS, dc.DNSDomain) || info.DomainFlat != dc.Domain ||
 			!strings.EqualFold(info.ForestDNS, dc.DNSDomain) || len(info.DomainGUID) != 36 ||
 			info.ReadOnlyDC || !info.GlobalCatlog || info.DCSiteName == "" {
 			t.Errorf("Locate(%+v) = %+v", req, info)
+		}
+	}
+	// A configured controller keeps the name it was configured by (here
+	// another name of the DC), whatever its ping answers.
+	for _, n := range []string{"alias", "alias." + dc.DNSDomain} {
+		d3 := newDir(t, dc, func(c *Config) {
+			c.PingOverTCP, c.DomainControllers = tcp, []string{n}
+			c.Hosts = map[string]string{"alias." + dc.DNSDomain: dc.Addr}
+		})
+		if info := locate(t, d3, joinlogic.LocateRequest{Domain: dc.DNSDomain}); info.DCName != "alias."+dc.DNSDomain {
+			t.Errorf("DC configured as %s located as %+v", n, info)
 		}
 	}
 	// A NetBIOS domain name is found through the configured controllers.
@@ -187,44 +203,114 @@ func testLocateErrors(t *testing.T, tcp bool) {
 	}
 }
 
-func TestBindErrors(t *testing.T) {
+// transportOf is the transport a session runs on.
+func transportOf(t *testing.T, s joinlogic.Session) string {
+	t.Helper()
+	return s.(*Session).desc
+}
+
+// The default transport binds with Kerberos, and with NTLM when Kerberos
+// is not possible; both seal. A refused password is ERROR_LOGON_FAILURE
+// through either mechanism.
+func TestBindSASL(t *testing.T) {
 	dc := testdc.Start(t, testdc.Options{})
 	d := newDir(t, dc)
 	ctx := context.Background()
 	info := locate(t, d, joinlogic.LocateRequest{Domain: dc.DNSDomain, Writable: true})
 
+	for _, c := range []struct {
+		name string
+		cred joinlogic.Credentials
+	}{
+		{"flat", admin(dc)},
+		{"NetBIOS domain", joinlogic.Credentials{Account: joinlogic.Account{User: dc.AdminUser, Domain: dc.Domain}, Password: dc.AdminPassword}},
+		{"UPN", joinlogic.Credentials{Account: joinlogic.Account{User: dc.AdminUser, Domain: dc.DNSDomain, UPN: true}, Password: dc.AdminPassword}},
+	} {
+		s, err := d.Bind(ctx, info, c.cred)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := transportOf(t, s); !strings.Contains(got, "Kerberos sign+seal") {
+			t.Errorf("%s: bound over %s", c.name, got)
+		}
+		s.Close()
+	}
 	bad := admin(dc)
 	bad.Password += "x"
 	_, err := d.Bind(ctx, info, bad)
 	wantCode(t, err, joinlogic.ERROR_LOGON_FAILURE)
 
-	upn := joinlogic.Credentials{Account: joinlogic.Account{User: dc.AdminUser, Domain: dc.DNSDomain, UPN: true}, Password: dc.AdminPassword}
-	s, err := d.Bind(ctx, info, upn)
-	if err != nil {
-		t.Fatalf("UPN bind: %v", err)
-	}
-	s.Close()
-
-	// A certificate that does not chain to the configured CA is refused.
-	other := newDir(t, dc, func(c *Config) { c.CAFile = "" })
-	_, err = other.Bind(ctx, info, admin(dc))
-	wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
-	// The certificate names the DC, not its address.
+	// Kerberos is not possible: the DC is known only by its address (no
+	// name for a service ticket), or its KDC does not answer. NTLM then.
 	byAddr := info
 	byAddr.DCName = dc.Addr
-	_, err = d.Bind(ctx, byAddr, admin(dc))
-	wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
-	// Only the explicit switch skips verification.
-	skip := newDir(t, dc, func(c *Config) { c.CAFile, c.DangerousSkipTLSVerify = "", true })
-	s, err = skip.Bind(ctx, byAddr, admin(dc))
-	if err != nil {
-		t.Fatalf("bind without verification: %v", err)
+	noKDC := newDir(t, dc, func(c *Config) { c.KDCPort = 1 })
+	for name, b := range map[string]func(joinlogic.Credentials) (joinlogic.Session, error){
+		"by address": func(c joinlogic.Credentials) (joinlogic.Session, error) { return d.Bind(ctx, byAddr, c) },
+		"no KDC":     func(c joinlogic.Credentials) (joinlogic.Session, error) { return noKDC.Bind(ctx, info, c) },
+	} {
+		s, err := b(admin(dc))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := transportOf(t, s); !strings.Contains(got, "NTLM sign+seal") {
+			t.Errorf("%s: bound over %s", name, got)
+		}
+		if _, err := s.DomainInfo(ctx); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		s.Close()
+		_, err = b(bad)
+		wantCode(t, err, joinlogic.ERROR_LOGON_FAILURE)
 	}
-	s.Close()
+	// An account of another domain cannot use this realm's KDC: NTLM,
+	// which the DC refuses for an unknown domain's user.
+	other := joinlogic.Credentials{Account: joinlogic.Account{User: dc.AdminUser, Domain: "OTHERDOM"}, Password: dc.AdminPassword}
+	if id := d.identity(info, dc.Addr, other); id.Realm != "" || id.NTLMDomain != "OTHERDOM" {
+		t.Errorf("identity for another domain: %+v", id)
+	}
+}
 
-	missing := newDir(t, dc, func(c *Config) { c.CAFile = filepath.Join(t.TempDir(), "none.pem") })
-	_, err = missing.Bind(ctx, info, admin(dc))
-	wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+// LDAPS and StartTLS verify Samba's own certificate with its CA for the
+// name this side resolved, then bind.
+func TestBindTLS(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	ctx := context.Background()
+	for _, tr := range []Transport{TransportLDAPS, TransportStartTLS} {
+		t.Run(string(tr), func(t *testing.T) {
+			d := newDir(t, dc, func(c *Config) { c.Transport, c.CAFile = tr, dc.CAFile })
+			info := locate(t, d, joinlogic.LocateRequest{Domain: dc.DNSDomain, Writable: true})
+			s, err := d.Bind(ctx, info, admin(dc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := transportOf(t, s); !strings.Contains(got, "certificate verified for "+dc.HostFQDN) {
+				t.Errorf("bound over %s", got)
+			}
+			if _, err := s.DomainInfo(ctx); err != nil {
+				t.Error(err)
+			}
+			s.Close()
+			bad := admin(dc)
+			bad.Password += "x"
+			_, err = d.Bind(ctx, info, bad)
+			wantCode(t, err, joinlogic.ERROR_LOGON_FAILURE)
+
+			// A certificate that does not chain to the configured roots is
+			// refused.
+			other := newDir(t, dc, func(c *Config) { c.Transport = tr })
+			_, err = other.Bind(ctx, info, admin(dc))
+			wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+			// The certificate names the DC, not its address.
+			byAddr := info
+			byAddr.DCName = dc.Addr
+			_, err = d.Bind(ctx, byAddr, admin(dc))
+			wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+			missing := newDir(t, dc, func(c *Config) { c.Transport, c.CAFile = tr, filepath.Join(t.TempDir(), "none.pem") })
+			_, err = missing.Bind(ctx, info, admin(dc))
+			wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+		})
+	}
 }
 
 func TestDomainInfoAndContainers(t *testing.T) {

@@ -21,8 +21,8 @@ import (
 )
 
 // Config configures a Directory. The zero value works against a domain
-// whose controllers are found through the system resolver and whose LDAPS
-// certificates chain to the system roots.
+// whose controllers are found through the system resolver: it binds with
+// sealed SASL on port 389 and needs no certificate.
 type Config struct {
 	// DNSServer is the "host:port" of the DNS server asked for SRV and
 	// address records. Default "": the system resolver.
@@ -34,12 +34,11 @@ type Config struct {
 	// before the DNS SRV lookup when no controller is named; they let a
 	// domain given by its NetBIOS name be found. Default nil.
 	DomainControllers []string
+	// Transport is how controllers are reached. Default TransportAuto.
+	Transport Transport
 	// CAFile is a PEM file of the certificates that may issue controller
-	// LDAPS certificates. Default "": the system roots.
+	// certificates for LDAPS and StartTLS. Default "": the system roots.
 	CAFile string
-	// DangerousSkipTLSVerify accepts any LDAPS certificate. Passwords then
-	// go to whoever answers. Default false; only for diagnostics.
-	DangerousSkipTLSVerify bool
 	// PingOverTCP sends LDAP pings as TCP rootDSE searches only. Default
 	// false: UDP (CLDAP) first, TCP when no UDP answer arrives.
 	PingOverTCP bool
@@ -47,6 +46,9 @@ type Config struct {
 	LDAPPort int
 	// LDAPSPort is the port of LDAP over TLS. Default 636.
 	LDAPSPort int
+	// KDCPort is the Kerberos port of the controllers (each controller is
+	// the KDC of its own binds). Default 88.
+	KDCPort int
 	// Timeout bounds each network exchange (a dial plus one request).
 	// Default 10 s. The caller's context deadline also applies.
 	Timeout time.Duration
@@ -84,6 +86,12 @@ func New(cfg Config) *Directory {
 	}
 	if cfg.LDAPSPort == 0 {
 		cfg.LDAPSPort = 636
+	}
+	if cfg.KDCPort == 0 {
+		cfg.KDCPort = 88
+	}
+	if cfg.Transport == "" {
+		cfg.Transport = TransportAuto
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
@@ -166,7 +174,7 @@ func (d *Directory) Locate(ctx context.Context, req joinlogic.LocateRequest) (jo
 // domain, so the domain is located to tell the two failures apart.
 func (d *Directory) validateNamed(ctx context.Context, domain string, req joinlogic.LocateRequest) (joinlogic.DCInfo, error) {
 	name := strings.TrimPrefix(strings.TrimSpace(req.DCName), `\\`)
-	addrs, err := d.resolveHost(ctx, name, domain)
+	resolved, addrs, err := d.resolveHost(ctx, name, domain)
 	if err != nil {
 		return joinlogic.DCInfo{}, codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: resolving domain controller %q: %w", name, err)
 	}
@@ -185,7 +193,7 @@ func (d *Directory) validateNamed(ctx context.Context, domain string, req joinlo
 		case req.Writable && resp.Flags&FlagWritable == 0:
 			why = fmt.Errorf("%s is a read-only domain controller", name)
 		default:
-			return dcInfo(resp, a), nil
+			return dcInfo(resp, a, resolved), nil
 		}
 	}
 	if ctx.Err() != nil {
@@ -198,11 +206,13 @@ func (d *Directory) validateNamed(ctx context.Context, domain string, req joinlo
 }
 
 // find locates a controller of domain: the configured controllers first,
-// then the DNS SRV records of MS-NRPC 3.5.4.3.1 / MS-ADTS 6.3.6.
+// then the DNS SRV records of MS-NRPC 3.5.4.3.1 / MS-ADTS 6.3.6. A SRV
+// target outside the domain is not used: its name is what the
+// controller's certificate and Kerberos ticket are checked against.
 func (d *Directory) find(ctx context.Context, domain string, writable bool) (joinlogic.DCInfo, error) {
 	var tried []string
 	try := func(host string) (joinlogic.DCInfo, bool) {
-		addrs, err := d.resolveHost(ctx, host, domain)
+		resolved, addrs, err := d.resolveHost(ctx, host, domain)
 		if err != nil {
 			tried = append(tried, fmt.Sprintf("%s: %v", host, err))
 			return joinlogic.DCInfo{}, false
@@ -217,7 +227,7 @@ func (d *Directory) find(ctx context.Context, domain string, writable bool) (joi
 			case writable && resp.Flags&FlagWritable == 0:
 				tried = append(tried, fmt.Sprintf("%s: read-only", a))
 			default:
-				return dcInfo(resp, a), true
+				return dcInfo(resp, a, resolved), true
 			}
 		}
 		return joinlogic.DCInfo{}, false
@@ -238,8 +248,16 @@ func (d *Directory) find(ctx context.Context, domain string, writable bool) (joi
 			tried = append(tried, fmt.Sprintf("SRV _ldap._tcp.dc._msdcs.%s: %v", domain, err))
 		}
 		sortSRV(srvs)
+		if len(srvs) > 0 {
+			d.log.DebugContext(ctx, "ldapdir: DNS SRV answer", "query", "_ldap._tcp.dc._msdcs."+domain, "targets", srvTargets(srvs))
+		}
 		for _, s := range srvs {
-			if info, ok := try(strings.TrimSuffix(s.Target, ".")); ok {
+			target := strings.TrimSuffix(s.Target, ".")
+			if !inDomain(target, domain) {
+				tried = append(tried, fmt.Sprintf("SRV target %s: outside %s, not trusted", target, domain))
+				continue
+			}
+			if info, ok := try(target); ok {
 				return info, nil
 			}
 			if ctx.Err() != nil {
@@ -266,15 +284,34 @@ func sortSRV(s []*net.SRV) {
 	})
 }
 
-// resolveHost returns the addresses of host: an IP literal as is, then
-// Config.Hosts, then DNS; a single-label name is tried within domain first.
-func (d *Directory) resolveHost(ctx context.Context, host, domain string) ([]string, error) {
+// srvTargets lists the targets of SRV records for logs.
+func srvTargets(srvs []*net.SRV) []string {
+	out := make([]string, len(srvs))
+	for i, s := range srvs {
+		out[i] = fmt.Sprintf("%s:%d", strings.TrimSuffix(s.Target, "."), s.Port)
+	}
+	return out
+}
+
+// inDomain reports whether host is domain or a name inside it.
+func inDomain(host, domain string) bool {
+	host, domain = strings.ToLower(strings.TrimSuffix(host, ".")), strings.ToLower(strings.TrimSuffix(domain, "."))
+	return domain != "" && (host == domain || strings.HasSuffix(host, "."+domain))
+}
+
+// resolveHost returns the addresses of host and the name that resolved:
+// an IP literal as is, then Config.Hosts, then DNS; a single-label name is
+// tried within domain first (when domain is a DNS name). The name is the
+// controller's identity from then on: its certificate and its Kerberos
+// service ticket are checked against it, never against a name the
+// controller itself reports.
+func (d *Directory) resolveHost(ctx context.Context, host, domain string) (string, []string, error) {
 	host = strings.TrimSuffix(host, ".")
 	if host == "" {
-		return nil, errors.New("empty host name")
+		return "", nil, errors.New("empty host name")
 	}
 	if ip := net.ParseIP(host); ip != nil {
-		return []string{ip.String()}, nil
+		return ip.String(), []string{ip.String()}, nil
 	}
 	names := []string{host}
 	if !strings.Contains(host, ".") && strings.Contains(domain, ".") {
@@ -283,7 +320,7 @@ func (d *Directory) resolveHost(ctx context.Context, host, domain string) ([]str
 	for _, n := range names {
 		for k, v := range d.cfg.Hosts {
 			if strings.EqualFold(k, n) {
-				return []string{v}, nil
+				return n, []string{v}, nil
 			}
 		}
 	}
@@ -293,14 +330,14 @@ func (d *Directory) resolveHost(ctx context.Context, host, domain string) ([]str
 		addrs, err := d.resolver.LookupHost(lctx, n)
 		cancel()
 		if err == nil && len(addrs) > 0 {
-			return addrs, nil
+			return n, addrs, nil
 		}
 		last = err
 	}
 	if last == nil {
 		last = errors.New("no address")
 	}
-	return nil, last
+	return "", nil, last
 }
 
 // pingFilter builds the LDAP ping filter of MS-ADTS 6.3.3: NtVer asks for
@@ -386,13 +423,14 @@ func pingNamesHost(r *PingResponse, name, addr string) bool {
 		strings.EqualFold(name, r.NetBIOSComputerName)
 }
 
-func dcInfo(r *PingResponse, addr string) joinlogic.DCInfo {
-	name := r.DNSHostName
-	if name == "" {
-		name = r.NetBIOSComputerName
-	}
+// dcInfo is what a located controller is known by. DCName is name, the
+// name this daemon resolved to addr (a SRV target, a configured or a
+// caller-named controller); the host name the LDAP ping answered with is
+// not used for anything that authenticates the controller: the ping is
+// unauthenticated and anyone on the path can answer it.
+func dcInfo(r *PingResponse, addr, name string) joinlogic.DCInfo {
 	return joinlogic.DCInfo{
-		DCName:       name,
+		DCName:       strings.ToLower(name),
 		DCAddress:    addr,
 		DomainDNS:    r.DNSDomainName,
 		DomainFlat:   r.NetBIOSDomainName,
@@ -465,10 +503,6 @@ func withConn(ctx context.Context, timeout time.Duration, conn *ldap.Conn, fn fu
 // subjectAltName or, for a certificate without one (Samba's own), by its
 // subject common name (internal/tlsverify).
 func (d *Directory) tlsConfig(serverName string) (*tls.Config, error) {
-	if d.cfg.DangerousSkipTLSVerify {
-		d.log.Warn("ldapdir: LDAPS certificate verification is disabled", "server", serverName)
-		return &tls.Config{InsecureSkipVerify: true, ServerName: serverName}, nil //nolint:gosec // explicitly requested
-	}
 	if d.rootsErr != nil {
 		return nil, d.rootsErr
 	}

@@ -2,8 +2,8 @@ package ldapdir_test
 
 // These tests drive joinlogic.Joiner with the real LDAP Directory, the real
 // membership file Store and the real keytab FileStore against the Samba AD
-// DC of internal/testdc. The Directory reaches the controller (LDAP pings
-// and LDAPS) through testdc.Relay ports, so a test can cut the controller
+// DC of internal/testdc. The Directory reaches the controller (LDAP pings,
+// LDAP, LDAPS and its KDC) through testdc.Relay ports, so a test can cut the controller
 // off in the middle of a join in microseconds instead of stopping samba.
 
 import (
@@ -40,6 +40,7 @@ var rpcCaller = joinlogic.Caller{User: "root", Domain: "MEMBER", Admin: true}
 type joinEnv struct {
 	dc          *testdc.DC
 	ldap, ldaps *testdc.Relay
+	kdc         *testdc.Relay
 	dir         *ldapdir.Directory
 	admin       *ldap.Conn
 	log         *slog.Logger
@@ -48,7 +49,7 @@ type joinEnv struct {
 func newJoinEnv(t *testing.T) *joinEnv {
 	t.Helper()
 	dc := testdc.Start(t, testdc.Options{})
-	e := &joinEnv{dc: dc, ldap: dc.Relay(t, 389), ldaps: dc.Relay(t, 636)}
+	e := &joinEnv{dc: dc, ldap: dc.Relay(t, 389), ldaps: dc.Relay(t, 636), kdc: dc.Relay(t, 88)}
 	e.log = slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	e.dir = ldapdir.New(ldapdir.Config{
 		DNSServer:   net.JoinHostPort(dc.Addr, "53"),
@@ -56,6 +57,7 @@ func newJoinEnv(t *testing.T) *joinEnv {
 		PingOverTCP: true, // LDAP pings go through the relay too
 		LDAPPort:    e.ldap.Port(),
 		LDAPSPort:   e.ldaps.Port(),
+		KDCPort:     e.kdc.Port(),
 		Hosts:       map[string]string{"member1." + dc.DNSDomain: "127.0.0.1"},
 		Timeout:     5 * time.Second,
 		Logger:      e.log,
@@ -85,8 +87,8 @@ func (w tlog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (e *joinEnv) cut()     { e.ldap.Cut(); e.ldaps.Cut() }
-func (e *joinEnv) restore() { e.ldap.Restore(); e.ldaps.Restore() }
+func (e *joinEnv) cut()     { e.ldap.Cut(); e.ldaps.Cut(); e.kdc.Cut() }
+func (e *joinEnv) restore() { e.ldap.Restore(); e.ldaps.Restore(); e.kdc.Restore() }
 
 // member is one machine: its name, joiner and local files.
 type member struct {

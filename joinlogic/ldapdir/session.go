@@ -32,21 +32,25 @@ var snapshotAttrs = []string{
 	"msDS-SupportedEncryptionTypes", "operatingSystem", "operatingSystemVersion",
 }
 
-// Session implements joinlogic.Session on one LDAPS connection. Its
-// methods must not be called concurrently.
+// Session implements joinlogic.Session on one authenticated connection
+// (sealed SASL, LDAPS or StartTLS; see Transport). Its methods must not be
+// called concurrently.
 type Session struct {
 	d    *Directory
 	dc   joinlogic.DCInfo
 	addr string
 	conn *ldap.Conn
+	desc string // the transport, for logs
 
 	defaultNC, configNC, rootNC string
 }
 
 var _ joinlogic.Session = (*Session)(nil)
 
-// Bind implements joinlogic.Directory: LDAPS to dc.DCAddress with the
-// certificate verified for dc.DCName, then a simple bind with cred.
+// Bind implements joinlogic.Directory: a connection to dc.DCAddress over
+// the configured Transport, authenticated as cred, the controller itself
+// authenticated by Kerberos, the NTLM session key or its certificate for
+// dc.DCName, and the rootDSE read over it.
 func (d *Directory) Bind(ctx context.Context, dc joinlogic.DCInfo, cred joinlogic.Credentials) (joinlogic.Session, error) {
 	s, err := d.bind(ctx, dc, cred)
 	if err != nil {
@@ -58,52 +62,25 @@ func (d *Directory) Bind(ctx context.Context, dc joinlogic.DCInfo, cred joinlogi
 func (d *Directory) bind(ctx context.Context, dc joinlogic.DCInfo, cred joinlogic.Credentials) (*Session, error) {
 	addr := dc.DCAddress
 	if addr == "" {
-		addrs, err := d.resolveHost(ctx, dc.DCName, dc.DomainDNS)
+		_, addrs, err := d.resolveHost(ctx, dc.DCName, dc.DomainDNS)
 		if err != nil {
 			return nil, codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: resolving %s: %w", dc.DCName, err)
 		}
 		addr = addrs[0]
 	}
-	conn, err := d.connect(ctx, dc, addr)
+	conn, desc, err := d.open(ctx, dc, addr, cred)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{d: d, dc: dc, addr: addr, conn: conn}
-	if !cred.Anonymous {
-		user := bindName(cred.Account, dc)
-		err := withConn(ctx, d.opTimeout(ctx), conn, func() error { return conn.Bind(user, cred.Password) })
-		if err != nil {
-			conn.Close()
-			return nil, bindError(err, dc, "as "+user)
-		}
-	}
+	s := &Session{d: d, dc: dc, addr: addr, conn: conn, desc: desc}
+	// Over SASL with NTLM this is the first message the controller must
+	// seal with the session key: the proof it is the controller.
 	if err := s.readRootDSE(ctx); err != nil {
 		conn.Close()
 		return nil, err
 	}
-	d.log.DebugContext(ctx, "ldapdir: bound", "dc", dc.DCName, "addr", addr, "cred", cred)
+	d.log.DebugContext(ctx, "ldapdir: bound", "dc", dc.DCName, "addr", addr, "transport", desc, "cred", cred)
 	return s, nil
-}
-
-// connect opens LDAPS to addr, verifying the certificate for the
-// controller's DNS host name.
-func (d *Directory) connect(ctx context.Context, dc joinlogic.DCInfo, addr string) (*ldap.Conn, error) {
-	serverName := dc.DCName
-	if !strings.Contains(serverName, ".") && dc.DomainDNS != "" {
-		serverName += "." + dc.DomainDNS
-	}
-	tc, err := d.tlsConfig(serverName)
-	if err != nil {
-		return nil, codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "%w", err)
-	}
-	conn, err := d.dial(ctx, "ldaps", addr, d.cfg.LDAPSPort, tc)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		return nil, codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: LDAPS to %s (%s): %w", serverName, addr, err)
-	}
-	return conn, nil
 }
 
 // bindName forms the simple-bind name: User@Domain for a UPN, else
@@ -591,22 +568,16 @@ func (s *Session) DisableComputer(ctx context.Context, dn string) error {
 	return nil
 }
 
-// VerifyMachinePassword implements joinlogic.MachineVerifier with an LDAPS
-// simple bind as DOMAIN\NAME$ on a separate connection.
+// VerifyMachinePassword implements joinlogic.MachineVerifier with a bind
+// as DOMAIN\NAME$ on a separate connection over the same transport.
 func (s *Session) VerifyMachinePassword(ctx context.Context, sam, password string) error {
 	if password == "" {
 		// An empty password would be an unauthenticated bind (RFC 4513 5.1.2).
 		return codeError(joinlogic.ERROR_LOGON_FAILURE, "ldapdir: empty machine password for %s", sam)
 	}
-	conn, err := s.d.connect(ctx, s.dc, s.addr)
+	conn, _, err := s.d.open(ctx, s.dc, s.addr, joinlogic.Credentials{Account: joinlogic.Account{User: sam}, Password: password})
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	user := bindName(joinlogic.Account{User: sam}, s.dc)
-	err = withConn(ctx, s.d.opTimeout(ctx), conn, func() error { return conn.Bind(user, password) })
-	if err != nil {
-		return bindError(err, s.dc, "as "+user)
-	}
-	return nil
+	return conn.Close()
 }

@@ -1,0 +1,674 @@
+package ldapdir
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+	"github.com/oiweiwei/go-msrpc/ssp/credential"
+	"github.com/oiweiwei/go-msrpc/ssp/gssapi"
+	"github.com/oiweiwei/go-msrpc/ssp/krb5"
+	"github.com/oiweiwei/go-msrpc/ssp/ntlm"
+	"github.com/oiweiwei/go-msrpc/ssp/spnego"
+	krbconfig "github.com/oiweiwei/gokrb5.fork/v9/config"
+)
+
+// The sealed SASL bind on port 389 (RFC 4513 5.2.1, RFC 4422), the way
+// Windows and Samba's own tools talk to a domain controller: the
+// GSS-SPNEGO mechanism (MS-SPNG), inside it Kerberos (RFC 4121, MS-KILE)
+// with mutual authentication, or NTLM (MS-NLMP) when Kerberos is not
+// possible. After the bind every LDAP message in both directions travels
+// in a SASL buffer — a 4-byte big-endian length and a GSS-API wrap token
+// with integrity and confidentiality (RFC 4422 3.7, RFC 4752 3.3) — which
+// is also what lets unicodePwd be written without TLS (MS-ADTS
+// 3.1.1.3.1.5.1: a connection with a 128-bit-or-stronger sealing layer).
+//
+// go-ldap has no SASL security layer, so the bind is exchanged here on
+// the raw connection and go-ldap then runs on top of a net.Conn that
+// wraps and unwraps (saslConn). go-msrpc's ssp packages provide the
+// client mechanisms and the per-message Wrap/Unwrap.
+
+// SASL mechanism names (RFC 4752, and GSS-SPNEGO as AD registers it).
+const (
+	mechGSSSPNEGO = "GSS-SPNEGO"
+)
+
+// Limits on what a server may make this client hold.
+const (
+	// maxBindResponse bounds one BindResponse during the bind, before the
+	// server proved anything.
+	maxBindResponse = 64 << 10
+	// maxSASLBuffer bounds one inbound SASL buffer after the bind. AD's
+	// default for the buffers it accepts is 0x00FFFFFF (MS-ADTS
+	// 3.1.1.3.4.1.4, MaxReceiveBuffer); the same bound applies here.
+	maxSASLBuffer = 16 << 20
+	// maxBindRounds bounds the bind exchange (SPNEGO with NTLM needs two).
+	maxBindRounds = 6
+)
+
+// authKind is the GSS mechanism inside SPNEGO.
+type authKind int
+
+const (
+	authKerberos authKind = iota + 1
+	authNTLM
+)
+
+func (k authKind) String() string {
+	switch k {
+	case authKerberos:
+		return "Kerberos"
+	case authNTLM:
+		return "NTLM"
+	}
+	return "?"
+}
+
+// saslIdentity is who binds and to what.
+type saslIdentity struct {
+	// User is the account name (sAMAccountName or, for a UPN, its user
+	// part); Password its password.
+	User, Password string
+	// NTLMDomain is the NetBIOS (or DNS) name of the account's domain for
+	// NTLM.
+	NTLMDomain string
+	// Realm is the Kerberos realm of the account; "" when Kerberos cannot
+	// be used for it.
+	Realm string
+	// Service is the principal of the DC's LDAP service, ldap/<host>, with
+	// <host> a name this daemon resolved itself; "" when it has none (a DC
+	// named only by address), which rules Kerberos out.
+	Service string
+	// KDC is host:port of the KDC to ask (the DC's own).
+	KDC string
+	// DomainDNS is the DNS name of the domain (krb5 domain_realm).
+	DomainDNS string
+}
+
+// errKerberosUnavailable wraps the reasons Kerberos cannot be tried at
+// all, before anything was sent to the LDAP server; NTLM is then used.
+var errKerberosUnavailable = errors.New("Kerberos not possible")
+
+// errCredentials marks a refusal of the credentials themselves (by the
+// KDC or the LDAP server): ERROR_LOGON_FAILURE, and no other mechanism
+// is tried (it would count against the account's lockout again).
+var errCredentials = errors.New("credentials refused")
+
+// errDCNotAuthenticated marks a server that did not prove it is the DC:
+// the mutual authentication failed, or the security layer it answers with
+// does not verify. Nothing else is tried with such a server.
+var errDCNotAuthenticated = errors.New("the server did not prove it is the domain controller")
+
+// errNoSealing marks a server that will not seal the connection.
+var errNoSealing = errors.New("the server does not offer a sealed connection")
+
+// kerberosRefusals are the KDC error codes (RFC 4120 7.5.9) that refuse
+// the client's credentials; any other Kerberos failure makes the bind
+// fall back to NTLM.
+var kerberosRefusals = []string{
+	"KDC_ERR_PREAUTH_FAILED", "KDC_ERR_C_PRINCIPAL_UNKNOWN", "KDC_ERR_CLIENT_REVOKED",
+	"KDC_ERR_KEY_EXPIRED", "KDC_ERR_POLICY", "KRB_AP_ERR_BAD_INTEGRITY",
+}
+
+func isKerberosRefusal(err error) bool {
+	s := err.Error()
+	for _, r := range kerberosRefusals {
+		if strings.Contains(s, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// mutualKerberos is go-msrpc's Kerberos mechanism with the rule that the
+// context is complete only once the server's AP-REP verified (RFC 4121
+// 4.1, mutual authentication): a server without the service key cannot
+// produce one, so an impostor on the LDAP port is caught before anything
+// but the AP-REQ reached it.
+type mutualKerberos struct {
+	gssapi.Mechanism
+	sentAPReq bool
+	verified  bool
+}
+
+func (m *mutualKerberos) Init(ctx context.Context, tok *gssapi.Token) (*gssapi.Token, error) {
+	if m.sentAPReq && (tok == nil || len(tok.Payload) == 0) {
+		return nil, fmt.Errorf("%w: no Kerberos AP-REP in its answer", errDCNotAuthenticated)
+	}
+	out, err := m.Mechanism.Init(ctx, tok)
+	if err != nil {
+		if m.sentAPReq {
+			return nil, fmt.Errorf("%w: its Kerberos AP-REP does not verify (%v)", errDCNotAuthenticated, err)
+		}
+		return nil, err
+	}
+	if !m.sentAPReq {
+		m.sentAPReq = true
+	} else {
+		m.verified = true
+	}
+	return out, nil
+}
+
+func (m *mutualKerberos) Wrap(ctx context.Context, tok *gssapi.MessageToken) (*gssapi.MessageToken, error) {
+	if !m.verified {
+		return nil, errDCNotAuthenticated
+	}
+	return m.Mechanism.Wrap(ctx, tok)
+}
+
+func (m *mutualKerberos) Unwrap(ctx context.Context, tok *gssapi.MessageToken) (*gssapi.MessageToken, error) {
+	if !m.verified {
+		return nil, errDCNotAuthenticated
+	}
+	return m.Mechanism.Unwrap(ctx, tok)
+}
+
+// mutualKerberosFactory hands SPNEGO the mutualKerberos it creates and
+// remembers it.
+type mutualKerberosFactory struct {
+	cfg  *krb5.Config
+	mech *mutualKerberos
+}
+
+func (f *mutualKerberosFactory) Type() gssapi.OID { return krb5.MechanismType }
+
+func (f *mutualKerberosFactory) DefaultConfig(context.Context) (gssapi.MechanismConfig, error) {
+	return f.cfg.Copy(), nil
+}
+
+func (f *mutualKerberosFactory) New(ctx context.Context) (gssapi.Mechanism, error) {
+	m, err := krb5.Mechanism{}.New(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mech = &mutualKerberos{Mechanism: m}
+	return f.mech, nil
+}
+
+// krb5Conf is the Kerberos configuration of one bind: the realm's only
+// KDC is the DC being bound to, and only AES keys (RFC 3962) are asked
+// for, whose RFC 4121 tokens the security layer implements. Names are
+// checked by the caller.
+func krb5Conf(realm, domain, kdc string) (*krbconfig.Config, error) {
+	conf := "[libdefaults]\n" +
+		" default_realm = " + realm + "\n" +
+		" dns_lookup_kdc = false\n dns_lookup_realm = false\n" +
+		" udp_preference_limit = 1\n" +
+		" default_tkt_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96\n" +
+		" default_tgs_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96\n" +
+		" permitted_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96\n" +
+		"[realms]\n " + realm + " = {\n  kdc = " + kdc + "\n }\n"
+	if domain != "" {
+		conf += "[domain_realm]\n ." + domain + " = " + realm + "\n " + domain + " = " + realm + "\n"
+	}
+	c, err := krbconfig.NewFromString(conf)
+	if err != nil {
+		return nil, err
+	}
+	return krb5.ParsedLibDefaults(c), nil
+}
+
+// validKrbName reports whether s can go into a generated krb5.conf.
+func validKrbName(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':' || r == '[' || r == ']') {
+			return false
+		}
+	}
+	return true
+}
+
+// kdcDialer dials the KDC within the bind's context and caps what a KDC
+// may make the client allocate: gokrb5 allocates the length a TCP
+// answer announces.
+type kdcDialer struct {
+	ctx     context.Context
+	timeout time.Duration
+}
+
+// maxKDCReply bounds one KDC answer (a ticket with a large PAC is a few
+// tens of kilobytes).
+const maxKDCReply = 1 << 20
+
+func (k kdcDialer) Dial(network, address string) (net.Conn, error) {
+	d := net.Dialer{Timeout: k.timeout}
+	c, err := d.DialContext(k.ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := k.ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	return &cappedKDCConn{Conn: c}, nil
+}
+
+// cappedKDCConn fails the read of a TCP KDC answer whose length prefix
+// (RFC 4120 7.2.2) exceeds maxKDCReply, before the client allocates it.
+type cappedKDCConn struct {
+	net.Conn
+	hdr  [4]byte
+	seen int
+}
+
+func (c *cappedKDCConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	for i := 0; i < n && c.seen < 4; i++ {
+		c.hdr[c.seen] = p[i]
+		c.seen++
+		if c.seen == 4 && binary.BigEndian.Uint32(c.hdr[:]) > maxKDCReply {
+			return 0, fmt.Errorf("KDC answer of %d bytes refused", binary.BigEndian.Uint32(c.hdr[:]))
+		}
+	}
+	return n, err
+}
+
+// gssContext builds the go-msrpc security context of one SPNEGO bind with
+// one mechanism: Kerberos (with the mutual authentication rule) or NTLM,
+// both asked for integrity and confidentiality.
+func gssContext(ctx context.Context, kind authKind, id saslIdentity, timeout time.Duration) (context.Context, *mutualKerberosFactory, error) {
+	caps := gssapi.Integrity | gssapi.Confidentiality | gssapi.ReplayDetection | gssapi.Sequencing
+	spnegoCfg := &spnego.Config{}
+	var opts []gssapi.ContextOption
+	var kf *mutualKerberosFactory
+	switch kind {
+	case authKerberos:
+		if id.Service == "" {
+			return nil, nil, fmt.Errorf("%w: the DC has no host name this daemon resolved itself (named by address), so no service ticket can name it", errKerberosUnavailable)
+		}
+		if id.Realm == "" || !validKrbName(id.Realm) || !validKrbName(id.KDC) || (id.DomainDNS != "" && !validKrbName(id.DomainDNS)) {
+			return nil, nil, fmt.Errorf("%w: no Kerberos realm for the account's domain", errKerberosUnavailable)
+		}
+		conf, err := krb5Conf(id.Realm, id.DomainDNS, id.KDC)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", errKerberosUnavailable, err)
+		}
+		kf = &mutualKerberosFactory{cfg: &krb5.Config{
+			KRB5Config:      conf,
+			DisablePAFXFAST: true,
+			KDCDialer:       kdcDialer{ctx: ctx, timeout: timeout},
+			// The AP-REQ asks for mutual authentication; mutualKerberos
+			// insists on the AP-REP.
+			Flags: []int{int(gssapi.MutualAuthn)},
+		}}
+		spnegoCfg.MechanismsList = []gssapi.MechanismFactory{kf}
+		caps |= gssapi.MutualAuthn
+		opts = append(opts,
+			gssapi.WithCredential(credential.NewFromPassword(id.User, id.Password, credential.Domain(id.Realm))),
+			gssapi.WithMechanismFactory(kf),
+		)
+	case authNTLM:
+		cfg := ntlm.NewConfig()
+		cfg.Integrity, cfg.Confidentiality = true, true
+		f := gssapi.WithDefaultConfig(ntlm.Mechanism{}, cfg)
+		spnegoCfg.MechanismsList = []gssapi.MechanismFactory{f}
+		opts = append(opts,
+			gssapi.WithCredential(credential.NewFromPassword(id.User, id.Password, credential.Domain(id.NTLMDomain))),
+			gssapi.WithMechanismFactory(f),
+		)
+	}
+	opts = append(opts,
+		gssapi.WithMechanismFactory(spnego.Mechanism{}, spnegoCfg),
+		gssapi.WithRequest(caps),
+		gssapi.WithMechanismType(spnego.Mechanism{}.Type()),
+	)
+	if kind == authKerberos {
+		opts = append(opts, gssapi.WithTargetName(id.Service))
+	}
+	// The security context lives as long as the connection, not the
+	// call that opened it.
+	return gssapi.NewSecurityContext(context.WithoutCancel(ctx), opts...), kf, nil
+}
+
+// saslBind runs the GSS-SPNEGO bind with kind on raw, a fresh connection
+// to the LDAP port, and returns the connection with its security layer
+// in place. raw is left open on error; the caller closes it.
+func saslBind(ctx context.Context, raw net.Conn, kind authKind, id saslIdentity, timeout time.Duration) (*saslConn, error) {
+	gctx, kf, err := gssContext(ctx, kind, id, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		raw.SetDeadline(dl)
+	}
+	defer raw.SetDeadline(time.Time{})
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Now()) })
+	defer stop()
+
+	out, err := gssapi.InitSecurityContext(gctx, &gssapi.Token{})
+	if err != nil {
+		if kind == authKerberos {
+			if isKerberosRefusal(err) {
+				return nil, fmt.Errorf("%w: the KDC %s refused %s@%s: %v", errCredentials, id.KDC, id.User, id.Realm, err)
+			}
+			return nil, fmt.Errorf("%w: %v", errKerberosUnavailable, err)
+		}
+		return nil, err
+	}
+	for round := 1; ; round++ {
+		if round > maxBindRounds {
+			return nil, fmt.Errorf("%w: the bind did not end after %d rounds", errDCNotAuthenticated, maxBindRounds)
+		}
+		res, err := bindRound(raw, int64(round), mechGSSSPNEGO, out.Payload)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+		switch res.code {
+		case ldap.LDAPResultSuccess, ldap.LDAPResultSaslBindInProgress:
+		case ldap.LDAPResultInvalidCredentials:
+			return nil, fmt.Errorf("%w: %s bind: %w", errCredentials, kind, res.err)
+		case ldap.LDAPResultAuthMethodNotSupported, ldap.LDAPResultStrongAuthRequired, ldap.LDAPResultConfidentialityRequired:
+			return nil, fmt.Errorf("%w: %s bind: %w", errNoSealing, kind, res.err)
+		default:
+			return nil, fmt.Errorf("%s bind: %w", kind, res.err)
+		}
+		if len(res.creds) > 0 || res.code == ldap.LDAPResultSaslBindInProgress {
+			out, err = gssapi.InitSecurityContext(gctx, &gssapi.Token{Payload: res.creds})
+			if err != nil {
+				if kind == authKerberos && kf.mech != nil && kf.mech.sentAPReq {
+					return nil, fmt.Errorf("%w: %v", errDCNotAuthenticated, err)
+				}
+				return nil, fmt.Errorf("%s bind: %w", kind, err)
+			}
+		}
+		if res.code == ldap.LDAPResultSuccess {
+			break
+		}
+		if out == nil || len(out.Payload) == 0 {
+			return nil, fmt.Errorf("%w: the server asks for more and the mechanism has nothing to send", errDCNotAuthenticated)
+		}
+	}
+	if !gssapi.IsComplete(gctx) {
+		return nil, fmt.Errorf("%w: the server ended the bind before the security context was complete", errDCNotAuthenticated)
+	}
+	if kind == authKerberos && (kf.mech == nil || !kf.mech.verified) {
+		return nil, fmt.Errorf("%w: no verified Kerberos AP-REP", errDCNotAuthenticated)
+	}
+	return newSASLConn(raw, gctx, kind), nil
+}
+
+// bindResult is one BindResponse.
+type bindResult struct {
+	code  uint16
+	err   error // the LDAP error for a code other than success
+	creds []byte
+}
+
+// bindRound sends one SASL BindRequest (RFC 4511 4.2) and reads its
+// response.
+func bindRound(c net.Conn, msgID int64, mech string, creds []byte) (bindResult, error) {
+	env := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "LDAP Request")
+	env.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, msgID, "MessageID"))
+	req := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationBindRequest, nil, "Bind Request")
+	req.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 3, "Version"))
+	req.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "Name"))
+	auth := ber.Encode(ber.ClassContext, ber.TypeConstructed, 3, "", "SaslCredentials")
+	auth.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, mech, "Mechanism"))
+	if creds != nil {
+		auth.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(creds), "Credentials"))
+	}
+	req.AppendChild(auth)
+	env.AppendChild(req)
+	if _, err := c.Write(env.Bytes()); err != nil {
+		return bindResult{}, fmt.Errorf("sending the bind request: %w", err)
+	}
+	b, err := readBERElement(c, maxBindResponse)
+	if err != nil {
+		return bindResult{}, fmt.Errorf("reading the bind response: %w", err)
+	}
+	p, err := ber.DecodePacketErr(b)
+	if err != nil {
+		return bindResult{}, fmt.Errorf("decoding the bind response: %w", err)
+	}
+	if len(p.Children) < 2 {
+		return bindResult{}, errors.New("malformed bind response")
+	}
+	if id, ok := p.Children[0].Value.(int64); !ok || id != msgID {
+		return bindResult{}, fmt.Errorf("bind response for message %v, want %d", p.Children[0].Value, msgID)
+	}
+	resp := p.Children[1]
+	if resp.ClassType != ber.ClassApplication || resp.Tag != ldap.ApplicationBindResponse || len(resp.Children) < 3 {
+		return bindResult{}, fmt.Errorf("not a bind response (tag %d)", resp.Tag)
+	}
+	code, ok := resp.Children[0].Value.(int64)
+	if !ok || code < 0 || code > 0xffff {
+		return bindResult{}, errors.New("bind response without a result code")
+	}
+	r := bindResult{code: uint16(code)}
+	if code != ldap.LDAPResultSuccess {
+		r.err = ldap.GetLDAPError(p)
+		if r.err == nil {
+			r.err = ldap.NewError(uint16(code), errors.New(ldap.LDAPResultCodeMap[uint16(code)]))
+		}
+	}
+	for _, ch := range resp.Children[3:] {
+		if ch.ClassType == ber.ClassContext && ch.Tag == 7 { // serverSaslCreds
+			r.creds = ch.Data.Bytes()
+		}
+	}
+	return r, nil
+}
+
+// readBERElement reads one BER TLV (definite length, X.690 8.1.3) of at
+// most limit bytes, exactly, without reading ahead.
+func readBERElement(r io.Reader, limit int) ([]byte, error) {
+	var hdr [2]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	if hdr[0]&0x1f == 0x1f {
+		return nil, errors.New("BER: high tag numbers are not used by LDAP")
+	}
+	out := []byte{hdr[0], hdr[1]}
+	n := int(hdr[1])
+	if n&0x80 != 0 {
+		k := n & 0x7f
+		if k == 0 || k > 4 {
+			return nil, fmt.Errorf("BER: unsupported length form 0x%02x", hdr[1])
+		}
+		lb := make([]byte, k)
+		if _, err := io.ReadFull(r, lb); err != nil {
+			return nil, err
+		}
+		out = append(out, lb...)
+		n = 0
+		for _, b := range lb {
+			n = n<<8 | int(b)
+		}
+	}
+	if n > limit {
+		return nil, fmt.Errorf("BER: element of %d bytes exceeds the limit of %d", n, limit)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, err
+	}
+	return append(out, body...), nil
+}
+
+// saslConn is a connection with the SASL security layer of RFC 4422 3.7:
+// every Write is wrapped into one buffer, and Read returns the unwrapped
+// content of the buffers the server sends. go-ldap writes one message per
+// Write from one goroutine and reads from another; the GSS state is
+// shared, so wrap and unwrap are serialised.
+type saslConn struct {
+	net.Conn
+	kind authKind
+
+	gmu  sync.Mutex
+	gctx context.Context
+
+	rmu   sync.Mutex
+	plain []byte // unwrapped bytes not yet returned by Read
+	// krbSeq is the sequence number the next Kerberos token from the
+	// server must carry (RFC 4121 4.2.6.2); set by the first one.
+	krbSeq    uint64
+	krbSeqSet bool
+}
+
+func newSASLConn(c net.Conn, gctx context.Context, kind authKind) *saslConn {
+	return &saslConn{Conn: c, gctx: gctx, kind: kind}
+}
+
+// Write wraps p into one sealed SASL buffer.
+func (c *saslConn) Write(p []byte) (int, error) {
+	tok, err := c.wrap(p)
+	if err != nil {
+		return 0, fmt.Errorf("sealing an LDAP message: %w", err)
+	}
+	buf := make([]byte, 4+len(tok))
+	binary.BigEndian.PutUint32(buf, uint32(len(tok)))
+	copy(buf[4:], tok)
+	if _, err := c.Conn.Write(buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *saslConn) wrap(p []byte) ([]byte, error) {
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	payload := append([]byte(nil), p...)
+	tok, err := gssapi.Wrap(c.gctx, &gssapi.MessageToken{Payload: payload, Capabilities: gssapi.Confidentiality | gssapi.Integrity})
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]byte(nil), tok.Signature...), tok.Payload...), nil
+}
+
+// Read returns unwrapped bytes, reading and unwrapping the next SASL
+// buffer when none are left.
+func (c *saslConn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	for len(c.plain) == 0 {
+		var hdr [4]byte
+		if _, err := io.ReadFull(c.Conn, hdr[:]); err != nil {
+			return 0, err
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if n == 0 || n > maxSASLBuffer {
+			return 0, fmt.Errorf("%w: SASL buffer of %d bytes", errDCNotAuthenticated, n)
+		}
+		// Grows with the data that arrives, not with the announced size.
+		var tok []byte
+		if _, err := io.CopyN(writerFunc(func(b []byte) (int, error) { tok = append(tok, b...); return len(b), nil }), c.Conn, int64(n)); err != nil {
+			return 0, err
+		}
+		plain, err := c.unwrap(tok)
+		if err != nil {
+			return 0, fmt.Errorf("%w: an LDAP message from it does not unseal: %v", errDCNotAuthenticated, err)
+		}
+		c.plain = plain
+	}
+	n := copy(p, c.plain)
+	c.plain = c.plain[n:]
+	return n, nil
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+func (c *saslConn) unwrap(tok []byte) ([]byte, error) {
+	if c.kind == authKerberos {
+		return c.unwrapKerberos(tok)
+	}
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	out, err := gssapi.Unwrap(c.gctx, &gssapi.MessageToken{Payload: tok, Capabilities: gssapi.Confidentiality | gssapi.Integrity})
+	if err != nil {
+		return nil, err
+	}
+	return out.Payload, nil
+}
+
+// RFC 4121 4.2.2 flags and the rotation go-msrpc's unwrap expects.
+const (
+	cfxSentByAcceptor = 0x01
+	cfxSealed         = 0x02
+	msrpcRRC          = 28
+)
+
+// unwrapKerberos checks an RFC 4121 wrap token from the server — token
+// ID 05 04, sent by the acceptor, sealed, the next sequence number — and
+// unseals it. go-msrpc unwraps tokens rotated (RRC, 4.2.5) by RRC+EC with
+// RRC = 28, the form Windows uses in DCE/RPC; a token in any other
+// rotation (MIT and Heimdal send RRC = 0) is rotated into that form
+// first.
+func (c *saslConn) unwrapKerberos(tok []byte) ([]byte, error) {
+	if len(tok) < 16+16+12 || tok[0] != 0x05 || tok[1] != 0x04 || tok[3] != 0xff {
+		return nil, errors.New("not an RFC 4121 wrap token")
+	}
+	flags := tok[2]
+	if flags&cfxSentByAcceptor == 0 {
+		return nil, errors.New("wrap token not sent by the acceptor (a reflected message)")
+	}
+	if flags&cfxSealed == 0 {
+		return nil, errors.New("wrap token not sealed: the server does not encrypt")
+	}
+	seq := binary.BigEndian.Uint64(tok[8:16])
+	if c.krbSeqSet && seq != c.krbSeq {
+		return nil, fmt.Errorf("wrap token with sequence number %d, want %d (replayed or lost)", seq, c.krbSeq)
+	}
+	ec := int(binary.BigEndian.Uint16(tok[4:6]))
+	rrc := int(binary.BigEndian.Uint16(tok[6:8]))
+	body := tok[16:]
+	try := func(rot int) ([]byte, error) {
+		plain := rotateLeft(body, rot)              // the unrotated body
+		norm := rotateLeft(plain, -(msrpcRRC + ec)) // go-msrpc's form
+		t := make([]byte, 16+len(norm))
+		copy(t, tok[:16])
+		binary.BigEndian.PutUint16(t[6:8], msrpcRRC)
+		copy(t[16:], norm)
+		c.gmu.Lock()
+		defer c.gmu.Unlock()
+		out, err := gssapi.Unwrap(c.gctx, &gssapi.MessageToken{Payload: t, Capabilities: gssapi.Confidentiality | gssapi.Integrity})
+		if err != nil {
+			return nil, err
+		}
+		return out.Payload, nil
+	}
+	out, err := try(rrc)
+	if err != nil && ec != 0 {
+		// Windows rotates by RRC+EC (MS-KILE 3.4.5.4.1).
+		out, err = try(rrc + ec)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.krbSeq, c.krbSeqSet = seq+1, true
+	return out, nil
+}
+
+// rotateLeft returns b rotated left by n bytes (right for negative n).
+func rotateLeft(b []byte, n int) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	n %= len(b)
+	if n < 0 {
+		n += len(b)
+	}
+	out := make([]byte, 0, len(b))
+	return append(append(out, b[n:]...), b[:n]...)
+}
+
+// String describes the layer for logs.
+func (c *saslConn) String() string {
+	return "SASL " + mechGSSSPNEGO + "/" + c.kind.String() + " sign+seal to " + c.RemoteAddr().String()
+}

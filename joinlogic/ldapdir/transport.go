@@ -1,0 +1,212 @@
+package ldapdir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wkssvcd/wkssvcd/joinlogic"
+)
+
+// Transport is how a Directory reaches a controller's directory service.
+type Transport string
+
+// The transports. Every one of them authenticates the controller before a
+// password is written to it: Kerberos mutual authentication or the NTLM
+// session key for SASL, the certificate for LDAPS and StartTLS (checked
+// against the name this daemon resolved itself, never a name the
+// controller claimed).
+const (
+	// TransportAuto is the default: TransportSASL, and LDAPS when the
+	// controller refuses every sealed SASL bind (a server that offers
+	// neither GSS-SPNEGO nor sealing). It never binds in clear text.
+	TransportAuto Transport = "auto"
+	// TransportSASL is LDAP on port 389 with a GSS-SPNEGO bind —
+	// Kerberos, or NTLM when Kerberos is not possible — and signing and
+	// sealing of every message afterwards, as Windows and Samba's net ads
+	// do. It needs no certificate.
+	TransportSASL Transport = "sasl"
+	// TransportLDAPS is LDAP over TLS on port 636 with a simple bind
+	// after the certificate verified.
+	TransportLDAPS Transport = "ldaps"
+	// TransportStartTLS is LDAP on port 389 upgraded with StartTLS (RFC
+	// 4511 4.14), then as TransportLDAPS.
+	TransportStartTLS Transport = "starttls"
+)
+
+// ParseTransport accepts the names of the transports; "" is
+// TransportAuto.
+func ParseTransport(s string) (Transport, error) {
+	switch t := Transport(strings.ToLower(strings.TrimSpace(s))); t {
+	case "":
+		return TransportAuto, nil
+	case TransportAuto, TransportSASL, TransportLDAPS, TransportStartTLS:
+		return t, nil
+	}
+	return "", fmt.Errorf("unknown LDAP transport %q: want auto, sasl, ldaps or starttls", s)
+}
+
+// open connects to dc at addr over the configured transport and
+// authenticates cred, returning the connection and a description of it
+// for logs.
+func (d *Directory) open(ctx context.Context, dc joinlogic.DCInfo, addr string, cred joinlogic.Credentials) (*ldap.Conn, string, error) {
+	switch d.cfg.Transport {
+	case TransportLDAPS:
+		return d.openTLS(ctx, dc, addr, cred, false)
+	case TransportStartTLS:
+		return d.openTLS(ctx, dc, addr, cred, true)
+	}
+	conn, desc, err := d.openSASL(ctx, dc, addr, cred)
+	if err != nil && d.cfg.Transport == TransportAuto && errors.Is(err, errNoSealing) {
+		d.log.WarnContext(ctx, "ldapdir: the domain controller refuses a sealed SASL bind; trying LDAPS", "dc", dc.DCName, "addr", addr, "err", err)
+		c, desc2, err2 := d.openTLS(ctx, dc, addr, cred, false)
+		if err2 == nil {
+			return c, desc2, nil
+		}
+		return nil, "", errors.Join(err, err2)
+	}
+	return conn, desc, err
+}
+
+// identity derives what the SASL bind needs from cred and the located
+// controller. Kerberos is used for an account of the controller's own
+// domain (its NetBIOS or DNS name, or none) when the controller has a
+// host name; otherwise NTLM.
+func (d *Directory) identity(dc joinlogic.DCInfo, addr string, cred joinlogic.Credentials) saslIdentity {
+	a := cred.Account
+	id := saslIdentity{
+		User:      a.User,
+		Password:  cred.Password,
+		KDC:       net.JoinHostPort(addr, strconv.Itoa(d.cfg.KDCPort)),
+		DomainDNS: strings.ToLower(dc.DomainDNS),
+	}
+	id.NTLMDomain = a.Domain
+	if id.NTLMDomain == "" {
+		id.NTLMDomain = dc.DomainFlat
+	}
+	own := a.Domain == "" || strings.EqualFold(a.Domain, dc.DomainFlat) || strings.EqualFold(a.Domain, dc.DomainDNS)
+	if own && dc.DomainDNS != "" {
+		id.Realm = strings.ToUpper(dc.DomainDNS)
+	}
+	if h := strings.TrimSuffix(dc.DCName, "."); h != "" && net.ParseIP(h) == nil {
+		id.Service = "ldap/" + strings.ToLower(h)
+	}
+	return id
+}
+
+// openSASL binds with GSS-SPNEGO on the LDAP port: Kerberos first, NTLM
+// when Kerberos cannot even be tried (no host name for the controller, no
+// realm for the account, no KDC answer, no ticket for the service).
+// Once the LDAP server has answered a Kerberos attempt — and so could
+// be an impostor — nothing else is tried.
+func (d *Directory) openSASL(ctx context.Context, dc joinlogic.DCInfo, addr string, cred joinlogic.Credentials) (*ldap.Conn, string, error) {
+	raw, err := d.dialTCP(ctx, addr, d.cfg.LDAPPort)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		return nil, "", codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: LDAP to %s (%s port %d): %w", dc.DCName, addr, d.cfg.LDAPPort, err)
+	}
+	if cred.Anonymous {
+		// No credentials, nothing secret: an anonymous session is an
+		// unauthenticated connection (MS-WKST 3.2.4.13.3's fall-back).
+		conn := ldap.NewConn(raw, false)
+		conn.Start()
+		return conn, "anonymous LDAP to " + addr, nil
+	}
+	id := d.identity(dc, addr, cred)
+	for _, kind := range []authKind{authKerberos, authNTLM} {
+		bctx, cancel := context.WithTimeout(ctx, d.opTimeout(ctx))
+		sc, err := saslBind(bctx, raw, kind, id, d.opTimeout(ctx))
+		cancel()
+		if err == nil {
+			conn := ldap.NewConn(sc, false)
+			conn.Start()
+			return conn, sc.String(), nil
+		}
+		who := fmt.Sprintf("%s bind to %s (%s) as %s", kind, dc.DCName, addr, accountString(cred.Account))
+		switch {
+		case ctx.Err() != nil:
+			raw.Close()
+			return nil, "", fmt.Errorf("%w (%v)", ctx.Err(), err)
+		case kind == authKerberos && errors.Is(err, errKerberosUnavailable):
+			// Nothing was sent on raw yet: NTLM uses it.
+			d.log.InfoContext(ctx, "ldapdir: Kerberos not possible, binding with NTLM", "dc", dc.DCName, "addr", addr, "reason", err.Error())
+			continue
+		case errors.Is(err, errCredentials):
+			raw.Close()
+			return nil, "", codeError(joinlogic.ERROR_LOGON_FAILURE, "ldapdir: %s: %w", who, err)
+		case errors.Is(err, errNoSealing):
+			raw.Close()
+			return nil, "", codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: %s: %w", who, err)
+		default:
+			raw.Close()
+			return nil, "", codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: %s: %w", who, err)
+		}
+	}
+	raw.Close()
+	return nil, "", codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: no SASL mechanism left for %s", dc.DCName)
+}
+
+// openTLS connects with LDAPS, or LDAP and StartTLS, verifying the
+// controller's certificate for dc.DCName — the name this daemon resolved
+// itself — and only then sends the simple bind.
+func (d *Directory) openTLS(ctx context.Context, dc joinlogic.DCInfo, addr string, cred joinlogic.Credentials, startTLS bool) (*ldap.Conn, string, error) {
+	name := strings.TrimSuffix(dc.DCName, ".")
+	tc, err := d.tlsConfig(name)
+	if err != nil {
+		return nil, "", codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "%w", err)
+	}
+	var conn *ldap.Conn
+	desc := "LDAPS to " + net.JoinHostPort(addr, strconv.Itoa(d.cfg.LDAPSPort))
+	if startTLS {
+		desc = "StartTLS on " + net.JoinHostPort(addr, strconv.Itoa(d.cfg.LDAPPort))
+		conn, err = d.dial(ctx, "ldap", addr, d.cfg.LDAPPort, nil)
+		if err == nil {
+			err = withConn(ctx, d.opTimeout(ctx), conn, func() error { return conn.StartTLS(tc) })
+			if err != nil {
+				conn.Close()
+			}
+		}
+	} else {
+		conn, err = d.dial(ctx, "ldaps", addr, d.cfg.LDAPSPort, tc)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, "", err
+		}
+		return nil, "", codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: %s, certificate checked for %s: %w", desc, name, err)
+	}
+	desc += ", certificate verified for " + name
+	if !cred.Anonymous {
+		user := bindName(cred.Account, dc)
+		err := withConn(ctx, d.opTimeout(ctx), conn, func() error { return conn.Bind(user, cred.Password) })
+		if err != nil {
+			conn.Close()
+			return nil, "", bindError(err, dc, "as "+user+" over "+desc)
+		}
+	}
+	return conn, desc, nil
+}
+
+// dialTCP opens a plain TCP connection to addr:port within ctx.
+func (d *Directory) dialTCP(ctx context.Context, addr string, port int) (net.Conn, error) {
+	nd := &net.Dialer{Timeout: d.opTimeout(ctx)}
+	return nd.DialContext(ctx, "tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
+}
+
+// accountString names an account for logs.
+func accountString(a joinlogic.Account) string {
+	switch {
+	case a.UPN:
+		return a.User + "@" + a.Domain
+	case a.Domain != "":
+		return a.Domain + `\` + a.User
+	}
+	return a.User
+}
