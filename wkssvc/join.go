@@ -69,6 +69,9 @@ type call struct {
 }
 
 func callOf(ctx context.Context) call {
+	// The request is decoded; what follows may wait on domain
+	// controllers for seconds, so the decode slot goes to other calls.
+	dcerpc.DecodeDone(ctx)
 	c := call{protseq: dcerpc.ProtocolSequence(ctx)}
 	info, ok := ipc.FromContext(ctx)
 	if !ok {

@@ -43,6 +43,8 @@ type limits struct {
 	MaxCompound int
 	// MaxRPCRequest is dcerpc.Config.MaxReassembly, in bytes.
 	MaxRPCRequest int
+	// MaxRPCDecodes is dcerpc.Config.MaxDecodes.
+	MaxRPCDecodes int
 	// MaxRPCQueue is dcerpc.Config.MaxQueued (per pipe).
 	MaxRPCQueue int
 	// IdleTimeout is smb2.Config.IdleTimeout; negative disables it.
@@ -108,6 +110,8 @@ func limitOptions() []*option {
 		"at most N requests in one compounded SMB2 message; a longer chain disconnects")
 	count("max-rpc-request", func(l *limits) *int { return &l.MaxRPCRequest }, dcerpc.DefaultMaxReassembly, math.MaxInt,
 		"largest RPC request stub in bytes; a larger request gets a fault before it is buffered")
+	count("max-rpc-decodes", func(l *limits) *int { return &l.MaxRPCDecodes }, dcerpc.DefaultMaxDecodes, math.MaxInt,
+		"at most N RPC calls decode their request at the same time; more wait for a turn")
 	count("max-rpc-queue", func(l *limits) *int { return &l.MaxRPCQueue }, dcerpc.DefaultMaxQueued, math.MaxInt,
 		"at most N queued RPC output messages or calls per pipe; more make the pipe busy")
 	dur("idle-timeout", func(l *limits) *time.Duration { return &l.IdleTimeout }, smb2.DefaultIdleTimeout, true,
@@ -148,4 +152,5 @@ func (l *limits) apply(s *smb2.Config, r *dcerpc.Config) {
 	s.AuthFailAddrs = l.AuthFailAddrs
 	r.MaxReassembly = l.MaxRPCRequest
 	r.MaxQueued = l.MaxRPCQueue
+	r.MaxDecodes = l.MaxRPCDecodes
 }

@@ -31,6 +31,7 @@ func TestLimitFlagsApply(t *testing.T) {
 		"--max-buffered", "50000",
 		"--max-rpc-request", "0x800",
 		"--max-rpc-queue", "12",
+		"--max-rpc-decodes", "3",
 		"--idle-timeout", "1s",
 		"--read-timeout", "250ms",
 		"--auth-fail-limit", "3",
@@ -51,7 +52,7 @@ func TestLimitFlagsApply(t *testing.T) {
 	if fmt.Sprintf("%+v", s) != fmt.Sprintf("%+v", want) {
 		t.Errorf("smb2.Config\n got %+v\nwant %+v", s, want)
 	}
-	if r.MaxReassembly != 2048 || r.MaxQueued != 12 {
+	if r.MaxReassembly != 2048 || r.MaxQueued != 12 || r.MaxDecodes != 3 {
 		t.Errorf("dcerpc.Config %+v", r)
 	}
 	// The servers accept what the flags produce.
@@ -79,7 +80,7 @@ func TestLimitFlagsZeroAndDisabled(t *testing.T) {
 		AuthFailLimit: smb2.DefaultAuthFailLimit, AuthFailWindow: smb2.DefaultAuthFailWindow, AuthFailAddrs: smb2.DefaultAuthFailAddrs,
 	}
 	if fmt.Sprintf("%+v", s) != fmt.Sprintf("%+v", want) ||
-		r != (dcerpc.Config{MaxReassembly: dcerpc.DefaultMaxReassembly, MaxQueued: dcerpc.DefaultMaxQueued}) {
+		r != (dcerpc.Config{MaxReassembly: dcerpc.DefaultMaxReassembly, MaxQueued: dcerpc.DefaultMaxQueued, MaxDecodes: dcerpc.DefaultMaxDecodes}) {
 		t.Errorf("no flags must give the package defaults: %+v %+v", s, r)
 	}
 	// Negative idle timeout and failure limit mean "off" and are accepted.
@@ -115,6 +116,7 @@ func TestLimitFlagsRejected(t *testing.T) {
 		{"--max-rpc-request", "-1"},
 		{"--max-rpc-request", "4MiB"},
 		{"--max-rpc-queue", "-1"},
+		{"--max-rpc-decodes", "-1"},
 		{"--read-timeout", "-1s"},
 		{"--read-timeout", "30"},
 		{"--idle-timeout", "soon"},
@@ -152,6 +154,7 @@ func TestLimitFlagsHelpStatesDefaults(t *testing.T) {
 		"max-opens":          fmt.Sprint(smb2.DefaultMaxOpens),
 		"max-compound":       fmt.Sprint(smb2.DefaultMaxCompound),
 		"max-rpc-request":    fmt.Sprint(dcerpc.DefaultMaxReassembly),
+		"max-rpc-decodes":    fmt.Sprint(dcerpc.DefaultMaxDecodes),
 		"max-rpc-queue":      fmt.Sprint(dcerpc.DefaultMaxQueued),
 		"idle-timeout":       smb2.DefaultIdleTimeout.String(),
 		"read-timeout":       smb2.DefaultReadTimeout.String(),

@@ -910,7 +910,12 @@ func (a *assoc) invoke(ctx context.Context, c *call) (status uint32, stub []byte
 	} else {
 		r = NewStubReader(c.stub, c.drep[:])
 	}
-	op, err := c.iface.Handle(ctx, int(c.opnum), r)
+	release := a.srv.acquireDecode(ctx)
+	if release == nil {
+		return StatusFaultCancel, nil
+	}
+	defer release()
+	op, err := c.iface.Handle(context.WithValue(ctx, decodeKey{}, release), int(c.opnum), r)
 	switch {
 	case errors.Is(err, msrpc.ErrNotImplemented), op == nil && err == nil:
 		// Unknown opnums and opnums not used on the wire (C706 N.2).

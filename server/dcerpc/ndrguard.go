@@ -17,11 +17,19 @@ import (
 // go-msrpc's decoders allocate strings and arrays from the counts on the
 // wire before reading the elements, so a forged count could make a call
 // allocate gigabytes. The reader refuses any NDR size (max_count, offset
-// or actual_count, C706 14.3.3) larger than the whole stub: every
-// element takes at least one byte, so no valid request needs more. It
-// is also applied to deferred pointer referents. A conformant-varying
-// [in] array whose max_count exceeds the stub is refused too; no wkssvc
-// request has one.
+// or actual_count, C706 14.3.3) larger than the bytes left in the stub
+// after it, divided by the minimum wire size of an element. A size label
+// does not say what it counts, and the smallest NDR element (a byte, a
+// char) takes one byte, so that minimum is one: the count is bounded by
+// the bytes left. The check is also applied to deferred pointer
+// referents. The elements themselves are allocated one by one as they
+// are read, so what a decode allocates grows with the bytes it consumes;
+// a conformant-varying [in] array whose max_count exceeds the bytes left
+// is refused too (no client sends one).
+//
+// Decoding is further bounded by the runtime: stubs are at most
+// Config.MaxReassembly bytes, and at most Config.MaxDecodes calls decode
+// at once.
 func NewStubReader(stub []byte, drep []byte) ndr.Reader {
 	d := ndr.DefaultDataRepresentation
 	if len(drep) == 4 {
@@ -57,13 +65,22 @@ type boundedReader struct {
 	limit uint64
 }
 
-// ReadSize reads a size label and refuses one above the stub length.
+// minElementSize is the smallest wire size of an NDR element: a size
+// label can count bytes.
+const minElementSize = 1
+
+// ReadSize reads a size label and refuses one that the rest of the stub
+// cannot hold: count · minElementSize must not exceed the bytes left.
 func (r *boundedReader) ReadSize(sz *uint64) error {
 	if err := r.Reader.ReadSize(sz); err != nil {
 		return err
 	}
-	if *sz > r.limit {
-		return fmt.Errorf("ndr: size %d exceeds the %d-byte stub", *sz, r.limit)
+	left := uint64(0)
+	if off := uint64(r.Reader.Offset()); off < r.limit {
+		left = r.limit - off
+	}
+	if *sz > left/minElementSize {
+		return fmt.Errorf("ndr: size %d exceeds the %d bytes left in the stub", *sz, left)
 	}
 	return nil
 }

@@ -72,6 +72,13 @@ type Config struct {
 	// servers do (MS-RPCE 3.3.1.5.6): a client proposing NDR and NDR64
 	// gets NDR64.
 	DisableNDR64 bool
+	// MaxDecodes bounds the calls that decode their request stub at the
+	// same time, across all pipes: a call waits for a slot before its
+	// Handle runs and gives it back when Handle returns, or earlier when
+	// the handler calls DecodeDone (as handlers that wait on the network
+	// do). Decoding is CPU and memory work proportional to the stub; the
+	// bound keeps many clients from doing it all at once. Default 8.
+	MaxDecodes int
 	// Logger receives diagnostics; it never sees stub data. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -89,6 +96,7 @@ const (
 	DefaultMaxReassembly = 16 << 10
 	DefaultMaxFragment   = 4280
 	DefaultMaxQueued     = 64
+	DefaultMaxDecodes    = 8
 )
 
 // Protocol sequences reported by ProtocolSequence.
@@ -103,6 +111,7 @@ type Server struct {
 	cfg        Config
 	log        *slog.Logger
 	refusals   *logsafe.Limiter // over-budget refusals, one line a minute
+	decodes    chan struct{}    // MaxDecodes slots
 	mu         sync.RWMutex
 	pipes      map[string][]Interface
 	assocGroup atomic.Uint32
@@ -127,11 +136,41 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxQueued <= 0 {
 		cfg.MaxQueued = DefaultMaxQueued
 	}
+	if cfg.MaxDecodes <= 0 {
+		cfg.MaxDecodes = DefaultMaxDecodes
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	return &Server{cfg: cfg, log: cfg.Logger, pipes: make(map[string][]Interface),
-		refusals: logsafe.NewLimiter(time.Minute, 1, nil)}
+		refusals: logsafe.NewLimiter(time.Minute, 1, nil), decodes: make(chan struct{}, cfg.MaxDecodes)}
+}
+
+type decodeKey struct{}
+
+// acquireDecode waits for a decode slot (Config.MaxDecodes) and returns
+// its release function, which may be called more than once; nil when
+// ctx ended first.
+func (s *Server) acquireDecode(ctx context.Context) func() {
+	select {
+	case s.decodes <- struct{}{}:
+	case <-ctx.Done():
+		return nil
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-s.decodes }) }
+}
+
+// DecodeDone tells the runtime that the call carried by ctx has decoded
+// its request, so that the call's decode slot (Config.MaxDecodes) goes to
+// the next call while this one waits on the network. Handlers that may
+// block (a domain join talks to domain controllers for seconds) call it
+// first; for any other call it is a no-op, and the slot is given back
+// when Handle returns anyway.
+func DecodeDone(ctx context.Context) {
+	if f, ok := ctx.Value(decodeKey{}).(func()); ok {
+		f()
+	}
 }
 
 // noteOverBudget logs a call refused because a byte budget was full: one
