@@ -444,8 +444,20 @@ func TestServiceAsTheUnitRunsIt(t *testing.T) {
 		t.Errorf("the connection opened before the reload broke: %v", err)
 	}
 
+	// A reload that fails (an account file others may read) changes
+	// nothing and says why.
+	os.Chmod(adminFile, 0o644)
+	exec.Command(rargs[0], rargs[1:]...).Run()
+	u.expectNotify(t, "RELOADING=1")
+	u.expectNotify(t, "READY=1")
+	if _, err := logonGetInfo(t, user, newPass); err != nil {
+		t.Errorf("after a failed reload the password in effect no longer works: %v", err)
+	}
+	os.Chmod(adminFile, 0o640)
+
 	log := u.journal()
-	for _, want := range []string{`<6>level=INFO msg=reloaded`, `<4>level=WARN msg="logon failed"`, `reason="wrong password"`} {
+	for _, want := range []string{`<6>level=INFO msg=reloaded`, `<4>level=WARN msg="logon failed"`, `reason="wrong password"`,
+		`<3>level=ERROR msg="reload failed; the running settings stay"`, "chmod 600"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q", want)
 		}

@@ -147,8 +147,11 @@ func runErr(ctx context.Context, args []string, e env) error {
 		if cfg.ConfigFile != "" {
 			sources += ", " + cfg.ConfigFile
 		}
-		if len(cli.entries) > 1 {
-			sources += ", the command line"
+		for _, n := range cli.names() {
+			if n != "config" && n != "print-config" {
+				sources += ", the command line"
+				break
+			}
 		}
 		return printConfig(e.stdout, cfg, cmd.options(options()), sources)
 	}
