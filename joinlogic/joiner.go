@@ -368,9 +368,18 @@ func (j *Joiner) Join(ctx context.Context, r JoinRequest) Code {
 	if r.DomainName != nil {
 		domain = *r.DomainName
 	}
-	j.log.InfoContext(ctx, "joinlogic: join", "method", r.Method, "domain", domain,
+	j.log.Log(ctx, resultLevel(c), "joinlogic: join", "method", r.Method, "domain", domain,
 		"options", fmt.Sprintf("0x%08x", r.Options), "caller", r.Caller.Domain+`\`+r.Caller.User, "result", c.String())
 	return c
+}
+
+// resultLevel is the level of the line that ends a join or unjoin: a
+// failure is a warning, so that journalctl -p warning shows it.
+func resultLevel(c Code) slog.Level {
+	if c != NERR_Success {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }
 
 func (j *Joiner) join(ctx context.Context, r JoinRequest) Code {
@@ -692,7 +701,7 @@ func firstNonEmpty(s ...string) string {
 // Unjoin processes NetrUnjoinDomain2/3 (MS-WKST 3.2.4.14, 3.2.4.23).
 func (j *Joiner) Unjoin(ctx context.Context, r UnjoinRequest) Code {
 	c := j.unjoin(ctx, r)
-	j.log.InfoContext(ctx, "joinlogic: unjoin", "method", r.Method,
+	j.log.Log(ctx, resultLevel(c), "joinlogic: unjoin", "method", r.Method,
 		"options", fmt.Sprintf("0x%08x", r.Options), "caller", r.Caller.Domain+`\`+r.Caller.User, "result", c.String())
 	return c
 }

@@ -1,6 +1,7 @@
 package joinlogic
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -451,5 +452,35 @@ func TestParseAccountName(t *testing.T) {
 		if _, ok := parseAccountName(in); ok {
 			t.Errorf("parseAccountName(%q) accepted", in)
 		}
+	}
+}
+
+// The line that ends a join or an unjoin is a warning when it failed and
+// names the result.
+func TestJoinResultLogLevel(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	j := newJoiner(t, &memStore{m: DefaultMembership()}, nil, func(c *Config) { c.Logger = log })
+	if c := j.Join(context.Background(), JoinRequest{Method: 3, Protseq: ProtseqNamedPipe, Caller: admin, DomainName: sp("LAB")}); c != NERR_Success {
+		t.Fatalf("workgroup join: %v", c)
+	}
+	if c := j.Unjoin(context.Background(), UnjoinRequest{Method: 3, Protseq: ProtseqNamedPipe, Caller: admin}); c != NERR_SetupNotJoined {
+		t.Fatalf("unjoin of a workgroup host: %v", c)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	var join, unjoin string
+	for _, l := range lines {
+		switch {
+		case strings.Contains(l, `msg="joinlogic: join"`):
+			join = l
+		case strings.Contains(l, `msg="joinlogic: unjoin"`):
+			unjoin = l
+		}
+	}
+	if !strings.Contains(join, "level=INFO") || !strings.Contains(join, "result=NERR_Success") {
+		t.Errorf("join line %q", join)
+	}
+	if !strings.Contains(unjoin, "level=WARN") || !strings.Contains(unjoin, "result=NERR_SetupNotJoined") {
+		t.Errorf("unjoin line %q", unjoin)
 	}
 }
