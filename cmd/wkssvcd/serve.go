@@ -33,6 +33,9 @@ func serve(ctx context.Context, inv *invocation) error {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
+	if err := checkStateTrust(cfg); err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
 	warnPasswordFlags(inv.cli, logger)
 	accts, err := loadAccounts(cfg, getenv)
 	if err != nil {
