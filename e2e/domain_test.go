@@ -383,11 +383,12 @@ func testNetDomJoin(t *testing.T, s dcSetup) {
 }
 
 // Every error path of a domain join reachable against the real DC, through
-// the daemon: each leaves no computer object and the host unjoined.
+// the daemon: each leaves no computer object and the host unjoined, and
+// the daemon's log says why at info level (the code and the cause).
 func TestDomainJoinErrors(t *testing.T) {
 	dc := testdc.Start(t, testdc.Options{})
 	const name = "WKERR"
-	d := domainDaemon(t, dc, name)
+	d := domainDaemon(t, dc, name, "--log-level", "info")
 	dc.CreateUser(t, "plainjoiner", "Plain-Us3r-Pass")
 	ou := "OU=Lab," + testdc.BaseDN
 	dc.CreateOU(t, ou)
@@ -401,18 +402,38 @@ func TestDomainJoinErrors(t *testing.T) {
 		pw      string
 		options uint32
 		want    uint32
+		cause   string // in the info line of the failed step
 	}{
-		{"3.2.4.13.3/wrong administrator password", testdc.DNSDomain, "", adminAccount(), "not-the-password", optJoinDomain | optAcctCreate, codeLogonFailure},
-		{"3.2.4.13.3/caller may not create computer accounts", testdc.DNSDomain, "", testdc.Domain + `\plainjoiner`, "Plain-Us3r-Pass", optJoinDomain | optAcctCreate, codeAccessDenied},
-		{"3.2.4.13.3/MachineAccountOU does not exist", testdc.DNSDomain, "OU=Missing," + testdc.BaseDN, adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeFileNotFound},
-		{"3.2.4.13.3/no account and no NETSETUP_ACCT_CREATE", testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain, codeNoneMapped},
-		{"3.2.4.13.3/named DC is not a DC", testdc.DNSDomain + `\notadc.` + testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeInvalidDomainRole},
-		{"3.2.4.13.3/domain cannot be located", "no-such-domain.invalid", "", adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeNoSuchDomain},
+		{"3.2.4.13.3/wrong administrator password", testdc.DNSDomain, "", adminAccount(), "not-the-password", optJoinDomain | optAcctCreate, codeLogonFailure,
+			"KDC_ERR_PREAUTH_FAILED"},
+		{"3.2.4.13.3/caller may not create computer accounts", testdc.DNSDomain, "", testdc.Domain + `\plainjoiner`, "Plain-Us3r-Pass", optJoinDomain | optAcctCreate, codeAccessDenied,
+			"Insufficient Access Rights"},
+		{"3.2.4.13.3/MachineAccountOU does not exist", testdc.DNSDomain, "OU=Missing," + testdc.BaseDN, adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeFileNotFound,
+			"the container OU=Missing," + testdc.BaseDN + " does not exist"},
+		{"3.2.4.13.3/no account and no NETSETUP_ACCT_CREATE", testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain, codeNoneMapped,
+			"no computer account WKERR$"},
+		{"3.2.4.13.3/named DC is not a DC", testdc.DNSDomain + `\notadc.` + testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeInvalidDomainRole,
+			"notadc.example.test is not a usable domain controller of example.test"},
+		{"3.2.4.13.3/domain cannot be located", "no-such-domain.invalid", "", adminAccount(), dc.AdminPassword, optJoinDomain | optAcctCreate, codeNoSuchDomain,
+			"no domain controller of no-such-domain.invalid found (SRV _ldap._tcp.dc._msdcs.no-such-domain.invalid"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			before := len(d.Output())
 			if code := join3(t, d, adminUser, adminPass, tc.domain, tc.ou, tc.account, tc.pw, tc.options); code != tc.want {
 				t.Fatalf("code %#x, want %#x", code, tc.want)
+			}
+			// The log arrives through a pipe: wait for it a little.
+			explained := false
+			for deadline := time.Now().Add(5 * time.Second); !explained && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				for _, l := range lines(d.Output()[before:], "failed") {
+					if strings.Contains(l, "level=INFO") && strings.Contains(l, "code="+joinlogic.Code(tc.want).String()) && strings.Contains(l, tc.cause) {
+						explained = true
+					}
+				}
+			}
+			if !explained {
+				t.Errorf("no info line gives the code and the cause %q:\n%s", tc.cause, d.Output()[before:])
 			}
 			if e := computer(t, dc, name); e != nil {
 				t.Fatalf("a failed join left %s", e.DN)

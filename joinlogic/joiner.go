@@ -766,7 +766,7 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 		}
 		dc, err := dir.Locate(ctx, LocateRequest{Domain: firstNonEmpty(cur.DomainFQDN, cur.DomainNetBIOS), Writable: true})
 		if err != nil {
-			return codeOf(err, ERROR_NO_SUCH_DOMAIN)
+			return j.failed(ctx, "locating a domain controller", err, ERROR_NO_SUCH_DOMAIN)
 		}
 		acctName, c := callerAccount(r.AccountName, r.Caller)
 		if c != NERR_Success {
@@ -775,7 +775,7 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 		cred := Credentials{Account: acctName, Password: pw}
 		sess, err := dir.Bind(ctx, dc, cred)
 		if err != nil {
-			return codeOf(err, ERROR_LOGON_FAILURE)
+			return j.failed(ctx, "binding to "+dc.DCName, err, ERROR_LOGON_FAILURE)
 		}
 		rb = &rollbackSession{dir: dir, dc: dc, cred: cred, sess: sess}
 		defer func() {
@@ -785,12 +785,12 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 		}()
 		acct, found, err := sess.FindComputer(ctx, sam)
 		if err != nil {
-			return codeOf(err, ERROR_GEN_FAILURE)
+			return j.failed(ctx, "looking up the computer account "+sam, err, ERROR_GEN_FAILURE)
 		}
 		if found {
 			snap, err := sess.Snapshot(ctx, acct.DN)
 			if err != nil {
-				return codeOf(err, ERROR_GEN_FAILURE)
+				return j.failed(ctx, "reading the computer account "+acct.DN, err, ERROR_GEN_FAILURE)
 			}
 			// Journal first: a crash after the disable is settled by
 			// Recover, which finds the machine account refused and rolls
@@ -806,7 +806,7 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 			})
 			// One modify (MS-WKST 3.2.4.14).
 			if err := sess.DisableComputer(ctx, acct.DN); err != nil {
-				return fail(codeOf(err, ERROR_GEN_FAILURE))
+				return fail(j.failed(ctx, "disabling the computer account "+acct.DN, err, ERROR_GEN_FAILURE))
 			}
 		} else {
 			j.log.WarnContext(ctx, "joinlogic: computer account to disable not found", "sam", sam)
@@ -850,7 +850,16 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 // NetBIOS name service and are not made.
 func (j *Joiner) ValidateName(ctx context.Context, r ValidateNameRequest) Code {
 	c := j.validateName(ctx, r)
-	j.log.DebugContext(ctx, "joinlogic: validate name", "method", r.Method, "type", r.NameType, "result", c.String())
+	level := slog.LevelDebug
+	if c != NERR_Success {
+		// A refusal is the operator's to explain, as for joins.
+		level = slog.LevelInfo
+	}
+	name := ""
+	if r.Name != nil {
+		name = *r.Name
+	}
+	j.log.Log(ctx, level, "joinlogic: validate name", "method", r.Method, "name", name, "type", r.NameType, "result", c.String())
 	return c
 }
 
@@ -892,6 +901,9 @@ func (j *Joiner) validateName(ctx context.Context, r ValidateNameRequest) Code {
 		_, err := j.cfg.Directory.Locate(ctx, LocateRequest{Domain: name})
 		c := codeOf(err, ERROR_NO_SUCH_DOMAIN)
 		if r.NameType == NetSetupDomain {
+			if err != nil {
+				j.failed(ctx, "validating the domain name "+name, err, ERROR_NO_SUCH_DOMAIN)
+			}
 			return c // <92>: a DC found means the domain exists
 		}
 		switch c { // <93>: a DC found means the name is taken

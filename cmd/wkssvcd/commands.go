@@ -47,6 +47,7 @@ func commands() []*command {
 			groups:  []string{groupGeneral, groupServer, groupAccounts, groupDirectory, groupLogging, groupLimits},
 			run:     serve,
 		},
+		checkDCCommand(),
 		{
 			name:    "version",
 			summary: "print the version and exit (also --version)",

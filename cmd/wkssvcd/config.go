@@ -65,6 +65,8 @@ type config struct {
 	LDAPCAFile string
 	// Directory is how joins reach a DC's directory (directory.go).
 	Directory directorySettings
+	// Check are check-dc's settings (checkdc.go).
+	Check checkSettings
 	// Keytab is where the machine account's Kerberos keys are written
 	// when the host joins a domain. Default: krb5.keytab in StateDir.
 	Keytab string

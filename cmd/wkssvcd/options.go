@@ -57,9 +57,10 @@ var groupTitles = map[string]string{
 	groupDirectory: "Domain controllers",
 	groupLogging:   "Logging",
 	groupLimits:    "Resource limits (docs/limits.md)",
+	groupCheck:     "Domain controller check",
 }
 
-var groupOrder = []string{groupGeneral, groupServer, groupAccounts, groupDirectory, groupLogging, groupLimits}
+var groupOrder = []string{groupGeneral, groupCheck, groupServer, groupAccounts, groupDirectory, groupLogging, groupLimits}
 
 // value is a typed setting inside a config.
 type value interface {
@@ -149,6 +150,7 @@ func options() []*option {
 			bind:  func(c *config) value { return &logFormatValue{&c.LogFormat} }},
 	}
 	opts = append(opts, directoryOptions()...)
+	opts = append(opts, checkOptions()...)
 	opts = append(opts, limitOptions()...)
 	return opts
 }

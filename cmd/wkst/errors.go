@@ -21,7 +21,38 @@ func (e *callError) Error() string {
 	if text == "" {
 		return fmt.Sprintf("%s failed: 0x%08X (unknown Win32 code)", e.Op, e.Code)
 	}
-	return fmt.Sprintf("%s failed: %s (0x%08X): %s", e.Op, c, e.Code, strings.TrimSuffix(text, "."))
+	msg := fmt.Sprintf("%s failed: %s (0x%08X): %s", e.Op, c, e.Code, strings.TrimSuffix(text, "."))
+	if domainOp(e.Op) && domainCode(c) {
+		// The code alone rarely says why a DC refused or could not be
+		// reached; the server knows.
+		msg += "; the server's log has the cause (wkssvcd logs it at info level: journalctl -u wkssvcd)"
+	}
+	return msg
+}
+
+// domainCode reports the codes a domain controller's answer (or its
+// absence) produces, as opposed to the caller's own mistakes.
+func domainCode(c joinlogic.Code) bool {
+	switch c {
+	case joinlogic.ERROR_LOGON_FAILURE, joinlogic.ERROR_NO_SUCH_DOMAIN, joinlogic.ERROR_INVALID_DOMAIN_ROLE,
+		joinlogic.ERROR_ACCESS_DENIED, joinlogic.ERROR_FILE_NOT_FOUND, joinlogic.ERROR_NONE_MAPPED,
+		joinlogic.NERR_UserExists, joinlogic.ERROR_GEN_FAILURE, joinlogic.ERROR_INTERNAL_ERROR,
+		joinlogic.ERROR_TIMEOUT, joinlogic.ERROR_PASSWORD_RESTRICTION, joinlogic.NERR_SetupDomainController:
+		return true
+	}
+	return false
+}
+
+// domainOp reports the methods whose failures come from the domain: the
+// server logs their cause (the DC it found, the transport, the DC's
+// answer) and the caller sees only the code.
+func domainOp(op string) bool {
+	for _, p := range []string{"NetrJoinDomain", "NetrUnjoinDomain", "NetrRenameMachineInDomain", "NetrValidateName"} {
+		if strings.HasPrefix(op, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // usageError marks errors in the command line; they exit with status 2.

@@ -203,6 +203,9 @@ func TestCallErrorFormatting(t *testing.T) {
 		{&callError{"NetrJoinDomain2", 0x56}, "NetrJoinDomain2 failed: ERROR_INVALID_PASSWORD (0x00000056): The specified network password is not correct"},
 		{&callError{"NetrUnjoinDomain3", 0xA84}, "NetrUnjoinDomain3 failed: NERR_SetupNotJoined (0x00000A84): This machine is not currently joined to a domain"},
 		{&callError{"NetrWkstaGetInfo", 0xDEADBEEF}, "NetrWkstaGetInfo failed: 0xDEADBEEF (unknown Win32 code)"},
+		// What the domain said: the server's log has why.
+		{&callError{"NetrJoinDomain3", 0x52E}, "NetrJoinDomain3 failed: ERROR_LOGON_FAILURE (0x0000052E): Logon failure: Unknown user name or bad password; the server's log has the cause (wkssvcd logs it at info level: journalctl -u wkssvcd)"},
+		{&callError{"NetrUnjoinDomain2", 0x54B}, "NetrUnjoinDomain2 failed: ERROR_NO_SUCH_DOMAIN (0x0000054B): The specified domain either does not exist or could not be contacted; the server's log has the cause (wkssvcd logs it at info level: journalctl -u wkssvcd)"},
 	}
 	for _, tc := range tests {
 		if got := tc.err.Error(); got != tc.want {

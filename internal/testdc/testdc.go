@@ -617,7 +617,8 @@ func (dc *DC) logTail() string {
 
 // waitReady waits until LDAPS presents a certificate that verifies with
 // CAFile for HostFQDN (samba writes both on its first start) — or, without
-// TLS, LDAP accepts connections — and the KDC accepts connections.
+// TLS, LDAP accepts connections — and the KDC and the DNS server accept
+// connections.
 func (dc *DC) waitReady(done <-chan struct{}) error {
 	deadline := time.Now().Add(dc.opts.StartTimeout)
 	var last error
@@ -655,11 +656,14 @@ func (dc *DC) probe() error {
 		}
 		c.Close()
 	}
-	k, err := d.Dial("tcp", net.JoinHostPort(dc.Addr, "88"))
-	if err != nil {
-		return err
+	// The KDC and the DNS server (the locator's first step) answer too.
+	for _, port := range []string{"88", "53"} {
+		k, err := d.Dial("tcp", net.JoinHostPort(dc.Addr, port))
+		if err != nil {
+			return err
+		}
+		k.Close()
 	}
-	k.Close()
 	return nil
 }
 

@@ -105,6 +105,11 @@ func (d *Directory) identity(dc joinlogic.DCInfo, addr string, cred joinlogic.Cr
 // Once the LDAP server has answered a Kerberos attempt — and so could
 // be an impostor — nothing else is tried.
 func (d *Directory) openSASL(ctx context.Context, dc joinlogic.DCInfo, addr string, cred joinlogic.Credentials) (*ldap.Conn, string, error) {
+	return d.openSASLWith(ctx, dc, addr, cred, []authKind{authKerberos, authNTLM})
+}
+
+// openSASLWith is openSASL with the mechanisms to try, in order.
+func (d *Directory) openSASLWith(ctx context.Context, dc joinlogic.DCInfo, addr string, cred joinlogic.Credentials, kinds []authKind) (*ldap.Conn, string, error) {
 	raw, err := d.dialTCP(ctx, addr, d.cfg.LDAPPort)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -120,7 +125,7 @@ func (d *Directory) openSASL(ctx context.Context, dc joinlogic.DCInfo, addr stri
 		return conn, "anonymous LDAP to " + addr, nil
 	}
 	id := d.identity(dc, addr, cred)
-	for _, kind := range []authKind{authKerberos, authNTLM} {
+	for i, kind := range kinds {
 		bctx, cancel := context.WithTimeout(ctx, d.opTimeout(ctx))
 		sc, err := saslBind(bctx, raw, kind, id, d.opTimeout(ctx))
 		cancel()
@@ -134,7 +139,7 @@ func (d *Directory) openSASL(ctx context.Context, dc joinlogic.DCInfo, addr stri
 		case ctx.Err() != nil:
 			raw.Close()
 			return nil, "", fmt.Errorf("%w (%v)", ctx.Err(), err)
-		case kind == authKerberos && errors.Is(err, errKerberosUnavailable):
+		case kind == authKerberos && errors.Is(err, errKerberosUnavailable) && i+1 < len(kinds):
 			// Nothing was sent on raw yet: NTLM uses it.
 			d.log.InfoContext(ctx, "ldapdir: Kerberos not possible, binding with NTLM", "dc", dc.DCName, "addr", addr, "reason", err.Error())
 			continue
