@@ -188,6 +188,14 @@ func unjoin3(t *testing.T, dc *testdc.DC, d *daemon, name string, s ...syntax) {
 	if code = returnCode(t, code, err); code != codeSuccess {
 		t.Fatalf("NetrUnjoinDomain3: %#x", code)
 	}
+	checkUnjoined(t, dc, d, name)
+}
+
+// checkUnjoined verifies everything an unjoin with NETSETUP_ACCT_DELETE
+// leaves behind: the account disabled (not deleted), the keytab removed,
+// the host unjoined, the saved membership without the domain or password.
+func checkUnjoined(t *testing.T, dc *testdc.DC, d *daemon, name string) {
+	t.Helper()
 	e := computer(t, dc, name)
 	if e == nil {
 		t.Fatalf("the account %s$ is gone; NETSETUP_ACCT_DELETE disables it", name)
@@ -198,8 +206,18 @@ func unjoin3(t *testing.T, dc *testdc.DC, d *daemon, name string, s ...syntax) {
 	if _, err := os.Stat(filepath.Join(d.stateDir, "krb5.keytab")); !os.IsNotExist(err) {
 		t.Errorf("keytab still there after unjoin: %v", err)
 	}
-	if _, status := joinInfo(t, d); status == wkssvc.NetSetupJoinStatusDomainName {
-		t.Errorf("still reported as a domain member after unjoin")
+	if got, status := joinInfo(t, d); status != wkssvc.NetSetupJoinStatusUnjoined || got != "" {
+		t.Errorf("membership after unjoin %q %v, want unjoined", got, status)
+	}
+	// The saved membership no longer names the domain.
+	saved, err := os.ReadFile(filepath.Join(d.stateDir, "membership.json"))
+	if err != nil {
+		t.Fatalf("membership file after unjoin: %v", err)
+	}
+	for _, field := range []string{`"domain_fqdn"`, `"domain_sid"`, `"domain_netbios"`, `"password"`} {
+		if strings.Contains(string(saved), field) {
+			t.Errorf("membership file after unjoin still holds %s: %s", field, saved)
+		}
 	}
 }
 
@@ -290,9 +308,7 @@ func TestDomainJoinImpacket(t *testing.T) {
 			if err != nil || parseKV(out)["code"] != "0x00000000" {
 				t.Fatalf("impacket NetrUnjoinDomain3: %v\n%s", err, out)
 			}
-			if e := computer(t, dc, name); e == nil {
-				t.Fatal("account deleted instead of disabled")
-			}
+			checkUnjoined(t, dc, d, name)
 			checkTransport(t, s, d)
 		})
 	}
@@ -321,6 +337,7 @@ func TestDomainJoinWkst(t *testing.T) {
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Fatalf("wkst unjoin --method %s: %v\n%s", method, err, out)
 				}
+				checkUnjoined(t, dc, d, name)
 			}
 			checkTransport(t, s, d)
 		})

@@ -103,7 +103,11 @@ func getInfoLevels(t *testing.T, s syntax) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("GetJoinInformation as non-admin: return %#x name %q type %v", resp.Return, resp.NameBuffer, resp.BufferType)
+	// MS-WKST 3.2.1.1: authenticated users may query; the answer is the
+	// same as an administrator's.
+	if resp.Return != 0 || resp.NameBuffer != "WORKGROUP" || resp.BufferType != wkssvc.NetSetupJoinStatusWorkgroupName {
+		t.Errorf("GetJoinInformation as non-admin = %+v, want WORKGROUP", resp)
+	}
 	resp, err = admin.cli.GetJoinInformation(admin.ctx, &wkssvc.GetJoinInformationRequest{})
 	if err != nil {
 		t.Fatal(err)

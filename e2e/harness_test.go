@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wkssvcd/wkssvcd/internal/testdc"
+	"github.com/wkssvcd/wkssvcd/internal/testenv"
 	"github.com/wkssvcd/wkssvcd/internal/testnet"
 )
 
@@ -46,9 +47,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("WKSSVCD_E2E") != "1" {
-		fmt.Println("e2e: not run: these tests need root, loopback addresses and real peers; run them with `sudo ./scripts/test`, which sets WKSSVCD_E2E=1")
-		os.Exit(0)
+	if os.Getenv(testdc.E2EEnv) != "1" {
+		// Never "ok" for a run that tested nothing.
+		fmt.Fprintln(os.Stderr, "FAIL: e2e: not run: these tests need root, the loopback addresses of internal/testnet, "+
+			"Samba, smbclient and impacket; run `sudo ./scripts/test` (it installs them and sets "+testdc.E2EEnv+"=1), "+
+			"or set "+testdc.E2EEnv+"=1 where all of them are present")
+		os.Exit(1)
 	}
 	dir, err := os.MkdirTemp("", "wkssvcd-e2e-bin")
 	if err != nil {
@@ -84,14 +88,8 @@ func requireE2E(t *testing.T) {
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	if os.Geteuid() != 0 {
-		t.Fatal("e2e tests need root (port 445)")
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(daemonAddr, "0"))
-	if err != nil {
-		t.Fatalf("loopback address %s is missing (scripts/test adds it): %v", daemonAddr, err)
-	}
-	l.Close()
+	testenv.Root(t, "the daemon binds port 445")
+	testenv.Addr(t, daemonAddr)
 }
 
 // daemon is a running wkssvcd process.
@@ -204,20 +202,26 @@ func run(t *testing.T, timeout time.Duration, name string, args ...string) (stri
 // python runs an impacket script from testdata with /usr/bin/python3.
 func python(t *testing.T, script string, args ...string) (string, error) {
 	t.Helper()
-	if _, err := os.Stat(pythonPath); err != nil {
-		t.Fatalf("%s missing (scripts/test installs python3-impacket): %v", pythonPath, err)
-	}
+	testenv.Impacket(t)
 	return run(t, 60*time.Second, pythonPath, append([]string{filepath.Join("testdata", script)}, args...)...)
 }
 
 // lookPath fails the test when a peer binary is missing.
 func lookPath(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not installed (scripts/test installs it): %v", name, err)
+	pkg, ok := debianPackage[name]
+	if !ok {
+		t.Fatalf("lookPath: no Debian package known for %s", name)
 	}
-	return p
+	return testenv.Tool(t, name, pkg)
+}
+
+// debianPackage names the package that installs each peer program.
+var debianPackage = map[string]string{
+	"net": "samba-common-bin", "rpcclient": "smbclient", "smbclient": "smbclient",
+	"unshare": "util-linux", "kinit": "krb5-user", "klist": "krb5-user", "ldapsearch": "ldap-utils",
+	"ndrdump": "samba-testsuite", "ldbsearch": "ldb-tools", "samba-tool": "samba-common-bin", "openssl": "openssl",
+	"docker-compose": "docker-compose",
 }
 
 // lines returns the lines of s that contain sub.

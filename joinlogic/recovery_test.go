@@ -56,8 +56,11 @@ func TestFileJournal(t *testing.T) {
 	if err := j.Clear(ctx); err != nil {
 		t.Fatalf("second Clear: %v", err)
 	}
-	if _, ok, _ := j.Load(); ok {
-		t.Fatal("intent survived Clear")
+	if _, ok, err := j.Load(); ok || err != nil {
+		t.Fatalf("after Clear: intent present %v, err %v", ok, err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("intent file still there after Clear: %v", err)
 	}
 	// An invalid intent is refused before it is written.
 	bad := in

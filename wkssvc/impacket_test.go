@@ -3,7 +3,7 @@ package wkssvc
 import (
 	"context"
 	"encoding/json"
-	"os"
+	"github.com/wkssvcd/wkssvcd/internal/testenv"
 	"os/exec"
 	"strings"
 	"testing"
@@ -55,12 +55,7 @@ print(json.dumps(out))
 
 func runImpacket(t *testing.T, binding, maxFrag string) map[string]map[string]any {
 	t.Helper()
-	if _, err := os.Stat(impacketPython); err != nil {
-		t.Skipf("%s not found: impacket interop test skipped", impacketPython)
-	}
-	if err := exec.Command(impacketPython, "-c", "import impacket.dcerpc.v5.wkst").Run(); err != nil {
-		t.Skipf("impacket is not importable by %s: interop test skipped", impacketPython)
-	}
+	testenv.Impacket(t, "impacket.dcerpc.v5.wkst")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, impacketPython, "-c", impacketScript, binding, maxFrag)

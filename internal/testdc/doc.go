@@ -8,7 +8,7 @@
 // /run/samba or /var/lib/samba, and it stops only the processes it started,
 // by their process id. It needs root, the samba and samba-tool binaries, and
 // the address on an interface (scripts/test adds it to lo).
-// Without them, Start skips the test, or fails it when WKSSVCD_E2E=1.
+// Without them, Start fails the test, saying what to install (never a skip).
 //
 // Relay forwards one of the controller's TCP ports and can cut it off and
 // bring it back in microseconds, for fault injection without restarting

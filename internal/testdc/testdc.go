@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/wkssvcd/wkssvcd/internal/testenv"
 	"io"
 	"net"
 	"os"
@@ -44,8 +45,9 @@ func Addr() string { return testnet.DC() }
 // internal/testnet: 127.0.0.6 unless $WKSSVCD_TEST_NET moves it).
 func NoTLSAddr() string { return testnet.DCNoTLS() }
 
-// E2EEnv is the environment variable that turns a missing prerequisite
-// (root, samba, 127.0.0.2) from a skipped test into a failed one.
+// E2EEnv is the environment variable scripts/test sets for the
+// end-to-end tests. A missing prerequisite (root, samba, the address)
+// fails a test whether or not it is set.
 const E2EEnv = "WKSSVCD_E2E"
 
 // Options tune Start.
@@ -193,12 +195,11 @@ func Start(t testing.TB, opts Options) *DC {
 	return dc
 }
 
+// unavailable fails t: a test that needs the controller never passes
+// without one.
 func unavailable(t testing.TB, msg string) {
 	t.Helper()
-	if os.Getenv(E2EEnv) == "1" {
-		t.Fatalf("testdc: %s (required because %s=1)", msg, E2EEnv)
-	}
-	t.Skipf("testdc: %s; set %s=1 to make this a failure", msg, E2EEnv)
+	testenv.Missing(t, "testdc: "+msg, "install samba samba-ad-dc samba-ad-provision and add the test addresses")
 }
 
 // addr is the address of the controller opts describe.

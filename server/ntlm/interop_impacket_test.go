@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"github.com/wkssvcd/wkssvcd/internal/testenv"
 	"os/exec"
 	"strings"
 	"testing"
@@ -20,9 +21,7 @@ const impacketPython = "/usr/bin/python3"
 
 func requireImpacket(t *testing.T) {
 	t.Helper()
-	if err := exec.Command(impacketPython, "-c", "import impacket.ntlm").Run(); err != nil {
-		t.Skipf("%s cannot import impacket (%v); impacket interop not tested", impacketPython, err)
-	}
+	testenv.Impacket(t, "impacket.ntlm")
 }
 
 type impacketResult struct {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"github.com/wkssvcd/wkssvcd/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -33,8 +34,9 @@ type sambaClient struct {
 
 func newSambaClient(t *testing.T, protocol, user, pass, domain string) *sambaClient {
 	t.Helper()
-	if err := exec.Command(ntlmAuthPath, "--version").Run(); err != nil {
-		t.Skipf("%s not usable (%v); Samba interop not tested", ntlmAuthPath, err)
+	testenv.Tool(t, ntlmAuthPath, "winbind")
+	if out, err := exec.Command(ntlmAuthPath, "--version").CombinedOutput(); err != nil {
+		t.Fatalf("%s --version: %v\n%s", ntlmAuthPath, err, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	c := &sambaClient{cancel: cancel}

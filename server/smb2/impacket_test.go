@@ -4,7 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
+	"github.com/wkssvcd/wkssvcd/internal/testenv"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -21,13 +21,7 @@ type impacketResult struct {
 
 func runImpacket(t *testing.T, ts *testServer, dialect uint16, user, password, pipe, share string) impacketResult {
 	t.Helper()
-	const py = "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Skip("impacket tests need /usr/bin/python3 with impacket installed")
-	}
-	if err := exec.Command(py, "-c", "import impacket.smbconnection").Run(); err != nil {
-		t.Skip("impacket is not importable by /usr/bin/python3")
-	}
+	py := testenv.Impacket(t)
 	cmd := exec.Command(py, "testdata/impacket_client.py", strconv.Itoa(ts.addr.Port),
 		fmt.Sprintf("%x", dialect), user, password, testDomain, pipe, share)
 	out, err := cmd.Output()

@@ -2,6 +2,7 @@ package smb2
 
 import (
 	"context"
+	"github.com/wkssvcd/wkssvcd/internal/testenv"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -11,10 +12,7 @@ import (
 
 func runSmbclient(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	path, err := exec.LookPath("smbclient")
-	if err != nil {
-		t.Skip("smbclient is not installed")
-	}
+	path := testenv.Tool(t, "smbclient", "smbclient")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()

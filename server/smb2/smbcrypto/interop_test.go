@@ -5,7 +5,7 @@ import (
 	"crypto/aes"
 	"encoding/hex"
 	"encoding/json"
-	"os"
+	"github.com/wkssvcd/wkssvcd/internal/testenv"
 	"os/exec"
 	"strings"
 	"testing"
@@ -147,16 +147,10 @@ func TestImpacketPinned(t *testing.T) {
 	checkImpacketVectors(t, pinnedImpacketVectors)
 }
 
-// runImpacket runs the interop script, skipping the test when impacket is
-// not available.
+// runImpacket runs the interop script; a missing impacket fails the test.
 func runImpacket(t *testing.T, args ...string) []byte {
 	t.Helper()
-	if _, err := os.Stat(impacketPython); err != nil {
-		t.Skipf("%s not found: impacket interop skipped", impacketPython)
-	}
-	if err := exec.Command(impacketPython, "-c", "import impacket.smb3, Cryptodome").Run(); err != nil {
-		t.Skipf("impacket is not importable by %s (%v): interop skipped", impacketPython, err)
-	}
+	testenv.Impacket(t, "impacket.smb3", "Cryptodome")
 	cmd := exec.Command(impacketPython, append([]string{"testdata/impacket_interop.py"}, args...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
