@@ -159,6 +159,17 @@ func TestParseTransformHeaderRejects(t *testing.T) {
 			t.Errorf("Decrypt %s: %v", name, err)
 		}
 	}
+	// A header alone, consistent in every field (flags 1, OriginalMessageSize
+	// 0): MS-SMB2 3.3.5.2.1.1 requires a message longer than the header.
+	// Found by fuzzing; testdata/fuzz/FuzzParseTransformHeader keeps it.
+	empty := bytes.Clone(good[:TransformHeaderSize])
+	binary.LittleEndian.PutUint32(empty[36:], 0)
+	if _, err := ParseTransformHeader(empty); !errors.Is(err, ErrMalformedTransform) {
+		t.Errorf("52-byte header with OriginalMessageSize 0: %v", err)
+	}
+	if _, err := Decrypt(aead, empty); !errors.Is(err, ErrMalformedTransform) {
+		t.Errorf("Decrypt of a 52-byte header with OriginalMessageSize 0: %v", err)
+	}
 	// Reserved is ignored by the header checks (MS-SMB2 2.2.41: "the server
 	// MUST ignore it"), though the AEAD still authenticates it.
 	if _, err := ParseTransformHeader(mod(func(b []byte) { b[40] = 0xff })); err != nil {
