@@ -12,9 +12,13 @@ import (
 const errorAccessDenied = 5
 
 // NetrWkstaGetInfo with go-msrpc at every dialect, signed, and with SMB3
-// encryption where the dialect has it; at NDR and NDR64.
+// encryption where the dialect has it; at NDR and NDR64; through the
+// recording proxy: the signatures and the encryption are checked on the
+// wire, not only by the client (go-smb2 accepts signed plaintext answers to
+// encrypted requests).
 func TestGoMSRPCGetInfoEveryDialect(t *testing.T) {
 	d := startDaemon(t)
+	tap := startTap(t, d)
 	cases := []struct {
 		name    string
 		dialect smb2.Dialect
@@ -33,10 +37,12 @@ func TestGoMSRPCGetInfoEveryDialect(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			eachSyntax(t, func(t *testing.T, s syntax) {
-				c, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, tc.dialect, tc.seal, s)
+				before := tap.Stats()
+				c, err := dialMSRPC(t, tapHost, adminUser, adminPass, tc.dialect, tc.seal, s)
 				if err != nil {
 					t.Fatalf("dial: %v", err)
 				}
+				defer expectWire(t, tap, before, tc.seal)
 				resp, err := c.cli.GetInfo(c.ctx, &wkssvc.GetInfoRequest{ServerName: `\\` + daemonAddr, Level: 100})
 				if err != nil {
 					t.Fatalf("GetInfo: %v", err)

@@ -18,15 +18,19 @@ func parseKV(out string) map[string]string {
 
 // NetrWkstaGetInfo with impacket 0.10 at each dialect it can speak, at
 // NDR and NDR64; 3.0 means AES-128-CCM encryption, since impacket turns
-// it on whenever the server offers it.
+// it on whenever the server offers it. The recording proxy checks
+// signatures and encryption on the wire.
 func TestImpacketGetInfo(t *testing.T) {
-	startDaemon(t)
+	d := startDaemon(t)
+	tap := startTap(t, d)
 	for _, tc := range []struct{ dialect, wire string }{
 		{"2.0.2", "0x202"}, {"2.1", "0x210"}, {"3.0", "0x300"},
 	} {
 		t.Run(tc.dialect, func(t *testing.T) {
 			eachSyntax(t, func(t *testing.T, s syntax) {
-				out, err := python(t, "impacket_getinfo.py", daemonAddr, "445", tc.dialect, adminUser, adminPass, "100", s.String())
+				before := tap.Stats()
+				out, err := python(t, "impacket_getinfo.py", tapHost, "445", tc.dialect, adminUser, adminPass, "100", s.String())
+				expectWire(t, tap, before, tc.dialect == "3.0")
 				if err != nil {
 					t.Fatalf("impacket: %v\n%s", err, out)
 				}

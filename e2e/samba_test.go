@@ -25,16 +25,32 @@ func protocolOptions(p string) []string {
 	return []string{"--option=client min protocol=" + p, "--option=client max protocol=" + p}
 }
 
-// rpcclient -c wkssvc_wkstagetinfo at every dialect.
+// rpcclient -c wkssvc_wkstagetinfo at every dialect, signed, and with
+// SMB3 encryption required where the dialect has it, through the recording
+// proxy that checks signatures and encryption on the wire.
 func TestRpcclientWkstaGetInfo(t *testing.T) {
-	startDaemon(t)
+	d := startDaemon(t)
+	tap := startTap(t, d)
 	bin := lookPath(t, "rpcclient")
 	conf := sambaConf(t)
+	var cases []string
 	for _, p := range sambaDialects {
-		t.Run(p, func(t *testing.T) {
+		cases = append(cases, p)
+		if strings.HasPrefix(p, "SMB3") {
+			cases = append(cases, p+"/encrypted")
+		}
+	}
+	for _, c := range cases {
+		t.Run(c, func(t *testing.T) {
+			p, encrypted := strings.CutSuffix(c, "/encrypted")
 			// rpcclient prints the decoded answer only at debug level 10.
-			args := append([]string{"-d", "10", "-s", conf, "-U", adminUser + "%" + adminPass, daemonAddr, "-c", "wkssvc_wkstagetinfo"}, protocolOptions(p)...)
+			args := append([]string{"-d", "10", "-s", conf, "-U", adminUser + "%" + adminPass, tapHost, "-c", "wkssvc_wkstagetinfo"}, protocolOptions(p)...)
+			if encrypted {
+				args = append(args, "--option=client smb encrypt=required")
+			}
+			before := tap.Stats()
 			out, err := run(t, 30*time.Second, bin, args...)
+			expectWire(t, tap, before, encrypted)
 			if err != nil {
 				t.Fatalf("rpcclient: %v\n%s", err, out)
 			}

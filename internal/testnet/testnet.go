@@ -22,6 +22,7 @@ const (
 	hostBench  = 5 // the join benchmark's own daemon (bench)
 	hostProbe  = 6 // source of the attack probes of the end-to-end tests
 	hostDC2    = 7 // a Samba AD DC without TLS (internal/testdc)
+	hostTap    = 8 // a recording proxy in front of the daemon under test (e2e, internal/smbtap)
 	hostRemote = 9 // routed to lo but never assigned: a "remote" host for Samba's net
 )
 
@@ -77,13 +78,17 @@ func Bench() string { return host(hostBench) }
 // be bound.
 func Probe() string { return host(hostProbe) }
 
+// Tap is the address of the recording proxy (internal/smbtap) that the
+// end-to-end tests put between real clients and the daemon (port 445).
+func Tap() string { return host(hostTap) }
+
 // Remote is an address routed to lo that is never assigned to an
 // interface: tools that treat this host's own addresses as "local" (Samba's
 // net) see it as another machine.
 func Remote() string { return host(hostRemote) }
 
 // Assigned lists the addresses that must be assigned to lo for the suite.
-func Assigned() []string { return []string{DC(), Daemon(), Peer(), Bench(), DCNoTLS()} }
+func Assigned() []string { return []string{DC(), Daemon(), Peer(), Bench(), DCNoTLS(), Tap()} }
 
 // Ports lists, for each assigned address, the TCP ports the suite listens
 // on there; something else listening on one of them makes the run fail.
@@ -94,6 +99,7 @@ func Ports() map[string][]int {
 		Daemon():  {445},
 		Peer():    {445},
 		Bench():   {445},
+		Tap():     {445},
 	}
 }
 

@@ -1,0 +1,513 @@
+// Package smbtap is a recording TCP proxy for SMB2/3 that tests put between
+// a real client (go-msrpc, impacket, Samba's tools) and the server under
+// test. It reads both directions of every connection and checks what the
+// server sends, independently of the server's own code:
+//
+//   - Encryption: a response to a request that came inside a TRANSFORM
+//     header (MS-SMB2 3.3.4.1.4) must itself be transform-wrapped, and so
+//     must every response of a session that the server marked
+//     SMB2_SESSION_FLAG_ENCRYPT_DATA. The proxy needs no key for this: a
+//     plaintext response whose MessageId it never saw in a plaintext
+//     request answers an encrypted one.
+//   - Signing: on an established, non-anonymous session every plaintext
+//     response but an interim one must carry SMB2_FLAGS_SIGNED and a valid
+//     signature (MS-SMB2 3.3.4.1.1; the server requires signing). The proxy
+//     derives the session's signing key itself from the NTLMv2 exchange it
+//     saw and the account's password (MS-NLMP 3.3.2, 3.4.5.1; MS-SMB2
+//     3.3.5.5.3, 3.1.4.2 with its own preauthentication hash), and checks
+//     HMAC-SHA256, AES-CMAC and AES-GMAC signatures with its own code.
+//
+// Every violation is recorded with the connection, command and MessageId;
+// Check fails the test with them. It is a test tool: the product never
+// imports it.
+package smbtap
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Stats counts what the proxy saw over all connections.
+type Stats struct {
+	Connections        int
+	EncryptedRequests  int // transform messages from clients
+	EncryptedResponses int // transform messages from the server
+	PlainResponses     int // plaintext response messages (compound elements)
+	SignedVerified     int // plaintext responses whose signature the proxy verified
+	Sessions           int // sessions whose signing key the proxy derived
+	Violations         []string
+}
+
+// Proxy forwards connections from its listener to a target address.
+type Proxy struct {
+	ln        net.Listener
+	target    string
+	passwords map[string]string // lower-case user name -> password
+
+	mu    sync.Mutex
+	stats Stats
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+// Start listens on listen (host:port) and forwards to target. passwords
+// maps user names (any case, without domain) to their passwords, so that
+// the proxy can derive signing keys. The proxy stops when the test ends.
+func Start(t testing.TB, listen, target string, passwords map[string]string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		t.Fatalf("smbtap: listen on %s: %v", listen, err)
+	}
+	p := &Proxy{ln: ln, target: target, passwords: map[string]string{}}
+	for u, pw := range passwords {
+		p.passwords[strings.ToLower(u)] = pw
+	}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Addr is the address clients connect to.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Close stops accepting, closes every connection and waits for them.
+func (p *Proxy) Close() {
+	p.ln.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// Stats returns a copy of the counts so far.
+func (p *Proxy) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Violations = append([]string(nil), s.Violations...)
+	return s
+}
+
+// Reset clears the counts and violations (between subtests).
+func (p *Proxy) Reset() {
+	p.mu.Lock()
+	p.stats = Stats{}
+	p.mu.Unlock()
+}
+
+// Check fails t with every violation recorded so far.
+func (p *Proxy) Check(t testing.TB) Stats {
+	t.Helper()
+	s := p.Stats()
+	for _, v := range s.Violations {
+		t.Errorf("on the wire: %s", v)
+	}
+	return s
+}
+
+func (p *Proxy) violation(format string, args ...any) {
+	p.mu.Lock()
+	p.stats.Violations = append(p.stats.Violations, fmt.Sprintf(format, args...))
+	p.mu.Unlock()
+}
+
+func (p *Proxy) count(f func(s *Stats)) {
+	p.mu.Lock()
+	f(&p.stats)
+	p.mu.Unlock()
+}
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.violation("cannot reach %s: %v", p.target, err)
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, s)
+		p.stats.Connections++
+		id := p.stats.Connections
+		p.mu.Unlock()
+		cs := newConnState(p, id)
+		p.wg.Add(2)
+		go func() {
+			defer p.wg.Done()
+			p.pump(c, s, cs.fromClient)
+			s.(*net.TCPConn).CloseWrite()
+		}()
+		go func() {
+			defer p.wg.Done()
+			p.pump(s, c, cs.fromServer)
+			c.Close()
+			s.Close()
+		}()
+	}
+}
+
+// pump copies src to dst one Direct TCP transport message (MS-SMB2 2.1)
+// at a time, handing each to inspect before it is forwarded, so the
+// request a response answers is always recorded first.
+func (p *Proxy) pump(src, dst net.Conn, inspect func([]byte)) {
+	var hdr [4]byte
+	for {
+		if _, err := io.ReadFull(src, hdr[:]); err != nil {
+			return
+		}
+		n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
+		buf := make([]byte, 4+n)
+		copy(buf, hdr[:])
+		if _, err := io.ReadFull(src, buf[4:]); err != nil {
+			return
+		}
+		if hdr[0] == 0 {
+			inspect(buf[4:])
+		}
+		if _, err := dst.Write(buf); err != nil {
+			return
+		}
+	}
+}
+
+// SMB2 constants (MS-SMB2 2.2.1, 2.2.3, 2.2.6).
+const (
+	hdrSize          = 64
+	flagResponse     = 0x00000001
+	flagAsync        = 0x00000002
+	flagRelated      = 0x00000004
+	flagSigned       = 0x00000008
+	cmdNegotiate     = 0x0000
+	cmdSessionSetup  = 0x0001
+	cmdLogoff        = 0x0002
+	cmdCancel        = 0x000C
+	statusSuccess    = 0x00000000
+	statusPending    = 0x00000103
+	statusMoreProc   = 0xC0000016
+	sessFlagIsGuest  = 0x0001
+	sessFlagIsNull   = 0x0002
+	sessFlagEncrypt  = 0x0004
+	secModeSignReq   = 0x0002
+	ctxSigning       = 0x0008
+	algHMACSHA256    = 0xFFFF // not on the wire: below 3.0
+	algAESCMAC       = 0x0001
+	algAESGMAC       = 0x0002
+	dialect300       = 0x0300
+	dialect311       = 0x0311
+	transformHdrSize = 52
+)
+
+var (
+	protoSMB2      = []byte{0xFE, 'S', 'M', 'B'}
+	protoTransform = []byte{0xFD, 'S', 'M', 'B'}
+)
+
+type request struct {
+	cmd       uint16
+	sessionID uint64
+	signed    bool
+}
+
+type session struct {
+	id          uint64
+	preauth     []byte // 3.1.1 preauthentication hash of this session's setup
+	signingKey  []byte
+	anonymous   bool
+	established bool
+	encryptData bool
+	loggedOff   bool
+	pendingAuth []byte // NTLM AUTHENTICATE of the setup in progress
+}
+
+// connState follows one connection.
+type connState struct {
+	p  *Proxy
+	id int
+
+	mu          sync.Mutex
+	dialect     uint16
+	signAlg     uint16
+	signReq     bool
+	connPreauth []byte
+	negReq      []byte
+	plainReqs   map[uint64]request // plaintext requests by MessageId, until answered
+	sessions    map[uint64]*session
+	setupByMsg  map[uint64]*session // SESSION_SETUP requests of new sessions, by MessageId
+}
+
+func newConnState(p *Proxy, id int) *connState {
+	return &connState{p: p, id: id, plainReqs: map[uint64]request{}, sessions: map[uint64]*session{}, setupByMsg: map[uint64]*session{}}
+}
+
+// elements splits a (compounded) SMB2 message into its elements, each with
+// its padding (the bytes a signature covers).
+func elements(b []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(b) > 0 {
+		if len(b) < hdrSize || !bytes.Equal(b[:4], protoSMB2) {
+			return nil, errors.New("not an SMB2 message")
+		}
+		next := binary.LittleEndian.Uint32(b[20:])
+		if next == 0 {
+			out = append(out, b)
+			break
+		}
+		if int(next) < hdrSize || int(next) > len(b) {
+			return nil, errors.New("bad NextCommand")
+		}
+		out = append(out, b[:next])
+		b = b[next:]
+	}
+	return out, nil
+}
+
+func (c *connState) fromClient(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if bytes.HasPrefix(b, protoTransform) {
+		c.p.count(func(s *Stats) { s.EncryptedRequests++ })
+		return
+	}
+	if !bytes.HasPrefix(b, protoSMB2) {
+		return // SMB1 negotiate
+	}
+	els, err := elements(b)
+	if err != nil {
+		c.p.violation("conn %d: client sent a malformed message: %v", c.id, err)
+		return
+	}
+	var prevSID uint64
+	for i, m := range els {
+		cmd := binary.LittleEndian.Uint16(m[12:])
+		flags := binary.LittleEndian.Uint32(m[16:])
+		msgID := binary.LittleEndian.Uint64(m[24:])
+		sid := binary.LittleEndian.Uint64(m[40:])
+		if i > 0 && flags&flagRelated != 0 {
+			sid = prevSID
+		}
+		prevSID = sid
+		if cmd == cmdCancel {
+			continue
+		}
+		c.plainReqs[msgID] = request{cmd: cmd, sessionID: sid, signed: flags&flagSigned != 0}
+		switch cmd {
+		case cmdNegotiate:
+			c.negReq = append([]byte(nil), m...)
+		case cmdSessionSetup:
+			c.sessionSetupRequest(m, msgID, sid)
+		case cmdLogoff:
+			if s := c.sessions[sid]; s != nil {
+				s.loggedOff = true
+			}
+		}
+	}
+}
+
+func (c *connState) sessionSetupRequest(m []byte, msgID, sid uint64) {
+	var s *session
+	if sid == 0 {
+		s = &session{preauth: c.connPreauth}
+		c.setupByMsg[msgID] = s
+	} else if s = c.sessions[sid]; s == nil || s.established {
+		// A re-authentication or binding keeps the keys of the first
+		// authentication; nothing to follow.
+		return
+	}
+	if c.dialect == dialect311 && s.preauth != nil {
+		s.preauth = preauthHash(s.preauth, m)
+	}
+	if len(m) >= hdrSize+16 {
+		off := int(binary.LittleEndian.Uint16(m[hdrSize+12:]))
+		n := int(binary.LittleEndian.Uint16(m[hdrSize+14:]))
+		if off >= hdrSize && off+n <= len(m) {
+			if i := bytes.Index(m[off:off+n], []byte("NTLMSSP\x00\x03\x00\x00\x00")); i >= 0 {
+				s.pendingAuth = append([]byte(nil), m[off+i:off+n]...)
+			}
+		}
+	}
+}
+
+func (c *connState) fromServer(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if bytes.HasPrefix(b, protoTransform) {
+		c.p.count(func(s *Stats) { s.EncryptedResponses++ })
+		if len(b) >= transformHdrSize {
+			sid := binary.LittleEndian.Uint64(b[44:])
+			if c.sessions[sid] == nil {
+				c.p.violation("conn %d: transform message for unknown session %#x", c.id, sid)
+			}
+		}
+		return
+	}
+	if !bytes.HasPrefix(b, protoSMB2) {
+		c.p.violation("conn %d: server sent a message that is neither SMB2 nor a transform: % x", c.id, b[:min(8, len(b))])
+		return
+	}
+	els, err := elements(b)
+	if err != nil {
+		c.p.violation("conn %d: server sent a malformed message: %v", c.id, err)
+		return
+	}
+	for _, m := range els {
+		c.response(m)
+	}
+}
+
+func (c *connState) response(m []byte) {
+	cmd := binary.LittleEndian.Uint16(m[12:])
+	flags := binary.LittleEndian.Uint32(m[16:])
+	status := binary.LittleEndian.Uint32(m[8:])
+	msgID := binary.LittleEndian.Uint64(m[24:])
+	sid := binary.LittleEndian.Uint64(m[40:])
+	c.p.count(func(s *Stats) { s.PlainResponses++ })
+	interim := flags&flagAsync != 0 && status == statusPending
+	req, seen := c.plainReqs[msgID]
+	if !seen {
+		c.p.violation("conn %d: plaintext response (command %#x, MessageId %d, status %#08x) to a request that was encrypted (MS-SMB2 3.3.4.1.4)",
+			c.id, cmd, msgID, status)
+		return
+	}
+	if !interim {
+		delete(c.plainReqs, msgID)
+	}
+	switch cmd {
+	case cmdNegotiate:
+		c.negotiateResponse(m)
+		return
+	case cmdSessionSetup:
+		if c.sessionSetupResponse(m, msgID, sid, status) {
+			return // the final response, checked in sessionSetupResponse
+		}
+	}
+	s := c.sessions[sid]
+	if s == nil || !s.established {
+		return
+	}
+	if s.encryptData && !interim {
+		c.p.violation("conn %d: plaintext response (command %#x, MessageId %d) on session %#x whose data must be encrypted",
+			c.id, cmd, msgID, sid)
+	}
+	if interim || s.anonymous || s.signingKey == nil {
+		return
+	}
+	mustSign := c.signReq || req.signed
+	signed := flags&flagSigned != 0
+	switch {
+	case signed:
+		c.verify(s, m, cmd, msgID)
+	case mustSign:
+		c.p.violation("conn %d: unsigned response (command %#x, MessageId %d, status %#08x) on signed session %#x (MS-SMB2 3.3.4.1.1)",
+			c.id, cmd, msgID, status, sid)
+	}
+}
+
+func (c *connState) verify(s *session, m []byte, cmd uint16, msgID uint64) {
+	if !verifySignature(c.signAlg, s.signingKey, m) {
+		c.p.violation("conn %d: bad signature on response (command %#x, MessageId %d) of session %#x", c.id, cmd, msgID, s.id)
+		return
+	}
+	c.p.count(func(st *Stats) { st.SignedVerified++ })
+}
+
+func (c *connState) negotiateResponse(m []byte) {
+	if len(m) < hdrSize+64 {
+		return
+	}
+	body := m[hdrSize:]
+	c.dialect = binary.LittleEndian.Uint16(body[4:])
+	c.signReq = binary.LittleEndian.Uint16(body[2:])&secModeSignReq != 0
+	c.signAlg = algAESCMAC
+	if c.dialect < dialect300 {
+		c.signAlg = algHMACSHA256
+	}
+	if c.dialect != dialect311 {
+		return
+	}
+	if c.negReq != nil {
+		c.connPreauth = preauthHash(preauthHash(make([]byte, 64), c.negReq), m)
+	}
+	// Negotiate contexts (MS-SMB2 2.2.4): the signing algorithm.
+	count := int(binary.LittleEndian.Uint16(body[6:]))
+	off := int(binary.LittleEndian.Uint32(body[60:]))
+	for i := 0; i < count && off+8 <= len(m); i++ {
+		typ := binary.LittleEndian.Uint16(m[off:])
+		n := int(binary.LittleEndian.Uint16(m[off+2:]))
+		if off+8+n > len(m) {
+			return
+		}
+		data := m[off+8 : off+8+n]
+		if typ == ctxSigning && n >= 4 {
+			c.signAlg = binary.LittleEndian.Uint16(data[2:])
+		}
+		off = (off + 8 + n + 7) &^ 7
+	}
+}
+
+// sessionSetupResponse follows the session's setup; it reports whether m
+// was the final response of a first authentication (checked here).
+func (c *connState) sessionSetupResponse(m []byte, msgID, sid uint64, status uint32) bool {
+	s := c.setupByMsg[msgID]
+	if s != nil {
+		delete(c.setupByMsg, msgID)
+		s.id = sid
+		if sid != 0 {
+			c.sessions[sid] = s
+		}
+	} else if s = c.sessions[sid]; s == nil || s.established {
+		return false
+	}
+	switch status {
+	case statusMoreProc:
+		if c.dialect == dialect311 && s.preauth != nil {
+			s.preauth = preauthHash(s.preauth, m)
+		}
+		return true
+	case statusSuccess:
+	default:
+		delete(c.sessions, sid)
+		return true
+	}
+	var flags uint16
+	if len(m) >= hdrSize+4 {
+		flags = binary.LittleEndian.Uint16(m[hdrSize+2:])
+	}
+	s.established = true
+	s.encryptData = flags&sessFlagEncrypt != 0
+	s.anonymous = flags&(sessFlagIsNull|sessFlagIsGuest) != 0
+	if s.anonymous {
+		return true
+	}
+	key, err := c.p.sessionKey(s.pendingAuth)
+	if err != nil {
+		c.p.violation("conn %d: session %#x: cannot derive its key: %v", c.id, sid, err)
+		return true
+	}
+	s.signingKey = signingKey(c.dialect, key, s.preauth)
+	c.p.count(func(st *Stats) { st.Sessions++ })
+	// MS-SMB2 3.3.5.5.3: at 3.x the final response is signed.
+	if binary.LittleEndian.Uint32(m[16:])&flagSigned == 0 {
+		if c.dialect >= dialect300 {
+			c.p.violation("conn %d: final SESSION_SETUP response of session %#x not signed", c.id, sid)
+		}
+		return true
+	}
+	c.verify(s, m, cmdSessionSetup, msgID)
+	return true
+}
