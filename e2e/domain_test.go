@@ -178,8 +178,9 @@ func unjoin3(t *testing.T, dc *testdc.DC, d *daemon, name string, s ...syntax) {
 	}
 	resp, err := c.cli.UnjoinDomain3(c.ctx, &wkssvc.UnjoinDomain3Request{
 		AccountName: testdc.Domain + `\` + testdc.AdminUser,
-		Password:    aesBlob(t, c.sessionKey(), testdc.AdminPassword),
-		Options:     optAcctDelete,
+		// The other MAC input order: the daemon accepts both.
+		Password: aesBlobOrder(t, c.sessionKey(), testdc.AdminPassword, "aead"),
+		Options:  optAcctDelete,
 	})
 	code := uint32(0)
 	if resp != nil {

@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,7 +16,7 @@ import (
 	"github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 	"github.com/oiweiwei/go-msrpc/smb2"
 
-	"github.com/wkssvcd/wkssvcd/crypto"
+	"github.com/wkssvcd/wkssvcd/internal/testenv"
 	"github.com/wkssvcd/wkssvcd/joinlogic"
 )
 
@@ -48,14 +51,43 @@ func wantWorkgroup(t *testing.T, d *daemon, name string) {
 	}
 }
 
-// aesBlob encrypts pw for NetrJoinDomain3 with key.
+// aesBlob encrypts pw for NetrJoinDomain3 with key. The blob comes from
+// crypto/testdata/joinpr_aes.py, an implementation of MS-WKST 2.2.5.19
+// written with Python's cryptography package that shares no code with the
+// daemon, so a join proves the daemon reads the specification's layout and
+// not merely its own. The MAC input order is the MS-WKST one.
 func aesBlob(t *testing.T, key []byte, pw string) *wkssvc.EncryptedUserPasswordAES {
 	t.Helper()
-	b, err := crypto.EncryptAES(key, pw, rand.Reader)
-	if err != nil {
+	return aesBlobOrder(t, key, pw, "wkst")
+}
+
+// aesBlobOrder is aesBlob with the MAC input order: "wkst" (MS-WKST
+// 2.2.5.19.4) or "aead" (MS-SAMR 3.2.2.4, MS-LSAD 5.1.5).
+func aesBlobOrder(t *testing.T, key []byte, pw, order string) *wkssvc.EncryptedUserPasswordAES {
+	t.Helper()
+	py := testenv.PythonModules(t, "python3-cryptography", "cryptography.hazmat.primitives.ciphers")
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
 		t.Fatal(err)
 	}
-	return &wkssvc.EncryptedUserPasswordAES{AuthData: b.AuthData[:], Salt: b.Salt[:], CipherLength: uint32(len(b.Cipher)), Cipher: b.Cipher}
+	req, _ := json.Marshal(map[string]string{"op": "seal", "key": hex.EncodeToString(key), "salt": hex.EncodeToString(salt),
+		"password": pw, "order": order, "pad": "pkcs7"})
+	cmd := exec.Command(py, filepath.Join("..", "crypto", "testdata", "joinpr_aes.py"))
+	cmd.Stdin = bytes.NewReader(append(req, '\n'))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("joinpr_aes.py: %v\n%s", err, out)
+	}
+	var r struct{ Auth, Salt, Cipher string }
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("joinpr_aes.py output %q: %v", out, err)
+	}
+	auth, _ := hex.DecodeString(r.Auth)
+	ct, _ := hex.DecodeString(r.Cipher)
+	if len(auth) != 64 || len(ct) == 0 || len(ct)%16 != 0 {
+		t.Fatalf("joinpr_aes.py blob: %q", out)
+	}
+	return &wkssvc.EncryptedUserPasswordAES{AuthData: auth, Salt: salt, CipherLength: uint32(len(ct)), Cipher: ct}
 }
 
 // returnCode is the method's return value: go-msrpc reports a non-zero one
