@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"github.com/wkssvcd/wkssvcd/internal/testenv"
 	"math/big"
 	"os"
 	"os/exec"
@@ -23,15 +24,7 @@ import (
 
 func ndrdumpPath(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("ndrdump")
-	if err != nil {
-		msg := "ndrdump is not installed (apt-get install samba-testsuite; scripts/test does it)"
-		if os.Getenv("WKSSVCD_E2E") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + "; set WKSSVCD_E2E=1 to make this a failure")
-	}
-	return p
+	return testenv.Tool(t, "ndrdump", "samba-testsuite")
 }
 
 var spaces = regexp.MustCompile(`\s+:\s+`)
