@@ -64,7 +64,8 @@ var rules = []rule{
 }
 
 // Packages that only tests and test tools may import.
-var testOnly = []string{module + "/e2e", module + "/internal/testdc", module + "/internal/testnet", module + "/internal/layering", module + "/internal/smbprobe"}
+var testOnly = []string{module + "/e2e", module + "/internal/testdc", module + "/internal/testnet", module + "/internal/layering", module + "/internal/smbprobe",
+	module + "/internal/testenv", module + "/internal/smbtap", module + "/internal/testreport"}
 
 // packages returns the module's package directories (relative, slash
 // separated) and their non-test imports.
