@@ -31,8 +31,6 @@ type signedCommand struct {
 	body func(id fileID) []byte
 	// prep runs (correctly signed) before the request.
 	prep func(r *rawClient, id fileID)
-	// unsignedOK: MS-SMB2 3.3.5.2.4 lets this command arrive unsigned.
-	unsignedOK bool
 	// noControl: no correctly signed control case (a re-authentication
 	// needs a whole security exchange; TestSigningRules covers it).
 	noControl bool
@@ -68,7 +66,7 @@ func signedCommands() []signedCommand {
 		}
 	}
 	return []signedCommand{
-		{name: "SESSION_SETUP", cmd: cmdSessionSetup, body: func(fileID) []byte { return sessionSetupBody([]byte("NTLMSSP\x00")) }, unsignedOK: true, noControl: true},
+		{name: "SESSION_SETUP", cmd: cmdSessionSetup, body: func(fileID) []byte { return sessionSetupBody([]byte("NTLMSSP\x00")) }, noControl: true},
 		{name: "LOGOFF", cmd: cmdLogoff, body: e},
 		{name: "TREE_CONNECT", cmd: cmdTreeConnect, body: func(fileID) []byte { return treeConnectBody(`\\testsrv\IPC$`) }},
 		{name: "TREE_DISCONNECT", cmd: cmdTreeDisconnect, body: e},
@@ -137,7 +135,8 @@ func setupSigned(t *testing.T, ts *testServer, dialect uint16, gmac bool, wantAl
 
 // TestSigningEnforcementTable sends every command, on a session whose
 // signing is required, with each signing algorithm, unsigned, with a bad
-// signature and signed with another session's key (MS-SMB2 3.3.5.2.4). Each
+// signature and signed with another session's key (MS-SMB2 3.3.5.2.4; a
+// re-authenticating SESSION_SETUP of a session that requires signing too). Each
 // is refused with STATUS_ACCESS_DENIED (an unsigned TREE_CONNECT at 3.1.1
 // disconnects, 3.3.5.7) and changes nothing: the session, tree and open
 // still work, and the pipe holds exactly what it held. The same request
@@ -149,7 +148,7 @@ func TestSigningEnforcementTable(t *testing.T) {
 			other, _ := setupSigned(t, ts, alg.dialect, alg.gmac, alg.alg)
 			for _, sc := range signedCommands() {
 				for _, variant := range []string{"valid", "unsigned", "bad", "otherkey"} {
-					if variant == "valid" && sc.noControl || variant == "unsigned" && sc.unsignedOK {
+					if variant == "valid" && sc.noControl {
 						continue
 					}
 					t.Run(fmt.Sprintf("%s/%s", sc.name, variant), func(t *testing.T) {
