@@ -65,7 +65,7 @@ var rules = []rule{
 
 // Packages that only tests and test tools may import.
 var testOnly = []string{module + "/e2e", module + "/internal/testdc", module + "/internal/testnet", module + "/internal/layering", module + "/internal/smbprobe",
-	module + "/internal/testenv", module + "/internal/smbtap", module + "/internal/testreport"}
+	module + "/internal/testenv", module + "/internal/smbtap", module + "/internal/testreport", module + "/internal/mutation"}
 
 // packages returns the module's package directories (relative, slash
 // separated) and their non-test imports.
@@ -200,7 +200,7 @@ func TestImportRules(t *testing.T) {
 func TestTestOnlyPackages(t *testing.T) {
 	pkgs := packages(t, root(t))
 	for pkg, imps := range pkgs {
-		if pkg == "e2e" || strings.HasPrefix(pkg, "internal/test") || pkg == "internal/layering" {
+		if pkg == "e2e" || strings.HasPrefix(pkg, "internal/test") || pkg == "internal/layering" || strings.HasPrefix(pkg, "internal/mutation") {
 			continue
 		}
 		for _, imp := range imps {
