@@ -96,7 +96,7 @@ var All = []Mutant{
 		Tests: []Run{signTable, smb2Unit}},
 	{ID: "smbcrypto-verify-always", Area: "signing",
 		What:  "Verify accepts any signature",
-		Edits: []Edit{{sign, `return subtle.ConstantTimeCompare(mac[:], msg[sigOffset:sigOffset+sigSize]) == 1`, `return true`}},
+		Edits: []Edit{{sign, `return subtle.ConstantTimeCompare(mac[:], msg[sigOffset:sigOffset+sigSize]) == 1`, `return ok || subtle.ConstantTimeCompare(mac[:], msg[sigOffset:sigOffset+sigSize]) == 1`}},
 		Tests: []Run{smbcUnit, signTable}},
 
 	// Encryption (MS-SMB2 3.3.4.1.4, 3.3.5.2.1.1, 3.3.5.2.9).
