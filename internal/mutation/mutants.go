@@ -181,7 +181,7 @@ var All = []Mutant{
 		Tests: []Run{dcerpcUnit}},
 	{ID: "dcerpc-reassembly-at-cap-refused", Area: "limit",
 		What:  "a single-fragment request of exactly --max-rpc-request bytes is refused",
-		Edits: []Edit{{assoc, `if len(q.Stub) > a.cfg.MaxReassembly {`, `if len(q.Stub) >= a.cfg.MaxReassembly {`}},
+		Edits: []Edit{{assoc, `if len(q.Stub) > a.cfg.MaxReassembly || (`, `if len(q.Stub) >= a.cfg.MaxReassembly || (`}},
 		Tests: []Run{dcerpcUnit}},
 	{ID: "smb2-max-compound-off-by-one", Area: "limit",
 		What:  "a compound of --max-compound + 1 requests is accepted",
