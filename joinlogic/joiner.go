@@ -13,6 +13,7 @@ import (
 	"unicode/utf16"
 
 	wkcrypto "github.com/wkssvcd/wkssvcd/crypto"
+	"github.com/wkssvcd/wkssvcd/internal/logsafe"
 )
 
 // ProtseqNamedPipe is the only RPC protocol sequence the join methods serve
@@ -368,8 +369,8 @@ func (j *Joiner) Join(ctx context.Context, r JoinRequest) Code {
 	if r.DomainName != nil {
 		domain = *r.DomainName
 	}
-	j.log.Log(ctx, resultLevel(c), "joinlogic: join", "method", r.Method, "domain", domain,
-		"options", fmt.Sprintf("0x%08x", r.Options), "caller", r.Caller.Domain+`\`+r.Caller.User, "result", c.String())
+	j.log.Log(ctx, resultLevel(c), "joinlogic: join", "method", r.Method, logsafe.String("domain", domain),
+		"options", fmt.Sprintf("0x%08x", r.Options), logsafe.String("caller", r.Caller.Domain+`\`+r.Caller.User), "result", c.String())
 	return c
 }
 
@@ -702,7 +703,7 @@ func firstNonEmpty(s ...string) string {
 func (j *Joiner) Unjoin(ctx context.Context, r UnjoinRequest) Code {
 	c := j.unjoin(ctx, r)
 	j.log.Log(ctx, resultLevel(c), "joinlogic: unjoin", "method", r.Method,
-		"options", fmt.Sprintf("0x%08x", r.Options), "caller", r.Caller.Domain+`\`+r.Caller.User, "result", c.String())
+		"options", fmt.Sprintf("0x%08x", r.Options), logsafe.String("caller", r.Caller.Domain+`\`+r.Caller.User), "result", c.String())
 	return c
 }
 

@@ -161,6 +161,11 @@ type LogonError struct {
 	Err error
 }
 
+// ReasonUnknownUser is the LogonError.Reason of a logon naming no known
+// account. The name is whatever the client typed (sometimes a password),
+// so it is logged at info level and rate-limited.
+const ReasonUnknownUser = "unknown user"
+
 func (e *LogonError) Error() string { return e.Err.Error() }
 
 func (e *LogonError) Unwrap() error { return e.Err }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wkssvcd/wkssvcd/internal/logsafe"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 	"github.com/wkssvcd/wkssvcd/server/spnego"
 )
@@ -347,7 +348,7 @@ func (c *Context) authenticate(msg []byte) error {
 		// Same work as for a wrong password, so timing does not tell
 		// unknown users apart.
 		_ = ntProofStr(ntowfv2([16]byte{}, user, domain), c.challenge.ServerChallenge[:], blob)
-		return fail("unknown user", errBadCredential)
+		return fail(ipc.ReasonUnknownUser, errBadCredential)
 	}
 	var responseKeyNT []byte
 	domains := []string{domain}
@@ -415,7 +416,7 @@ func (c *Context) authenticate(msg []byte) error {
 	c.negFlags = negFlags
 	c.ntlmMIC = micPresent
 	c.identity = ipc.Identity{User: acct.Name, Domain: domain, Admin: acct.Admin, Mechanism: MechanismName}
-	log.Info("ntlm: logon", "user", acct.Name, "domain", domain, "admin", acct.Admin)
+	log.Info("ntlm: logon", "user", acct.Name, logsafe.String("domain", domain), "admin", acct.Admin)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/wkssvcd/wkssvcd/internal/logsafe"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
 )
@@ -63,7 +64,7 @@ func (c *conn) handleCreate(req *request) (result, error) {
 		case errors.Is(err, ipc.ErrAccessDenied):
 			return errResult(statusAccessDenied), nil
 		}
-		c.log.Warn("pipe open failed", "pipe", name, "err", err)
+		c.log.Warn("pipe open failed", logsafe.String("pipe", name), "err", err)
 		return errResult(statusInsufficientResources), nil
 	}
 	var b [8]byte

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wkssvcd/wkssvcd/internal/logsafe"
 	"github.com/wkssvcd/wkssvcd/server/budget"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
@@ -167,6 +168,9 @@ type Server struct {
 	throttle *authThrottle  // nil when disabled
 	buffered *budget.Budget // MaxBuffered; each connection's budget is nested in it
 	refusals *logLimiter    // rate-limited logs of refused connections
+	// unknownUsers rate-limits the lines of logons naming no known
+	// account: one a minute per address.
+	unknownUsers *logsafe.Limiter
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -223,14 +227,15 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:       cfg,
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
-		perAddr:   make(map[netip.Addr]int),
-		refusals:  newLogLimiter(refusalLogInterval, time.Now),
-		buffered:  budget.New(int64(cfg.MaxBuffered), nil),
-		ctx:       ctx,
-		cancel:    cancel,
+		cfg:          cfg,
+		listeners:    make(map[net.Listener]struct{}),
+		conns:        make(map[*conn]struct{}),
+		perAddr:      make(map[netip.Addr]int),
+		refusals:     newLogLimiter(refusalLogInterval, time.Now),
+		unknownUsers: logsafe.NewLimiter(refusalLogInterval, cfg.AuthFailAddrs, nil),
+		buffered:     budget.New(int64(cfg.MaxBuffered), nil),
+		ctx:          ctx,
+		cancel:       cancel,
 	}
 	if cfg.AuthFailLimit > 0 {
 		s.throttle = newAuthThrottle(cfg.AuthFailLimit, cfg.AuthFailWindow, cfg.AuthFailAddrs, cfg.Logger)

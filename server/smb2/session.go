@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wkssvcd/wkssvcd/internal/logsafe"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
 )
@@ -184,7 +185,8 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 	}
 	s.state = sessionValid
 	c.authenticated = true // the handshake is complete (HandshakeTimeout)
-	c.log.Info("session established", "session", s.id, "user", id.User, "domain", id.Domain, "anonymous", s.identity.Anonymous, "dialect", dialectName(c.dialect))
+	c.log.Info("session established", "session", s.id, logsafe.String("user", id.User), logsafe.String("domain", id.Domain),
+		"anonymous", s.identity.Anonymous, "dialect", dialectName(c.dialect))
 	return result{body: encodeSessionSetupResponse(flags, out), forceSig: s.signingKey != nil, signWith: s}, nil
 }
 
@@ -340,13 +342,31 @@ func (c *conn) handleTreeDisconnect(req *request) (result, error) {
 // logLogonFailure writes the line an operator looks for after a failed
 // logon: the user and domain the client gave, its address (in c.log) and
 // the reason. Never the response or a hash.
+//
+// The user and domain are what the client sent: they are cut to
+// logsafe.MaxText characters. A logon naming no known account is logged
+// at info level, at most once a minute per remote address (with the
+// number of such logons not logged): the name is chosen by whoever
+// connects, and is sometimes a password typed into the wrong field.
 func (c *conn) logLogonFailure(session uint64, err error) {
 	var le *ipc.LogonError
-	if errors.As(err, &le) {
-		c.log.Warn("logon failed", "session", session, "user", le.User, "domain", le.Domain, "reason", le.Reason)
+	if !errors.As(err, &le) {
+		c.log.Warn("logon failed", "session", session, logsafe.String("reason", err.Error()))
 		return
 	}
-	c.log.Warn("logon failed", "session", session, "reason", err.Error())
+	if le.Reason == ipc.ReasonUnknownUser {
+		key := c.nc.RemoteAddr().String()
+		if k, ok := throttleKey(c.nc.RemoteAddr()); ok {
+			key = k.String()
+		}
+		c.srv.unknownUsers.Do(key, func(suppressed int) {
+			c.log.Info("logon failed", "session", session, logsafe.String("user", le.User), logsafe.String("domain", le.Domain),
+				"reason", le.Reason, "unknown_users_not_logged", suppressed)
+		})
+		return
+	}
+	c.log.Warn("logon failed", "session", session, logsafe.String("user", le.User), logsafe.String("domain", le.Domain),
+		logsafe.String("reason", le.Reason))
 }
 
 // dialectName renders a dialect revision as people write it: 0x0311 is
