@@ -117,6 +117,14 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 	t.Helper()
 	requireE2E(t)
 	d := &daemon{addr: net.JoinHostPort(daemonAddr, "445"), stateDir: t.TempDir(), done: make(chan struct{})}
+	for i := 0; i+1 < len(extra); i++ {
+		switch extra[i] {
+		case "--listen":
+			d.addr = extra[i+1]
+		case "--state-dir":
+			d.stateDir = extra[i+1]
+		}
+	}
 	args := []string{
 		"--listen", d.addr,
 		"--state-dir", d.stateDir,
@@ -125,11 +133,6 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 		"--admin", adminUser + ":" + adminPass,
 		"--user", plainUser + ":" + plainPass,
 		"--log-level", "debug",
-	}
-	for i := 0; i+1 < len(extra); i += 2 {
-		if extra[i] == "--listen" {
-			d.addr = extra[i+1]
-		}
 	}
 	args = append(args, extra...)
 	d.cmd = exec.Command(filepath.Join(binDir, "wkssvcd"), args...)

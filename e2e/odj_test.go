@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 
 	"github.com/wkssvcd/wkssvcd/internal/testdc"
 	"github.com/wkssvcd/wkssvcd/odj"
@@ -147,4 +148,97 @@ func TestProvisionWritesWhatTheDirectoryHolds(t *testing.T) {
 			e.GetAttributeValue("msDS-SupportedEncryptionTypes"), e.GetAttributeValues("servicePrincipalName"))
 	}
 	_ = context.Background()
+}
+
+// checkMember asks the daemon (NetrGetJoinInformation, go-msrpc) whether
+// it is a member of the test domain.
+func checkMember(t *testing.T, d *daemon) {
+	t.Helper()
+	got, status := joinInfo(t, d)
+	if got != testdc.Domain || status != wkssvc.NetSetupJoinStatusDomainName {
+		t.Fatalf("NetrGetJoinInformation: %q %v, want the domain %s", got, status, testdc.Domain)
+	}
+}
+
+// keyVersion reads msDS-KeyVersionNumber of NAME$.
+func keyVersion(t *testing.T, dc *testdc.DC, name string) int {
+	t.Helper()
+	res, err := ldapConn(t, dc).Search(ldap.NewSearchRequest(dc.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(sAMAccountName="+ldap.EscapeFilter(name+"$")+")", []string{"msDS-KeyVersionNumber"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("reading the key version of %s$: %v", name, err)
+	}
+	v, _ := strconv.Atoi(res.Entries[0].GetAttributeValue("msDS-KeyVersionNumber"))
+	return v
+}
+
+// Ours → ours across two hosts' state directories: host A's daemon runs
+// while its file is applied (the daemon applies it at once, no restart);
+// host B has no daemon and applies its own file; each refuses the other's.
+func TestOfflineJoinOursToOurs(t *testing.T) {
+	requireE2E(t)
+	dc := testdc.Start(t, testdc.Options{})
+	const a, b = "ODJHOSTA", "ODJHOSTB"
+	fa := mustProvision(t, dc, a)
+	fb := mustProvision(t, dc, b)
+
+	d := domainDaemon(t, dc, a)
+	if got, status := joinInfo(t, d); status == wkssvc.NetSetupJoinStatusDomainName {
+		t.Fatalf("host A starts joined to %s", got)
+	}
+	// B's file on A: refused by the daemon, nothing changes.
+	out, err := requestODJ(t, d.stateDir, a, "--loadfile", fb)
+	if err == nil || !strings.Contains(out, "is for the computer \""+b+"\"") {
+		t.Fatalf("B's file applied to A: %v\n%s", err, out)
+	}
+	out, err = requestODJ(t, d.stateDir, a, "--loadfile", fa)
+	if err != nil {
+		t.Fatalf("requestodj on host A: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "applied by the running daemon") {
+		t.Fatalf("not applied by the daemon:\n%s", out)
+	}
+	checkMember(t, d) // at once, no restart
+	if out, err := dc.Kinit(context.Background(), filepath.Join(d.stateDir, "krb5.keytab"), a+"$@"+testdc.Realm); err != nil {
+		t.Fatalf("kinit with host A's keytab: %v\n%s", err, out)
+	}
+	if !strings.Contains(d.Output(), "joinlogic: offline join") {
+		t.Errorf("the daemon did not log the offline join")
+	}
+
+	// Host B: no daemon; requestodj writes the state under the lock.
+	stateB := t.TempDir()
+	if out, err := requestODJ(t, stateB, b, "--loadfile", fa); err == nil {
+		t.Fatalf("A's file applied to B:\n%s", out)
+	}
+	assertNoState(t, stateB)
+	out, err = requestODJ(t, stateB, b, "--loadfile", fb)
+	if err != nil || !strings.Contains(out, "no daemon was running") {
+		t.Fatalf("requestodj on host B: %v\n%s", err, out)
+	}
+	if out, err := dc.Kinit(context.Background(), filepath.Join(stateB, "krb5.keytab"), b+"$@"+testdc.Realm); err != nil {
+		t.Fatalf("kinit with host B's keytab: %v\n%s", err, out)
+	}
+	// The same file again: already joined.
+	if out, err := requestODJ(t, stateB, b, "--loadfile", fb); err == nil || !strings.Contains(out, "NERR_SetupAlreadyJoined") {
+		t.Fatalf("second application: %v\n%s", err, out)
+	}
+	// B's daemon starts joined, and leaves the domain as after an online
+	// join (one daemon on the address at a time).
+	d.stop(t)
+	db := startDaemon(t, "--state-dir", stateB, "--netbios-name", b, "--dns-hostname", strings.ToLower(b)+"."+testdc.DNSDomain,
+		"--dns-server", dc.Addr, "--ldap-ca", dc.CAFile)
+	checkMember(t, db)
+	unjoin3(t, dc, db, b)
+}
+
+// assertNoState fails when the state directory holds a membership, a
+// keytab or offline join files.
+func assertNoState(t *testing.T, state string) {
+	t.Helper()
+	for _, f := range []string{"membership.json", "krb5.keytab", "offline-join", "offline-join.new", "membership.json.intent"} {
+		if _, err := os.Stat(filepath.Join(state, f)); err == nil {
+			t.Errorf("%s was written", f)
+		}
+	}
 }

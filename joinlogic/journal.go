@@ -65,6 +65,9 @@ type Intent struct {
 	Previous Membership `json:"previous"`
 	// Keytab tells whether the operation keeps a keytab in step.
 	Keytab bool `json:"keytab"`
+	// KVNO is the key version of an offline join's keytab (no controller
+	// is asked for it).
+	KVNO uint32 `json:"kvno,omitempty"`
 	// Started is when the intent was recorded.
 	Started time.Time `json:"started"`
 }
@@ -83,7 +86,7 @@ func (in Intent) LogValue() slog.Value {
 // validate checks what recovery relies on.
 func (in Intent) validate() error {
 	switch in.Op {
-	case IntentJoin:
+	case IntentJoin, IntentOfflineJoin:
 		if !in.Next.Joined() || in.Next.Password == "" {
 			return errors.New("join intent without the joined membership")
 		}

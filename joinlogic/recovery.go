@@ -27,7 +27,8 @@ import (
 //     the disabling modify was not applied and the machine stays joined;
 //     "invalid credentials" means it was (a disabled account's bind is
 //     refused), and the unjoin is finished locally.
-//   - operations without a directory write are finished locally.
+//   - operations without a directory write are finished locally, an
+//     offline join too (its intent holds the key version).
 //
 // Any other failure (the controller unreachable) leaves the intent in
 // place, to be retried.
@@ -206,6 +207,11 @@ func (j *Joiner) settle(ctx context.Context) (pending bool, err error) {
 		log.InfoContext(ctx, "joinlogic: recovery: finishing an interrupted local unjoin")
 		return j.finish(ctx, in, nil)
 	}
+	if in.Op == IntentOfflineJoin {
+		// Everything it needs is in the intent.
+		log.InfoContext(ctx, "joinlogic: recovery: finishing an interrupted offline join")
+		return j.finish(ctx, in, nil)
+	}
 	dir := j.cfg.Directory
 	if dir == nil {
 		// No directory, no way to ask: the intent cannot be settled.
@@ -277,6 +283,15 @@ func (j *Joiner) rollForward(ctx context.Context, in Intent, sess Session) error
 		}
 		if err != nil {
 			return err
+		}
+		if _, err := j.cfg.Keytab.Install(ctx, keytabEntries(in.Next, kvno)); err != nil {
+			return fmt.Errorf("joinlogic: recovery: installing keytab: %w", err)
+		}
+	}
+	if in.Op == IntentOfflineJoin && j.cfg.Keytab != nil && in.Keytab {
+		kvno := in.KVNO
+		if kvno == 0 {
+			kvno = DefaultOfflineKVNO
 		}
 		if _, err := j.cfg.Keytab.Install(ctx, keytabEntries(in.Next, kvno)); err != nil {
 			return fmt.Errorf("joinlogic: recovery: installing keytab: %w", err)

@@ -77,6 +77,23 @@ type Membership struct {
 	PasswordSetTime time.Time `json:"password_set_time,omitzero"`
 	// Workgroup is the workgroup name when not joined to a domain.
 	Workgroup string `json:"workgroup,omitempty"`
+
+	// The fields below are known after an offline join, whose file
+	// carries them (an online join leaves them empty).
+
+	// AccountSID and AccountRID identify the machine account;
+	// AccountGUID is its objectGUID.
+	AccountSID  string `json:"account_sid,omitempty"`
+	AccountRID  uint32 `json:"account_rid,omitempty"`
+	AccountGUID string `json:"account_guid,omitempty"`
+	// DCName, DCAddress and DCSite are the domain controller the
+	// provisioning used, a hint for the first contact.
+	DCName    string `json:"dc_name,omitempty"`
+	DCAddress string `json:"dc_address,omitempty"`
+	DCSite    string `json:"dc_site,omitempty"`
+	// OfflineJoinFile identifies the provisioning file an offline join
+	// applied ("sha256:" and the hex digest of its binary form).
+	OfflineJoinFile string `json:"offline_join_file,omitempty"`
 }
 
 // DefaultMembership is the state of a machine without a membership file:

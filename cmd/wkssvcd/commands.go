@@ -48,6 +48,7 @@ func commands() []*command {
 			run:     serve,
 		},
 		checkDCCommand(),
+		requestODJCommand(),
 		{
 			name:    "version",
 			summary: "print the version and exit (also --version)",
@@ -65,6 +66,9 @@ func commands() []*command {
 
 // env is what a run takes from the process; tests replace it.
 type env struct {
+	// stdin is standard input (requestodj --loadfile -); nil when there
+	// is none.
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	// hup delivers SIGHUP; nil when nothing reloads.

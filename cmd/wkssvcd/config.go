@@ -73,6 +73,9 @@ type config struct {
 
 	// Limits bound the resources one client can take.
 	Limits limits
+
+	// ODJ configures requestodj.
+	ODJ odjConfig
 }
 
 // fillDefaults computes the defaults that depend on the host or on other

@@ -16,6 +16,12 @@
 //     line; --print-config; the help.
 //   - accounts.go: local accounts from --admin-file, systemd credentials,
 //     the environment or a generated credential.
+//   - requestodj.go, odjapply.go: wkssvcd requestodj applies an offline
+//     domain join file (package odj) through joinlogic.ApplyOfflineJoin
+//     and keeps its DirectAccess parts in STATE-DIR/offline-join.
+//   - statelock.go, control.go: one process writes the state directory at
+//     a time (a flock); requestodj hands its file to a running daemon over
+//     a Unix socket in the state directory instead of writing beside it.
 //   - main.go: newDaemon wires the SMB front (server/smb2, server/ntlm),
 //     the RPC runtime (server/dcerpc), the interface adapters (wkssvc,
 //     server/srvsvc) and the join state machine (joinlogic with its LDAP

@@ -28,7 +28,7 @@ func main() {
 	// never kills the daemon.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	code := run(ctx, os.Args[1:], env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, hup: hup})
+	code := run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, hup: hup})
 	stop()
 	os.Exit(code)
 }
@@ -39,6 +39,7 @@ type daemon struct {
 	smb    *smb2.Server
 	joiner *joinlogic.Joiner
 	names  *joinlogic.FileNameStore
+	store  *joinlogic.Store
 }
 
 func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daemon, error) {
@@ -88,7 +89,7 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 	if err != nil {
 		return nil, err
 	}
-	return &daemon{smb: smb, joiner: joiner, names: names}, nil
+	return &daemon{smb: smb, joiner: joiner, names: names, store: store}, nil
 }
 
 // openStore opens the membership file in the state directory. A host with

@@ -44,10 +44,22 @@ func serve(ctx context.Context, inv *invocation) error {
 	live := &liveAccounts{}
 	live.store(accts)
 
+	// One writer of the state directory at a time (statelock.go).
+	lock, err := lockStateDir(cfg.StateDir)
+	if err != nil {
+		return fmt.Errorf("%w; is another wkssvcd running with --state-dir %s?", err, cfg.StateDir)
+	}
+	defer lock.release()
 	d, err := newDaemon(cfg, live, logger)
 	if err != nil {
 		return err
 	}
+	ctl, err := startODJControl(cfg, d, logger)
+	if err != nil {
+		d.joiner.Close()
+		return err
+	}
+	defer ctl.close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		d.joiner.Close()
