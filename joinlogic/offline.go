@@ -116,13 +116,13 @@ func (j *Joiner) applyOffline(ctx context.Context, o OfflineJoin) error {
 	dom := strings.ToLower(o.DomainDNS)
 	sam := name + "$"
 	next := Membership{
-		DomainNetBIOS:   strings.ToUpper(o.DomainNetBIOS),
-		DomainFQDN:      dom,
-		DomainSID:       o.DomainSID,
-		DomainGUID:      o.DomainGUID,
-		ForestFQDN:      strings.ToLower(firstNonEmpty(o.ForestDNS, dom)),
-		SiteName:        o.DC.ClientSite,
-		ClientName:      sam,
+		DomainNetBIOS: strings.ToUpper(o.DomainNetBIOS),
+		DomainFQDN:    dom,
+		DomainSID:     o.DomainSID,
+		DomainGUID:    o.DomainGUID,
+		ForestFQDN:    strings.ToLower(firstNonEmpty(o.ForestDNS, dom)),
+		SiteName:      o.DC.ClientSite,
+		ClientName:    sam,
 		// The account's dNSHostName as provisioning wrote it (djoin, Samba
 		// and wkst provision alike).
 		DNSHostName:     strings.ToLower(name) + "." + dom,

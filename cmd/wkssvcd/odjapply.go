@@ -296,12 +296,12 @@ func syncDir(dir string) error {
 // policyJSON renders the POLICY_PROVIDER parts of f for people and tools.
 func policyJSON(f *decodedFile) ([]byte, error) {
 	type value struct {
-		Key      string `json:"key"`
-		Name     string `json:"name"`
-		Type     uint32 `json:"type"`
-		TypeName string `json:"type_name"`
-		Data     string `json:"data_hex"`
-		Text     string `json:"text,omitempty"`
+		Key      string  `json:"key"`
+		Name     string  `json:"name"`
+		Type     uint32  `json:"type"`
+		TypeName string  `json:"type_name"`
+		Data     string  `json:"data_hex"`
+		Text     string  `json:"text,omitempty"`
 		Number   *uint64 `json:"number,omitempty"`
 	}
 	type list struct {
