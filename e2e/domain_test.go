@@ -111,7 +111,7 @@ func computer(t *testing.T, dc *testdc.DC, name string) *ldap.Entry {
 	t.Helper()
 	if !dc.TLS {
 		es := dc.MustSearch(t, "(sAMAccountName="+ldap.EscapeFilter(name+"$")+")",
-			"userAccountControl", "dNSHostName", "servicePrincipalName", "objectClass", "msDS-SupportedEncryptionTypes")
+			"userAccountControl", "dNSHostName", "servicePrincipalName", "objectClass", "msDS-SupportedEncryptionTypes", "operatingSystem", "operatingSystemVersion")
 		if len(es) == 0 {
 			return nil
 		}
@@ -119,7 +119,7 @@ func computer(t *testing.T, dc *testdc.DC, name string) *ldap.Entry {
 	}
 	res, err := ldapConn(t, dc).Search(ldap.NewSearchRequest(dc.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		"(sAMAccountName="+ldap.EscapeFilter(name+"$")+")",
-		[]string{"userAccountControl", "dNSHostName", "servicePrincipalName", "objectClass", "msDS-SupportedEncryptionTypes"}, nil))
+		[]string{"userAccountControl", "dNSHostName", "servicePrincipalName", "objectClass", "msDS-SupportedEncryptionTypes", "operatingSystem", "operatingSystemVersion"}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +153,13 @@ func checkJoined(t *testing.T, dc *testdc.DC, d *daemon, name, wantDN string) {
 		if !slices.ContainsFunc(spns, func(s string) bool { return strings.EqualFold(s, want) }) {
 			t.Errorf("servicePrincipalName lacks %s: %v", want, spns)
 		}
+	}
+	wantOS, wantVersion := expectedOS(t, d)
+	if got := e.GetAttributeValue("operatingSystem"); got != wantOS {
+		t.Errorf("operatingSystem %q, want %q", got, wantOS)
+	}
+	if got := e.GetAttributeValue("operatingSystemVersion"); got != wantVersion {
+		t.Errorf("operatingSystemVersion %q, want %q", got, wantVersion)
 	}
 	keytab := filepath.Join(d.stateDir, "krb5.keytab")
 	fi, err := os.Stat(keytab)
@@ -220,6 +227,49 @@ func checkUnjoined(t *testing.T, dc *testdc.DC, d *daemon, name string) {
 			t.Errorf("membership file after unjoin still holds %s: %s", field, saved)
 		}
 	}
+}
+
+// expectedOS is what the daemon writes to operatingSystem and
+// operatingSystemVersion: its --os-name and --os-version, else NAME and
+// VERSION_ID of /etc/os-release with the kernel release, read here
+// independently of the daemon.
+func expectedOS(t *testing.T, d *daemon) (string, string) {
+	t.Helper()
+	name, version := "", ""
+	for i, a := range d.cmd.Args {
+		if i+1 < len(d.cmd.Args) {
+			switch a {
+			case "--os-name":
+				name = d.cmd.Args[i+1]
+			case "--os-version":
+				version = d.cmd.Args[i+1]
+			}
+		}
+	}
+	b, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var osName, osVersion string
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "NAME="); ok {
+			osName = strings.Trim(v, `"`)
+		}
+		if v, ok := strings.CutPrefix(l, "VERSION_ID="); ok {
+			osVersion = strings.Trim(v, `"`)
+		}
+	}
+	k, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name == "" {
+		name = osName
+	}
+	if version == "" {
+		version = osVersion + " (" + strings.TrimSpace(string(k)) + ")"
+	}
+	return name, version
 }
 
 func computersDN(name string) string {
@@ -537,4 +587,41 @@ func TestValidateName(t *testing.T) {
 	if got := returnCodeAny(t, ret, err); got != codeSuccess {
 		t.Fatalf("non-administrator: %#x", got)
 	}
+}
+
+// The computer object as adcli and Samba write it: a single-label DNS
+// host name is joined as name.<domain> (the daemon warns at start), and
+// --os-name and --os-version give operatingSystem and
+// operatingSystemVersion.
+func TestDomainJoinComputerObject(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	const name = "WKOBJ"
+	d := startDaemon(t, "--netbios-name", name, "--dns-hostname", "wkshort", "--dns-server", dc.Addr,
+		"--os-name", "Lab OS", "--os-version", "1.0 (7)")
+	if !strings.Contains(d.Output(), "the DNS host name has no domain part") {
+		t.Errorf("no warning about the single-label DNS host name:\n%s", d.Output())
+	}
+	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate); code != 0 {
+		t.Fatalf("NetrJoinDomain3: %#x\n%s", code, d.Output())
+	}
+	e := computer(t, dc, name)
+	if e == nil {
+		t.Fatal("no computer object")
+	}
+	if got := e.GetAttributeValue("dNSHostName"); got != "wkshort."+testdc.DNSDomain {
+		t.Errorf("dNSHostName %q", got)
+	}
+	if spns := e.GetAttributeValues("servicePrincipalName"); !slices.Contains(spns, "HOST/wkshort."+testdc.DNSDomain) {
+		t.Errorf("servicePrincipalName %v", spns)
+	}
+	if e.GetAttributeValue("operatingSystem") != "Lab OS" || e.GetAttributeValue("operatingSystemVersion") != "1.0 (7)" {
+		t.Errorf("operatingSystem %q %q", e.GetAttributeValue("operatingSystem"), e.GetAttributeValue("operatingSystemVersion"))
+	}
+	// The keytab holds the qualified host/ name: a service ticket for it
+	// decrypts.
+	keytab := filepath.Join(d.stateDir, "krb5.keytab")
+	if out, err := dc.KinitServices(context.Background(), keytab, name+"$@"+testdc.Realm, "host/wkshort."+testdc.DNSDomain); err != nil {
+		t.Errorf("kvno host/wkshort.%s: %v\n%s", testdc.DNSDomain, err, out)
+	}
+	unjoin3(t, dc, d, name)
 }

@@ -75,3 +75,43 @@ func TestFailuresAreExplained(t *testing.T) {
 		t.Fatalf("validate record %v", recs)
 	}
 }
+
+func TestJoinedDNSHostName(t *testing.T) {
+	for _, c := range [][4]string{
+		{"", "WKS1", "example.test", "wks1.example.test"},
+		{"wkhost", "WKHOST", "Example.Test", "wkhost.example.test"},
+		{"wkhost.other.test", "WKHOST", "example.test", "wkhost.other.test"},
+		{"wkhost.example.test.", "WKHOST", "example.test", "wkhost.example.test"},
+		{"wkhost", "WKHOST", "", "wkhost"},
+	} {
+		if got := joinedDNSHostName(c[0], c[1], c[2]); got != c[3] {
+			t.Errorf("joinedDNSHostName(%q, %q, %q) = %q, want %q", c[0], c[1], c[2], got, c[3])
+		}
+	}
+}
+
+// A single-label DNS host name is joined as name.<domain>, as Samba does:
+// dNSHostName, the HOST/ SPN and the keytab's host/ principal all carry
+// the domain.
+func TestJoinQualifiesSingleLabelDNSName(t *testing.T) {
+	e := newFlow(t, func(c *Config) { c.DNSHostName = "wkshort" })
+	if c := e.j.Join(context.Background(), adminJoin(NETSETUP_JOIN_DOMAIN|NETSETUP_ACCT_CREATE)); c != NERR_Success {
+		t.Fatal(c)
+	}
+	acct := e.dir.account("WKS1$")
+	if acct.dnsHostName != "wkshort.example.test" || !slicesContains(acct.spns, "HOST/wkshort.example.test") {
+		t.Fatalf("dNSHostName %q, SPNs %v", acct.dnsHostName, acct.spns)
+	}
+	if m := e.store.m; m.DNSHostName != "wkshort.example.test" {
+		t.Fatalf("membership DNSHostName %q", m.DNSHostName)
+	}
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -93,9 +93,9 @@ type Config struct {
 	// (MS-WKST 3.2.4.16).
 	ComputerName string
 	// DNSHostName is the initial ComputerNameFQDN when Names is nil. A
-	// join writes it to dNSHostName and the DNS SPN. Default: the
-	// lower-cased NetBIOS name followed by "." and the DNS name of the
-	// domain being joined.
+	// join writes it to dNSHostName and the DNS SPN; a single label is
+	// followed by "." and the DNS name of the domain being joined, as
+	// Samba does. Default: the lower-cased NetBIOS name, so qualified.
 	DNSHostName string
 	// Store persists the membership. Required.
 	Store MembershipStore
@@ -565,13 +565,7 @@ func (j *Joiner) joinDomain(ctx context.Context, cur Membership, r JoinRequest, 
 
 	name := j.netbiosName()
 	sam := name + "$" // ComputerAccountString
-	dnsName := j.dnsHostName()
-	if dnsName == "" {
-		dnsName = strings.ToLower(name)
-		if info.DNSName != "" {
-			dnsName += "." + strings.ToLower(info.DNSName)
-		}
-	}
+	dnsName := joinedDNSHostName(j.dnsHostName(), name, firstNonEmpty(info.DNSName, dc.DomainDNS))
 
 	// Phase 2: the computer account, with the intent journaled just
 	// before its one directory write.

@@ -275,6 +275,24 @@ func hostNames(name, dnsName string) []string {
 	return []string{"HOST/" + dnsName, "HOST/" + name}
 }
 
+// joinedDNSHostName is the dNSHostName a join writes for the computer
+// named name (NetBIOS) into the domain whose DNS name is domain: the
+// configured ComputerNameFQDN when it is a fully qualified name, else its
+// single label (or the NetBIOS name in lower case) followed by the
+// domain's DNS name — what Samba's net ads join writes for a host whose
+// name has no domain part, so that HOST/ SPNs and Kerberos service names
+// are fully qualified.
+func joinedDNSHostName(configured, name, domain string) string {
+	h := strings.TrimSuffix(configured, ".")
+	if h == "" {
+		h = strings.ToLower(name)
+	}
+	if !strings.Contains(h, ".") && domain != "" {
+		h += "." + strings.ToLower(strings.TrimSuffix(domain, "."))
+	}
+	return h
+}
+
 // commitLocal is phase 3: the keytab of the account at the key version
 // kvno returns (asked only when a keytab is kept), installed last before
 // the membership so that every failure up to the save puts the previous

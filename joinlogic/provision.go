@@ -169,7 +169,8 @@ type MachineRequest struct {
 	// a random one.
 	DefaultPassword bool
 	// DNSHostName is the computer's dNSHostName. Default: the name in
-	// lower case, ".", the DNS name of the domain.
+	// lower case, ".", the DNS name of the domain; a single label is
+	// followed by the domain's DNS name too.
 	DNSHostName string
 	// Groups are groups (sAMAccountName or DN) the account is added to.
 	Groups []string
@@ -245,10 +246,7 @@ func (s *ProvisionSession) provision(ctx context.Context, r MachineRequest) (*Pr
 			return nil, nil, fmt.Errorf("%w: generating a machine password: %w", ERROR_INTERNAL_ERROR, err)
 		}
 	}
-	dnsName := r.DNSHostName
-	if dnsName == "" {
-		dnsName = strings.ToLower(name) + "." + ds.domainDNSName()
-	}
+	dnsName := joinedDNSHostName(r.DNSHostName, name, ds.domainDNSName())
 	if c := dnsMachineSyntax(dnsName); c != NERR_Success {
 		return nil, nil, fmt.Errorf("%w: DNS host name %q", c, dnsName)
 	}

@@ -111,10 +111,13 @@ func (c *config) fillDefaults(groups []string) error {
 		}
 		c.Workgroup = strings.ToUpper(c.Workgroup)
 	}
-	if has(groupDirectory) && c.DNSServer != "" {
-		if _, _, err := net.SplitHostPort(c.DNSServer); err != nil {
-			c.DNSServer = net.JoinHostPort(c.DNSServer, "53")
+	if has(groupDirectory) {
+		if c.DNSServer != "" {
+			if _, _, err := net.SplitHostPort(c.DNSServer); err != nil {
+				c.DNSServer = net.JoinHostPort(c.DNSServer, "53")
+			}
 		}
+		c.Directory.fillOSDefaults()
 	}
 	if has(groupAccounts) {
 		for _, a := range c.Admins {

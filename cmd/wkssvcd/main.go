@@ -47,6 +47,7 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 	if err != nil {
 		return nil, err
 	}
+	warnShortDNSName(names, logger)
 	store, err := openStore(cfg)
 	if err != nil {
 		return nil, err
