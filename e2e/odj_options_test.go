@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wkssvcd/wkssvcd/internal/testdc"
+)
+
+// The options of wkst provision against the test DC.
+
+func filePassword(t *testing.T, path string) string {
+	t.Helper()
+	pw, err := readJoin(t, path).Win7.MachinePassword.Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pw
+}
+
+// usnChanged reads the object's uSNChanged: any write to it raises it.
+func usnChanged(t *testing.T, dc *testdc.DC, name string) string {
+	t.Helper()
+	res, err := ldapConn(t, dc).Search(ldap.NewSearchRequest(dc.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(sAMAccountName="+ldap.EscapeFilter(name+"$")+")", []string{"uSNChanged"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("uSNChanged of %s$: %v", name, err)
+	}
+	return res.Entries[0].GetAttributeValue("uSNChanged")
+}
+
+// Without --reuse an existing account is NERR_UserExists and nothing
+// changes; with --reuse its password is reset, and the old file then fails
+// net rpc testjoin while the new one passes it.
+func TestProvisionReuse(t *testing.T) {
+	requireE2E(t)
+	dc := testdc.Start(t, testdc.Options{})
+	const name = "ODJREUSE"
+	old := mustProvision(t, dc, name)
+	oldPW := filePassword(t, old)
+	usn := usnChanged(t, dc, name)
+
+	again := filepath.Join(t.TempDir(), "again.txt")
+	out, err := wkstProvision(t, dc, "--machine", name, "--savefile", again)
+	if err == nil || !strings.Contains(out, "NERR_UserExists") {
+		t.Fatalf("provisioning an existing account without --reuse: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(again); err == nil {
+		t.Error("a file was written")
+	}
+	if got := usnChanged(t, dc, name); got != usn {
+		t.Errorf("the account was written (uSNChanged %s -> %s)", usn, got)
+	}
+	if err := machineBind(t, dc, name, oldPW); err != nil {
+		t.Errorf("the account lost its password: %v", err)
+	}
+
+	s := newSambaMember(t, dc, name)
+	if out, err := s.net(t, "offlinejoin", "requestodj", "loadfile="+old); err != nil {
+		t.Fatalf("requestodj of the first file: %v\n%s", err, out)
+	}
+	if out, ok := s.testjoin(t); !ok {
+		t.Fatalf("testjoin with the first file:\n%s", out)
+	}
+	out, err = wkstProvision(t, dc, "--machine", name, "--savefile", again, "--reuse")
+	if err != nil || !strings.Contains(out, name+": reset CN="+name) {
+		t.Fatalf("--reuse: %v\n%s", err, out)
+	}
+	if filePassword(t, again) == oldPW {
+		t.Fatal("--reuse kept the password")
+	}
+	if out, ok := s.testjoin(t); ok {
+		t.Fatalf("the old file still passes net rpc testjoin after --reuse:\n%s", out)
+	}
+	s2 := newSambaMember(t, dc, name)
+	if out, err := s2.net(t, "offlinejoin", "requestodj", "loadfile="+again); err != nil {
+		t.Fatalf("requestodj of the --reuse file: %v\n%s", err, out)
+	}
+	if out, ok := s2.testjoin(t); !ok {
+		t.Fatalf("testjoin with the --reuse file:\n%s", out)
+	}
+	if j := readJoin(t, again); j.Win7.Options != 2 {
+		t.Errorf("Options %d, want 2 (NETSETUP_PROVISION_REUSE_ACCOUNT)", j.Win7.Options)
+	}
+}
+
+// --machine-ou puts the account under the OU; a missing OU is
+// ERROR_FILE_NOT_FOUND with nothing created.
+func TestProvisionMachineOU(t *testing.T) {
+	requireE2E(t)
+	dc := testdc.Start(t, testdc.Options{})
+	ou := "OU=ODJ Clients," + dc.BaseDN
+	dc.CreateOU(t, ou)
+	mustProvision(t, dc, "ODJINOU", "--machine-ou", ou)
+	if e := computer(t, dc, "ODJINOU"); e == nil || !strings.EqualFold(e.DN, "CN=ODJINOU,"+ou) {
+		t.Fatalf("object %v, want it under %s", e, ou)
+	}
+	f := filepath.Join(t.TempDir(), "missing.txt")
+	out, err := wkstProvision(t, dc, "--machine", "ODJNOOU", "--savefile", f, "--machine-ou", "OU=Nowhere,"+dc.BaseDN)
+	if err == nil || !strings.Contains(out, "ERROR_FILE_NOT_FOUND") {
+		t.Fatalf("missing OU: %v\n%s", err, out)
+	}
+	if computer(t, dc, "ODJNOOU") != nil {
+		t.Error("an account was created for a missing OU")
+	}
+	if _, err := os.Stat(f); err == nil {
+		t.Error("a file was written")
+	}
+}
+
+// --default-password: the password is the name in lower case (Windows'
+// rule; Samba uses the name as typed), and the account takes it.
+func TestProvisionDefaultPassword(t *testing.T) {
+	requireE2E(t)
+	dc := testdc.Start(t, testdc.Options{})
+	f := mustProvision(t, dc, "OdjDefPw", "--default-password")
+	j := readJoin(t, f)
+	if pw := filePassword(t, f); pw != "odjdefpw" {
+		t.Fatalf("password %q, want the name in lower case", pw)
+	}
+	if err := machineBind(t, dc, "ODJDEFPW", "odjdefpw"); err != nil {
+		t.Fatalf("the account does not take the default password: %v", err)
+	}
+	if j.Win7.MachineName != "OdjDefPw" || j.Win7.Options != 4 {
+		t.Errorf("machine name %q, Options %d", j.Win7.MachineName, j.Win7.Options)
+	}
+}
+
+// --dc-name names the DC to use; one that is not a DC of the domain is
+// refused with nothing created.
+func TestProvisionDCName(t *testing.T) {
+	requireE2E(t)
+	dc := testdc.Start(t, testdc.Options{})
+	f := mustProvision(t, dc, "ODJDCNAME", "--dc-name", testdc.HostFQDN)
+	if w := readJoin(t, f).Win7; w.DCInfo.DCName != `\\`+testdc.HostFQDN {
+		t.Errorf("DC %s", w.DCInfo.DCName)
+	}
+	out, err := wkstProvision(t, dc, "--machine", "ODJBADDC", "--savefile", filepath.Join(t.TempDir(), "f"), "--dc-name", "nodc."+testdc.DNSDomain)
+	if err == nil || !(strings.Contains(out, "ERROR_NO_SUCH_DOMAIN") || strings.Contains(out, "ERROR_INVALID_DOMAIN_ROLE")) {
+		t.Fatalf("--dc-name of no DC: %v\n%s", err, out)
+	}
+	if computer(t, dc, "ODJBADDC") != nil {
+		t.Error("an account was created")
+	}
+}
+
+// --add-to-group makes the account a member (the DirectAccess guide's
+// manual step); a missing group takes the new account back.
+func TestProvisionAddToGroup(t *testing.T) {
+	requireE2E(t)
+	dc := testdc.Start(t, testdc.Options{})
+	const group = "DirectAccessClients"
+	dc.MustSambaTool(t, "group", "add", group)
+	t.Cleanup(func() { dc.SambaTool(context.Background(), "group", "delete", group) })
+	mustProvision(t, dc, "ODJGROUP", "--add-to-group", group)
+	res, err := ldapConn(t, dc).Search(ldap.NewSearchRequest(dc.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(sAMAccountName="+group+")", []string{"member"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatal(err)
+	}
+	if m := res.Entries[0].GetAttributeValues("member"); len(m) != 1 || !strings.EqualFold(m[0], computersDN("ODJGROUP")) {
+		t.Fatalf("members of %s: %v", group, m)
+	}
+	out, err := wkstProvision(t, dc, "--machine", "ODJNOGROUP", "--savefile", filepath.Join(t.TempDir(), "f"), "--add-to-group", "NoSuchGroup")
+	if err == nil || !strings.Contains(out, "NERR_GroupNotFound") {
+		t.Fatalf("missing group: %v\n%s", err, out)
+	}
+	if computer(t, dc, "ODJNOGROUP") != nil {
+		t.Error("the account of a failed provisioning was left behind")
+	}
+}
+
+// --machines-file provisions 20 computers in one LDAP session, one file
+// and one progress line each.
+func TestProvisionMachinesFile(t *testing.T) {
+	requireE2E(t)
+	dc := testdc.Start(t, testdc.Options{})
+	var names []string
+	for i := 1; i <= 20; i++ {
+		names = append(names, fmt.Sprintf("ODJBATCH%02d", i))
+	}
+	t.Cleanup(func() {
+		for _, n := range names {
+			deleteComputer(t, dc, n)
+		}
+	})
+	list := filepath.Join(t.TempDir(), "machines")
+	os.WriteFile(list, []byte("# pipeline batch\n"+strings.Join(names, "\n")+"\n"), 0o600)
+	outDir := filepath.Join(t.TempDir(), "files")
+	start := time.Now()
+	out, err := wkstProvision(t, dc, "--machines-file", list, "--savefile", outDir, "-v")
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("--machines-file: %v\n%s", err, out)
+	}
+	t.Logf("20 computers provisioned in %v (%v each)", took.Round(time.Millisecond), (took / 20).Round(time.Millisecond))
+	if n := strings.Count(out, "ldapdir: bound"); n != 1 {
+		t.Errorf("%d LDAP binds for 20 computers, want one session", n)
+	}
+	for i, n := range names {
+		if !strings.Contains(out, fmt.Sprintf("[%d/20] %s: created", i+1, n)) {
+			t.Errorf("no progress line for %s", n)
+		}
+		j := readJoin(t, filepath.Join(outDir, n+".txt"))
+		if j.Win7.MachineName != n || computer(t, dc, n) == nil {
+			t.Errorf("%s: file for %q", n, j.Win7.MachineName)
+		}
+	}
+	// A second run: every computer exists now, and no file is overwritten.
+	out, err = wkstProvision(t, dc, "--machines-file", list, "--savefile", outDir)
+	if err == nil || !strings.Contains(out, "exists; provisioning files are never overwritten") {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+}
