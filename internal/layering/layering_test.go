@@ -59,6 +59,8 @@ var rules = []rule{
 	{pkg: "cmd/wkst", says: "It keeps no local state: no keytab, no membership.", deny: cat(network, []string{module + "/wkssvc", module + "/joinlogic/keytab"})},
 	{pkg: "odj", says: "The package is pure: no I/O", deny: cat(everyPkg, ioPkgs)},
 	{pkg: "joinlogic/sysvol", says: "It reads only", deny: cat(network, []string{module + "/wkssvc", module + "/joinlogic/keytab", module + "/joinlogic/ldapdir"})},
+	{pkg: "internal/smbraw", says: "imports no other server package",
+		deny: network, allow: []string{module + "/server/smb2/smbcrypto"}},
 	{pkg: "bench", says: "it must not import or change the product packages",
 		deny: cat(network, []string{module + "/wkssvc", module + "/joinlogic", module + "/cmd/"}), allow: []string{module + "/joinlogic/keytab"}},
 }

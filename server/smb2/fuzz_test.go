@@ -302,7 +302,7 @@ func runSessionInput(t *testing.T, data []byte, out *[][]byte) {
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
-		r := &rawClient{t: t, c: client}
+		r := newRawClient(t, client)
 		for {
 			b, err := r.readFrame()
 			if err != nil {

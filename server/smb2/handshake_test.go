@@ -78,7 +78,7 @@ func TestMaxConnsPerAddr(t *testing.T) {
 			t.Fatalf("echo: %08x", h.Status)
 		}
 	}
-	held[0].c.Close()
+	held[0].Conn.Close()
 	for i := 0; ; i++ {
 		r := dialRawFrom(t, ts, "127.0.0.1")
 		r.writeFrame(r.build(cmdNegotiate, negotiateBody([]uint16{0x0210}, 0, 1, nil)))
@@ -111,7 +111,7 @@ func TestHandshakeTimeout(t *testing.T) {
 			case <-stop:
 				return
 			case <-time.After(50 * time.Millisecond):
-				if _, err := chatty.c.Write(keepAlive); err != nil {
+				if _, err := chatty.Conn.Write(keepAlive); err != nil {
 					return
 				}
 			}
@@ -143,7 +143,7 @@ func TestKeepAlivesDoNotResetIdle(t *testing.T) {
 	go func() {
 		for i := 0; i < 100; i++ {
 			time.Sleep(50 * time.Millisecond)
-			if _, err := r.c.Write(keepAlive); err != nil {
+			if _, err := r.Conn.Write(keepAlive); err != nil {
 				return
 			}
 		}
@@ -221,20 +221,20 @@ func (r *rawClient) firstLeg() (uint32, uint64) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	saved := r.sessionID
-	r.sessionID = 0
+	saved := r.SessionID
+	r.SessionID = 0
 	h, _ := r.call(cmdSessionSetup, sessionSetupBody(tok.Payload))
-	r.sessionID = saved
+	r.SessionID = saved
 	return h.Status, h.SessionID
 }
 
 // logoff ends session sid.
 func (r *rawClient) logoff(sid uint64) uint32 {
 	r.t.Helper()
-	saved := r.sessionID
-	r.sessionID = sid
+	saved := r.SessionID
+	r.SessionID = sid
 	h, _ := r.call(cmdLogoff, []byte{4, 0, 0, 0})
-	r.sessionID = saved
+	r.SessionID = saved
 	return h.Status
 }
 
@@ -303,7 +303,7 @@ func TestPendingLogonExpires(t *testing.T) {
 	if st, _ := gone.firstLeg(); st != statusMoreProcessingRequired {
 		t.Fatal(st)
 	}
-	gone.c.Close()
+	gone.Conn.Close()
 	var last uint32
 	for i := 0; i < 50; i++ {
 		n := dialRaw(t, ts)

@@ -77,12 +77,12 @@ func TestMaxSessions(t *testing.T) {
 	r := dialRaw(t, ts)
 	r.negotiate(smbcrypto.Dialect302)
 	for i := 0; i < 2; i++ {
-		r.sessionID, r.signKey, r.sign = 0, nil, false
+		r.SessionID, r.SignKey, r.Sign = 0, nil, false
 		if st := r.login(testUser, testPassword); st != statusSuccess {
 			t.Fatalf("session %d: %08x", i, st)
 		}
 	}
-	r.sessionID, r.signKey, r.sign = 0, nil, false
+	r.SessionID, r.SignKey, r.Sign = 0, nil, false
 	if st := r.login(testUser, testPassword); st != statusInsufficientResources {
 		t.Fatalf("third session: %08x", st)
 	}
@@ -143,13 +143,13 @@ func TestMaxCreditsBoundsWindow(t *testing.T) {
 		t.Fatalf("granted %d credits, want 8", h.Credit)
 	}
 	// MessageIds 1..8 are usable; 9 lies outside the window.
-	r.msgID = 9
+	r.MsgID = 9
 	r.writeFrame(r.build(cmdEcho, []byte{4, 0, 0, 0}))
 	r.expectClosed()
 
 	r = dialRaw(t, ts)
 	r.negotiate(smbcrypto.Dialect210)
-	r.msgID = 8
+	r.MsgID = 8
 	if h, _ := r.call(cmdEcho, []byte{4, 0, 0, 0}); h.Status != statusSuccess {
 		t.Fatalf("last id in the window: %08x", h.Status)
 	}
@@ -162,7 +162,7 @@ func TestReadTimeoutDropsStalledFrame(t *testing.T) {
 		{0, 0, 0, 100, 0xFE, 'S', 'M', 'B'}, // half a message
 	} {
 		r := dialRaw(t, ts)
-		if _, err := r.c.Write(partial); err != nil {
+		if _, err := r.Conn.Write(partial); err != nil {
 			t.Fatal(err)
 		}
 		r.expectClosed()
@@ -177,7 +177,7 @@ func TestReadTimeoutDropsStalledFrame(t *testing.T) {
 func TestReadTimeoutDropsNonReadingClient(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.ReadTimeout = 100 * time.Millisecond })
 	r, id := setup(t, ts, smbcrypto.Dialect210, "big")
-	if tc, ok := r.c.(*net.TCPConn); ok {
+	if tc, ok := r.Conn.(*net.TCPConn); ok {
 		tc.SetReadBuffer(4096)
 	}
 	data := make([]byte, 20000)
@@ -187,8 +187,8 @@ func TestReadTimeoutDropsNonReadingClient(t *testing.T) {
 			frames = append(frames, 0, byte(len(m)>>16), byte(len(m)>>8), byte(len(m)))
 			frames = append(frames, m...)
 		}
-		r.c.SetWriteDeadline(time.Now().Add(30 * time.Second))
-		if _, err := r.c.Write(frames); err != nil {
+		r.Conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := r.Conn.Write(frames); err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				t.Fatal("the server kept a client that reads nothing")
@@ -468,7 +468,7 @@ func dialRawFrom(t *testing.T, ts *testServer, local string) *rawClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &rawClient{t: t, c: c}
+	return newRawClient(t, c)
 }
 
 func TestAuthFailureThrottling(t *testing.T) {
@@ -483,7 +483,7 @@ func TestAuthFailureThrottling(t *testing.T) {
 	attacker := dialRawFrom(t, ts, "127.0.0.1")
 	attacker.negotiate(smbcrypto.Dialect311)
 	login := func(r *rawClient, pw string) uint32 {
-		r.sessionID, r.signKey, r.sign = 0, nil, false
+		r.SessionID, r.SignKey, r.Sign = 0, nil, false
 		return r.login(testUser, pw)
 	}
 	for i := 0; i < 3; i++ {
@@ -530,12 +530,12 @@ func TestAuthFailureThrottlingDisabled(t *testing.T) {
 	r := dialRaw(t, ts)
 	r.negotiate(smbcrypto.Dialect302)
 	for i := 0; i < DefaultAuthFailLimit+2; i++ {
-		r.sessionID = 0
+		r.SessionID = 0
 		if st := r.login(testUser, "wrong"); st != statusLogonFailure {
 			t.Fatalf("failure %d: %08x", i, st)
 		}
 	}
-	r.sessionID = 0
+	r.SessionID = 0
 	if st := r.login(testUser, testPassword); st != statusSuccess {
 		t.Fatalf("right password: %08x", st)
 	}

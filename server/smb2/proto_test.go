@@ -21,7 +21,7 @@ func TestAsyncReadCancel(t *testing.T) {
 	r, id := setup(t, ts, smbcrypto.Dialect302, "silent")
 
 	// READ with nothing queued: interim STATUS_PENDING, unsigned, credits.
-	readMID := r.msgID
+	readMID := r.MsgID
 	r.writeFrame(r.build(cmdRead, readBody(id, 1024)))
 	b, err := r.readFrame()
 	if err != nil {
@@ -36,7 +36,7 @@ func TestAsyncReadCancel(t *testing.T) {
 	}
 	// CANCEL by AsyncId, signed like every request of the session: the
 	// READ completes with STATUS_CANCELLED.
-	ch := header{Command: cmdCancel, Flags: flagAsyncCommand, AsyncID: h.AsyncID, SessionID: r.sessionID}
+	ch := header{Command: cmdCancel, Flags: flagAsyncCommand, AsyncID: h.AsyncID, SessionID: r.SessionID}
 	m := r.signedCancel(ch)
 	r.writeFrame(m)
 	b, err = r.readFrame()
@@ -47,25 +47,25 @@ func TestAsyncReadCancel(t *testing.T) {
 	if f.Status != statusCancelled || f.AsyncID != h.AsyncID || f.MessageID != readMID || f.Credit != 0 {
 		t.Fatalf("final %+v", f)
 	}
-	if f.Flags&flagSigned == 0 || !smbcrypto.Verify(r.signAlg, r.signKey, b) {
+	if f.Flags&flagSigned == 0 || !smbcrypto.Verify(r.SignAlg, r.SignKey, b) {
 		t.Fatal("final response not signed")
 	}
 
 	// CANCEL by MessageId.
-	readMID = r.msgID
+	readMID = r.MsgID
 	r.writeFrame(r.build(cmdRead, readBody(id, 1024)))
 	b, _ = r.readFrame()
 	if h, _ = parseHeader(b); h.Status != statusPending {
 		t.Fatalf("interim %+v", h)
 	}
-	ch = header{Command: cmdCancel, MessageID: readMID, SessionID: r.sessionID}
+	ch = header{Command: cmdCancel, MessageID: readMID, SessionID: r.SessionID}
 	r.writeFrame(r.signedCancel(ch))
 	if f, _ = r.recv(); f.Status != statusCancelled || f.MessageID != readMID {
 		t.Fatalf("final %+v", f)
 	}
 
 	// CLOSE completes a pending READ.
-	readMID = r.msgID
+	readMID = r.MsgID
 	r.writeFrame(r.build(cmdRead, readBody(id, 1024)))
 	b, _ = r.readFrame()
 	if h, _ = parseHeader(b); h.Status != statusPending {
@@ -212,7 +212,7 @@ func TestMiscCommands(t *testing.T) {
 	if h, _ = r.call(cmdLogoff, e); h.Status != statusSuccess || h.Flags&flagSigned == 0 {
 		t.Fatalf("logoff %+v", h)
 	}
-	r.sign = false
+	r.Sign = false
 	if h, _ = r.call(cmdEcho, e); h.Status != statusSuccess {
 		t.Fatalf("echo after logoff %08x", h.Status)
 	}
@@ -273,7 +273,7 @@ func TestSigningRules(t *testing.T) {
 		t.Fatalf("bad signature: %08x", h.Status)
 	}
 	// Unsigned while signing is required.
-	r.sign = false
+	r.Sign = false
 	if h, _ := r.call(cmdEcho, e); h.Status != statusAccessDenied {
 		t.Fatalf("unsigned: %08x", h.Status)
 	}
@@ -283,7 +283,7 @@ func TestSigningRules(t *testing.T) {
 	if st := r.login(testUser, testPassword); st != statusSuccess {
 		t.Fatal(st)
 	}
-	r.sign = false
+	r.Sign = false
 	r.writeFrame(r.build(cmdTreeConnect, treeConnectBody(`\\x\IPC$`)))
 	r.expectClosed()
 }
@@ -291,10 +291,10 @@ func TestSigningRules(t *testing.T) {
 func TestGMACSigning(t *testing.T) {
 	ts := startServer(t, nil)
 	r := dialRaw(t, ts)
-	r.gmac = true
+	r.OfferGMAC = true
 	r.negotiate(smbcrypto.Dialect311)
-	if r.negAlg != smbcrypto.SigningAESGMAC {
-		t.Fatalf("signing algorithm %d", r.negAlg)
+	if r.NegAlg != smbcrypto.SigningAESGMAC {
+		t.Fatalf("signing algorithm %d", r.NegAlg)
 	}
 	if st := r.login(testUser, testPassword); st != statusSuccess {
 		t.Fatal(st)
@@ -307,7 +307,7 @@ func TestGMACSigning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !smbcrypto.Verify(smbcrypto.SigningAESGMAC, r.signKey, b) {
+	if !smbcrypto.Verify(smbcrypto.SigningAESGMAC, r.SignKey, b) {
 		t.Fatal("echo response not GMAC-signed")
 	}
 }
@@ -325,7 +325,7 @@ func TestReauthentication(t *testing.T) {
 		if st := r.login(testUser, "bad"); st != statusLogonFailure {
 			t.Fatalf("failed re-auth %08x", st)
 		}
-		r.sign = false
+		r.Sign = false
 		if h, _ := r.call(cmdWrite, writeBody(id, []byte("x"))); h.Status != statusUserSessionDeleted {
 			t.Fatalf("after failed re-auth %08x", h.Status)
 		}
@@ -342,7 +342,7 @@ func TestSigningOptional(t *testing.T) {
 	if st := r.login(testUser, testPassword); st != statusSuccess {
 		t.Fatal(st)
 	}
-	r.sign = false
+	r.Sign = false
 	h, _ := r.call(cmdEcho, []byte{4, 0, 0, 0})
 	if h.Status != statusSuccess || h.Flags&flagSigned != 0 {
 		t.Fatalf("unsigned echo %+v", h)
@@ -362,7 +362,7 @@ func TestLogonFailure(t *testing.T) {
 	// Binding is refused.
 	b := sessionSetupBody([]byte{1, 2, 3})
 	b[2] = sessionFlagBinding
-	r.sessionID = 0
+	r.SessionID = 0
 	if h, _ := r.call(cmdSessionSetup, b); h.Status != statusRequestNotAccepted {
 		t.Fatalf("binding %08x", h.Status)
 	}
@@ -387,7 +387,7 @@ func TestLogonLogLines(t *testing.T) {
 		if st := r.login(tc.user, tc.pass); st != statusLogonFailure {
 			t.Fatalf("status %08x", st)
 		}
-		r.c.Close()
+		r.Conn.Close()
 		line := waitLogLine(t, &buf, "user="+tc.user)
 		for _, want := range []string{tc.level, `msg="logon failed"`, "domain=" + testDomain, `reason="` + tc.reason + `"`, "remote=127.0.0.1:"} {
 			if !strings.Contains(line, want) {
@@ -463,7 +463,7 @@ func TestAnonymousSession(t *testing.T) {
 	if h.Status != statusMoreProcessingRequired {
 		t.Fatalf("leg 1: %08x", h.Status)
 	}
-	r.sessionID = h.SessionID
+	r.SessionID = h.SessionID
 	_ = resp
 	auth := make([]byte, 72)
 	copy(auth, "NTLMSSP\x00")
@@ -586,7 +586,7 @@ func TestSMB1Negotiate(t *testing.T) {
 	if h.MessageID != 0 || h.Credit == 0 || le.Uint16(resp[headerSize+4:]) != dialectWildcard {
 		t.Fatalf("wildcard response %+v %x", h, le.Uint16(resp[headerSize+4:]))
 	}
-	r.msgID = 1
+	r.MsgID = 1
 	r.negotiate(0x0302)
 	if st := r.login(testUser, testPassword); st != statusSuccess {
 		t.Fatalf("login %08x", st)
@@ -598,7 +598,7 @@ func TestSMB1Negotiate(t *testing.T) {
 	if le.Uint16(resp[headerSize+4:]) != 0x0202 {
 		t.Fatalf("2.0.2 response %x", le.Uint16(resp[headerSize+4:]))
 	}
-	r.msgID, r.dialect = 1, 0x0202
+	r.MsgID, r.Dialect = 1, 0x0202
 	if st := r.login(testUser, testPassword); st != statusSuccess {
 		t.Fatalf("login %08x", st)
 	}
@@ -629,7 +629,7 @@ func TestCompound(t *testing.T) {
 			}
 			le.PutUint32(m[20:], uint32(len(m)))
 		}
-		smbcrypto.Sign(r.signAlg, r.signKey, m)
+		smbcrypto.Sign(r.SignAlg, r.SignKey, m)
 		chain = append(chain, m...)
 	}
 	r.writeFrame(chain)
@@ -646,7 +646,7 @@ func TestCompound(t *testing.T) {
 		if h.Status != statusSuccess || h.Command != cmds[i] || (i > 0) != (h.Flags&flagRelated != 0) {
 			t.Fatalf("response %d: %+v", i, h)
 		}
-		if h.SessionID != r.sessionID || !smbcrypto.Verify(r.signAlg, r.signKey, m) {
+		if h.SessionID != r.SessionID || !smbcrypto.Verify(r.SignAlg, r.SignKey, m) {
 			t.Fatalf("response %d not signed for the session", i)
 		}
 		if i > 0 && len(msgs[i-1])%8 != 0 {
@@ -670,7 +670,7 @@ func TestCompound(t *testing.T) {
 		} else {
 			m[16] |= byte(flagRelated)
 		}
-		smbcrypto.Sign(r.signAlg, r.signKey, m)
+		smbcrypto.Sign(r.SignAlg, r.SignKey, m)
 		chain = append(chain, m...)
 	}
 	r.writeFrame(chain)
@@ -696,13 +696,13 @@ func TestCredits(t *testing.T) {
 	e := []byte{4, 0, 0, 0}
 	// Reusing a MessageId disconnects.
 	r.call(cmdEcho, e)
-	r.msgID--
+	r.MsgID--
 	r.writeFrame(r.build(cmdEcho, e))
 	r.expectClosed()
 	// A MessageId beyond the granted window disconnects.
 	r = dialRaw(t, ts)
 	r.negotiate(0x0210)
-	r.msgID += 10000
+	r.MsgID += 10000
 	r.writeFrame(r.build(cmdEcho, e))
 	r.expectClosed()
 	// Out-of-order ids within the window are fine.
@@ -711,13 +711,13 @@ func TestCredits(t *testing.T) {
 	if h.Credit < 3 {
 		t.Fatalf("granted %d", h.Credit)
 	}
-	r.msgID = 2
+	r.MsgID = 2
 	r.writeFrame(r.build(cmdEcho, e))
 	r.recv()
-	r.msgID = 1
+	r.MsgID = 1
 	r.writeFrame(r.build(cmdEcho, e))
 	r.recv()
-	r.msgID = 3
+	r.MsgID = 3
 	if h, _ := r.call(cmdEcho, e); h.Status != statusSuccess {
 		t.Fatal(h.Status)
 	}
@@ -771,7 +771,7 @@ func TestRobustness(t *testing.T) {
 		}
 		defer c.Close()
 		c.Write(b)
-		r := &rawClient{t: t, c: c}
+		r := newRawClient(t, c)
 		r.expectClosed()
 		check()
 	}
@@ -782,7 +782,7 @@ func TestRobustness(t *testing.T) {
 	raw([]byte{0x85, 0, 0, 0, 0, 0, 0, 4, 'x', 'x', 'x', 'x'}) // keep-alive, then garbage
 	// Keep-alives are ignored.
 	r := dialRaw(t, ts)
-	r.c.Write([]byte{0x85, 0, 0, 0})
+	r.Conn.Write([]byte{0x85, 0, 0, 0})
 	r.negotiate(0x0210)
 	// Unknown command disconnects.
 	m := r.build(0x0099, []byte{4, 0, 0, 0})
@@ -820,9 +820,9 @@ func TestEncryptedRaw(t *testing.T) {
 		req := r.build(cmdNegotiate, negotiateBody([]uint16{0x0311}, 0, 1, []negotiateContext{preauthCtx(1), idListCtx(ctxEncryption, cipherID)}))
 		r.writeFrame(req)
 		_, resp := r.recv()
-		r.dialect = smbcrypto.Dialect311
-		r.preauth = smbcrypto.PreauthHash(smbcrypto.PreauthHash(make([]byte, 64), req), resp)
-		r.negAlg = smbcrypto.SigningAESCMAC
+		r.Dialect = smbcrypto.Dialect311
+		r.Preauth = smbcrypto.PreauthHash(smbcrypto.PreauthHash(make([]byte, 64), req), resp)
+		r.NegAlg = smbcrypto.SigningAESCMAC
 		if st := r.login(testUser, testPassword); st != statusSuccess {
 			t.Fatal(st)
 		}
@@ -831,10 +831,10 @@ func TestEncryptedRaw(t *testing.T) {
 		enc, _ := smbcrypto.NewAEAD(cipherID, keys.Decryption) // client to server
 		dec, _ := smbcrypto.NewAEAD(cipherID, keys.Encryption) // server to client
 		nonces, _ := smbcrypto.NewNonceSource(enc.NonceSize())
-		r.sign = false
+		r.Sign = false
 		send := func(m []byte) {
 			n, _ := nonces.Next()
-			r.writeFrame(smbcrypto.Encrypt(enc, n, r.sessionID, m))
+			r.writeFrame(smbcrypto.Encrypt(enc, n, r.SessionID, m))
 		}
 		recv := func() []byte {
 			b, err := r.readFrame()
@@ -855,7 +855,7 @@ func TestEncryptedRaw(t *testing.T) {
 		if h.Status != statusSuccess || h.Flags&flagSigned != 0 {
 			t.Fatalf("encrypted tree connect %+v", h)
 		}
-		r.treeID = h.TreeID
+		r.TreeID = h.TreeID
 		// An encrypted related compound, including a READ that pends.
 		ones := fileID{^uint64(0), ^uint64(0)}
 		var chain []byte
@@ -894,17 +894,17 @@ func TestEncryptedRaw(t *testing.T) {
 		}
 		// A transform for an unknown session disconnects.
 		n, _ := nonces.Next()
-		r.writeFrame(smbcrypto.Encrypt(enc, n, r.sessionID+1, r.build(cmdEcho, []byte{4, 0, 0, 0})))
+		r.writeFrame(smbcrypto.Encrypt(enc, n, r.SessionID+1, r.build(cmdEcho, []byte{4, 0, 0, 0})))
 		r.expectClosed()
 	}
 }
 
 func (r *rawClient) cipherKeys(t *testing.T, cipherID uint16) smbcrypto.SessionKeys {
 	t.Helper()
-	if r.exportedKey == nil {
+	if r.ExportedKey == nil {
 		t.Fatal("no session key")
 	}
-	return smbcrypto.DeriveSessionKeys(r.dialect, r.exportedKey[:16], r.exportedKey, r.finalPreauth, cipherID)
+	return smbcrypto.DeriveSessionKeys(r.Dialect, r.ExportedKey[:16], r.ExportedKey, r.FinalPreauth, cipherID)
 }
 
 func TestShutdown(t *testing.T) {

@@ -26,7 +26,7 @@ func TestReadInline(t *testing.T) {
 		if h.Status != statusBufferOverflow || h.Flags&flagAsyncCommand != 0 || string(readData(b)) != "echo:he" {
 			t.Fatalf("read %d: %08x flags %x %q", i, h.Status, h.Flags, readData(b))
 		}
-		if !smbcrypto.Verify(r.signAlg, r.signKey, b) {
+		if !smbcrypto.Verify(r.SignAlg, r.SignKey, b) {
 			t.Fatal("inline response not signed")
 		}
 		h, resp := r.call(cmdRead, readBody(id, 100))
@@ -78,11 +78,11 @@ func TestFrameBuffering(t *testing.T) {
 		burst = append(burst, 0x85, 0, 0, 0)
 	}
 	split := frame(r.build(cmdEcho, []byte{4, 0, 0, 0}))
-	if _, err := r.c.Write(burst); err != nil {
+	if _, err := r.Conn.Write(burst); err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range split {
-		if _, err := r.c.Write([]byte{b}); err != nil {
+		if _, err := r.Conn.Write([]byte{b}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,7 +17,7 @@ func (r *rawClient) cancelMsg(h header, sign bool) []byte {
 	h.put(m)
 	le.PutUint16(m[headerSize:], 4)
 	if sign {
-		smbcrypto.Sign(r.signAlg, r.signKey, m)
+		smbcrypto.Sign(r.SignAlg, r.SignKey, m)
 	}
 	return m
 }
@@ -28,9 +28,9 @@ func (r *rawClient) signedCancel(h header) []byte { return r.cancelMsg(h, true) 
 // expectSilence checks that nothing arrives within d.
 func (r *rawClient) expectSilence(d time.Duration) {
 	r.t.Helper()
-	r.c.SetReadDeadline(time.Now().Add(d))
+	r.Conn.SetReadDeadline(time.Now().Add(d))
 	var b [1]byte
-	if n, err := r.c.Read(b[:]); n > 0 || err == nil {
+	if n, err := r.Conn.Read(b[:]); n > 0 || err == nil {
 		r.t.Fatal("unexpected response")
 	}
 }
@@ -41,7 +41,7 @@ func (r *rawClient) expectSilence(d time.Duration) {
 func TestCancelVerifiedFirst(t *testing.T) {
 	ts := startServer(t, nil)
 	r, id := setup(t, ts, smbcrypto.Dialect311, "silent")
-	readMID := r.msgID
+	readMID := r.MsgID
 	r.writeFrame(r.build(cmdRead, readBody(id, 1024)))
 	b, err := r.readFrame()
 	if err != nil {
@@ -51,8 +51,8 @@ func TestCancelVerifiedFirst(t *testing.T) {
 	if interim.Status != statusPending {
 		t.Fatalf("interim %+v", interim)
 	}
-	byAsync := header{Command: cmdCancel, Flags: flagAsyncCommand, AsyncID: interim.AsyncID, SessionID: r.sessionID}
-	byMID := header{Command: cmdCancel, MessageID: readMID, SessionID: r.sessionID}
+	byAsync := header{Command: cmdCancel, Flags: flagAsyncCommand, AsyncID: interim.AsyncID, SessionID: r.SessionID}
+	byMID := header{Command: cmdCancel, MessageID: readMID, SessionID: r.SessionID}
 	forged := r.signedCancel(byAsync)
 	forged[headerSize-1] ^= 1 // the last signature byte
 	for _, m := range [][]byte{
@@ -77,13 +77,13 @@ func TestUnsignedReauthRefused(t *testing.T) {
 	ts := startServer(t, nil)
 	for _, d := range []uint16{smbcrypto.Dialect210, smbcrypto.Dialect311} {
 		r, id := setup(t, ts, d, "echo")
-		r.sign = false
+		r.Sign = false
 		for _, tok := range [][]byte{{0xde, 0xad}, nil} {
 			if h, _ := r.call(cmdSessionSetup, sessionSetupBody(tok)); h.Status != statusAccessDenied {
 				t.Fatalf("%04x: unsigned re-authentication: %08x", d, h.Status)
 			}
 		}
-		r.sign = true
+		r.Sign = true
 		if h, _ := r.call(cmdWrite, writeBody(id, []byte("still here"))); h.Status != statusSuccess {
 			t.Fatalf("%04x: the session did not survive: %08x", d, h.Status)
 		}
@@ -108,9 +108,9 @@ func dialEncrypted(t *testing.T, ts *testServer, cipherID uint16) *encryptedClie
 	req := r.build(cmdNegotiate, negotiateBody([]uint16{0x0311}, 0, 1, []negotiateContext{preauthCtx(1), idListCtx(ctxEncryption, cipherID)}))
 	r.writeFrame(req)
 	_, resp := r.recv()
-	r.dialect = smbcrypto.Dialect311
-	r.preauth = smbcrypto.PreauthHash(smbcrypto.PreauthHash(make([]byte, 64), req), resp)
-	r.negAlg = smbcrypto.SigningAESCMAC
+	r.Dialect = smbcrypto.Dialect311
+	r.Preauth = smbcrypto.PreauthHash(smbcrypto.PreauthHash(make([]byte, 64), req), resp)
+	r.NegAlg = smbcrypto.SigningAESCMAC
 	if st := r.login(testUser, testPassword); st != statusSuccess {
 		t.Fatal(st)
 	}
@@ -121,7 +121,7 @@ func dialEncrypted(t *testing.T, ts *testServer, cipherID uint16) *encryptedClie
 	ec := &encryptedClient{rawClient: r}
 	ec.send = func(m []byte) {
 		n, _ := nonces.Next()
-		r.writeFrame(smbcrypto.Encrypt(enc, n, r.sessionID, m))
+		r.writeFrame(smbcrypto.Encrypt(enc, n, r.SessionID, m))
 	}
 	ec.recv = func() (header, []byte) {
 		t.Helper()
@@ -161,9 +161,9 @@ func TestRequireEncryption(t *testing.T) {
 			req := r.build(cmdNegotiate, negotiateBody([]uint16{d}, 0, 1, []negotiateContext{preauthCtx(1)}))
 			r.writeFrame(req)
 			_, resp := r.recv()
-			r.dialect = d
-			r.preauth = smbcrypto.PreauthHash(smbcrypto.PreauthHash(make([]byte, 64), req), resp)
-			r.negAlg = smbcrypto.SigningAESCMAC
+			r.Dialect = d
+			r.Preauth = smbcrypto.PreauthHash(smbcrypto.PreauthHash(make([]byte, 64), req), resp)
+			r.NegAlg = smbcrypto.SigningAESCMAC
 		} else {
 			r.negotiate(d)
 		}
@@ -172,11 +172,11 @@ func TestRequireEncryption(t *testing.T) {
 		}
 	}
 	ec := dialEncrypted(t, ts, smbcrypto.AES128GCM)
-	if ec.sessionFlags&sessionFlagEncryptData == 0 {
-		t.Fatalf("session flags %#x lack ENCRYPT_DATA", ec.sessionFlags)
+	if ec.SessionFlags&sessionFlagEncryptData == 0 {
+		t.Fatalf("session flags %#x lack ENCRYPT_DATA", ec.SessionFlags)
 	}
 	// Plaintext, signed: refused.
-	ec.sign = true
+	ec.Sign = true
 	if h, _ := ec.call(cmdTreeConnect, treeConnectBody(`\\x\IPC$`)); h.Status != statusAccessDenied {
 		t.Fatalf("signed plaintext tree connect: %08x", h.Status)
 	}
@@ -185,7 +185,7 @@ func TestRequireEncryption(t *testing.T) {
 	}
 	// Plaintext, unsigned SESSION_SETUP with a garbage token: refused, the
 	// session survives.
-	ec.sign = false
+	ec.Sign = false
 	if h, _ := ec.call(cmdSessionSetup, sessionSetupBody([]byte{1, 2, 3})); h.Status != statusAccessDenied {
 		t.Fatalf("unsigned plaintext re-authentication: %08x", h.Status)
 	}
@@ -194,18 +194,18 @@ func TestRequireEncryption(t *testing.T) {
 	if h.Status != statusSuccess {
 		t.Fatalf("encrypted tree connect: %08x", h.Status)
 	}
-	ec.treeID = h.TreeID
+	ec.TreeID = h.TreeID
 	ec.send(ec.build(cmdCreate, createBody("echo")))
 	h, resp := ec.recv()
 	if h.Status != statusSuccess {
 		t.Fatalf("encrypted create: %08x", h.Status)
 	}
 	id := getFileID(resp[headerSize+64:])
-	ec.sign = true
+	ec.Sign = true
 	if h, _ := ec.call(cmdWrite, writeBody(id, []byte("x"))); h.Status != statusAccessDenied {
 		t.Fatalf("signed plaintext write: %08x", h.Status)
 	}
-	ec.sign = false
+	ec.Sign = false
 	ec.send(ec.build(cmdWrite, writeBody(id, []byte("x"))))
 	if h, _ := ec.recv(); h.Status != statusSuccess {
 		t.Fatalf("encrypted write: %08x", h.Status)
@@ -217,7 +217,7 @@ func TestRequireEncryption(t *testing.T) {
 func TestEncryptionOptionalByDefault(t *testing.T) {
 	ts := startServer(t, nil)
 	ec := dialEncrypted(t, ts, smbcrypto.AES128GCM)
-	if ec.sessionFlags&sessionFlagEncryptData != 0 {
+	if ec.SessionFlags&sessionFlagEncryptData != 0 {
 		t.Fatal("ENCRYPT_DATA set without RequireEncryption")
 	}
 	if st := ec.treeConnect("IPC$"); st != statusSuccess {

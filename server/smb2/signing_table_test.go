@@ -92,8 +92,8 @@ func signedCommands() []signedCommand {
 // "valid", "unsigned", "bad" (a correct signature with one bit flipped) or
 // "otherkey" (signed with the key of another session).
 func (r *rawClient) forgeRequest(cmd uint16, body []byte, variant string, otherKey []byte) []byte {
-	h := header{Command: cmd, CreditCharge: 1, Credit: 64, MessageID: r.msgID, SessionID: r.sessionID, TreeID: r.treeID}
-	r.msgID++
+	h := header{Command: cmd, CreditCharge: 1, Credit: 64, MessageID: r.MsgID, SessionID: r.SessionID, TreeID: r.TreeID}
+	r.MsgID++
 	m := make([]byte, headerSize+len(body))
 	if variant != "unsigned" {
 		h.Flags |= flagSigned
@@ -102,12 +102,12 @@ func (r *rawClient) forgeRequest(cmd uint16, body []byte, variant string, otherK
 	copy(m[headerSize:], body)
 	switch variant {
 	case "valid":
-		smbcrypto.Sign(r.signAlg, r.signKey, m)
+		smbcrypto.Sign(r.SignAlg, r.SignKey, m)
 	case "bad":
-		smbcrypto.Sign(r.signAlg, r.signKey, m)
+		smbcrypto.Sign(r.SignAlg, r.SignKey, m)
 		m[48+7] ^= 0x10
 	case "otherkey":
-		smbcrypto.Sign(r.signAlg, otherKey, m)
+		smbcrypto.Sign(r.SignAlg, otherKey, m)
 	}
 	return m
 }
@@ -115,13 +115,13 @@ func (r *rawClient) forgeRequest(cmd uint16, body []byte, variant string, otherK
 func setupSigned(t *testing.T, ts *testServer, dialect uint16, gmac bool, wantAlg uint16) (*rawClient, fileID) {
 	t.Helper()
 	r := dialRaw(t, ts)
-	r.gmac = gmac
+	r.OfferGMAC = gmac
 	r.negotiate(dialect)
 	if st := r.login(testUser, testPassword); st != statusSuccess {
 		t.Fatalf("login: %08x", st)
 	}
-	if r.signAlg != wantAlg {
-		t.Fatalf("signing algorithm %d, want %d", r.signAlg, wantAlg)
+	if r.SignAlg != wantAlg {
+		t.Fatalf("signing algorithm %d, want %d", r.SignAlg, wantAlg)
 	}
 	if st := r.treeConnect("IPC$"); st != statusSuccess {
 		t.Fatalf("tree connect: %08x", st)
@@ -153,11 +153,11 @@ func TestSigningEnforcementTable(t *testing.T) {
 					}
 					t.Run(fmt.Sprintf("%s/%s", sc.name, variant), func(t *testing.T) {
 						r, id := setupSigned(t, ts, alg.dialect, alg.gmac, alg.alg)
-						defer r.c.Close()
+						defer r.Conn.Close()
 						if sc.prep != nil {
 							sc.prep(r, id)
 						}
-						r.writeFrame(r.forgeRequest(sc.cmd, sc.body(id), variant, other.signKey))
+						r.writeFrame(r.forgeRequest(sc.cmd, sc.body(id), variant, other.SignKey))
 						if variant == "unsigned" && sc.cmd == cmdTreeConnect && alg.dialect == smbcrypto.Dialect311 {
 							r.expectClosed()
 							return
@@ -167,7 +167,7 @@ func TestSigningEnforcementTable(t *testing.T) {
 							if h.Status == statusAccessDenied {
 								t.Fatalf("correctly signed %s refused", sc.name)
 							}
-							if h.Flags&flagSigned == 0 || !smbcrypto.Verify(r.signAlg, r.signKey, resp) {
+							if h.Flags&flagSigned == 0 || !smbcrypto.Verify(r.SignAlg, r.SignKey, resp) {
 								t.Fatalf("response to a signed %s not signed with the session's key", sc.name)
 							}
 							return
