@@ -58,7 +58,7 @@ func TestLogLinesCutClientStrings(t *testing.T) {
 	if h.Status != statusMoreProcessingRequired {
 		t.Fatalf("leg 1: %08x", h.Status)
 	}
-	r.sessionID = h.SessionID
+	r.SessionID = h.SessionID
 	if h, _ := r.call(cmdSessionSetup, sessionSetupBody(anonymousAuthenticate(domain))); h.Status != statusSuccess {
 		t.Fatalf("anonymous logon: %08x", h.Status)
 	}
@@ -89,7 +89,7 @@ func TestUnknownUserLinesRateLimited(t *testing.T) {
 		if st := r.login(user, "x"); st != statusLogonFailure {
 			t.Fatalf("status %08x", st)
 		}
-		r.c.Close()
+		r.Conn.Close()
 	}
 	for i := 0; i < 5; i++ {
 		logon("127.0.0.1", "nobody"+string(rune('a'+i)))
