@@ -43,7 +43,7 @@ func NewStubReader(stub []byte, drep []byte) ndr.Reader {
 // the 64-bit sizes and pointers of that transfer syntax. NDR64 is always
 // little-endian.
 func NewNDR64StubReader(stub []byte) ndr.Reader {
-	return &boundedReader{Reader: ndr.NDR64(stub, ndr.DefaultDataRepresentation), limit: uint64(len(stub))}
+	return &boundedReader{Reader: ndr.NDR64(stub, ndr.DefaultDataRepresentation), limit: uint64(len(stub)), ndr64: true}
 }
 
 // MarshalResponse encodes the [out] parameters of op in the transfer
@@ -63,7 +63,15 @@ func MarshalResponse(op msrpc.Operation, ndr64 bool) ([]byte, error) {
 type boundedReader struct {
 	ndr.Reader
 	limit uint64
+	ndr64 bool
+	// last is the pointer ReadPointer saw last: the final [unique]
+	// parameter of a request, once it is decoded.
+	last *pointerRead
 }
+
+// pointerRead records whether the referent of one pointer was read: it
+// is not for a NULL pointer.
+type pointerRead struct{ referent bool }
 
 // minElementSize is the smallest wire size of an NDR element: a size
 // label can count bytes.
@@ -91,9 +99,11 @@ func (r *boundedReader) ReadSize(sz *uint64) error {
 // pointers differ in type; unique pointers never alias (C706 14.3.10),
 // so such a stub is refused instead.
 func (r *boundedReader) ReadPointer(p ndr.Pointer, set func(any), mrs ...ndr.Unmarshaler) error {
+	rec := &pointerRead{}
+	r.last = rec
 	wrapped := make([]ndr.Unmarshaler, len(mrs))
 	for i, m := range mrs {
-		wrapped[i] = rebound{m: m, r: r}
+		wrapped[i] = rebound{m: m, r: r, rec: rec}
 	}
 	aliased := false
 	guarded := func(v any) {
@@ -119,12 +129,71 @@ func (r *boundedReader) Unmarshal(ctx context.Context, m ndr.Unmarshaler) error 
 }
 
 // rebound runs an Unmarshaler against the bounded reader instead of the
-// reader that invokes it.
+// reader that invokes it, noting in rec that the referent was read.
 type rebound struct {
-	m ndr.Unmarshaler
-	r *boundedReader
+	m   ndr.Unmarshaler
+	r   *boundedReader
+	rec *pointerRead
 }
 
 func (b rebound) UnmarshalNDR(ctx context.Context, _ ndr.Reader) error {
+	if b.rec != nil {
+		b.rec.referent = true
+	}
 	return b.m.UnmarshalNDR(ctx, b.r)
+}
+
+// LastPointerNull reports whether the last pointer of the request r (a
+// reader from NewStubReader or NewNDR64StubReader) decoded was NULL. A
+// generated server handle decodes the whole request before it calls the
+// method, so inside a call it tells whether the last pointer parameter
+// was NULL — which go-msrpc's types do not keep: they decode a NULL
+// [unique] pointer to a number as 0.
+func LastPointerNull(r ndr.Reader) bool {
+	br, ok := r.(*boundedReader)
+	return ok && br.last != nil && !br.last.referent
+}
+
+// NullTailPointer wraps op, a call whose request's last pointer
+// parameter was a NULL [in, out, unique] pointer to a 32-bit value that
+// the response encodes last before a 32-bit return value (a
+// ResumeHandle or an ErrorParameter). go-msrpc's generated response
+// encoders always write such a pointer non-NULL; for a NULL one the
+// response must carry NULL too, as clients (and their decoders) expect
+// when they sent none (C706 14.3.12.3). The wrapper encodes the response
+// as usual in the syntax of r and rewrites its tail: [pointer][value]
+// [return] becomes [NULL][return].
+func NullTailPointer(op msrpc.Operation, r ndr.Reader) msrpc.Operation {
+	br, ok := r.(*boundedReader)
+	if !ok {
+		return op
+	}
+	return nullTail{Operation: op, ndr64: br.ndr64}
+}
+
+type nullTail struct {
+	msrpc.Operation
+	ndr64 bool
+}
+
+// MarshalNDRResponse writes the rewritten response.
+func (n nullTail) MarshalNDRResponse(ctx context.Context, w ndr.Writer) error {
+	b, err := MarshalResponse(n.Operation, n.ndr64)
+	if err != nil {
+		return err
+	}
+	ptr := 4 // NDR: a 4-byte referent id
+	if n.ndr64 {
+		ptr = 8 // NDR64: 8 bytes, and aligned to 8 (MS-RPCE 2.2.5.3.4)
+	}
+	tail := ptr + 4 + 4
+	if len(b) < tail {
+		return fmt.Errorf("dcerpc: response of %d bytes has no pointer tail", len(b))
+	}
+	out := make([]byte, 0, len(b)-4)
+	out = append(out, b[:len(b)-tail]...)
+	out = append(out, make([]byte, ptr)...)
+	out = append(out, b[len(b)-4:]...)
+	_, err = w.Write(out)
+	return err
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"strings"
 
+	msrpc "github.com/oiweiwei/go-msrpc/dcerpc"
 	"github.com/oiweiwei/go-msrpc/msrpc/dtyp"
 	srvs "github.com/oiweiwei/go-msrpc/msrpc/srvs/srvsvc/v3"
+	"github.com/oiweiwei/go-msrpc/ndr"
 
 	"github.com/wkssvcd/wkssvcd/server/dcerpc"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
@@ -17,6 +19,9 @@ const (
 	errorInvalidLevel   = 0x7c
 	nerrNetNameNotFound = 0x906
 )
+
+// opShareEnum is NetrShareEnum's opnum (MS-SRVS 3.1.4.8).
+const opShareEnum = 15
 
 // MS-SRVS 2.2.2.4: share types.
 const (
@@ -60,7 +65,15 @@ func Interfaces(s *Server) []dcerpc.Interface {
 		UUID:         *srvs.SrvsvcSyntaxUUID,
 		VersionMajor: 3,
 		VersionMinor: 0,
-		Handle:       srvs.NewSrvsvcServerHandle(s),
+		Handle: func(ctx context.Context, opnum int, r ndr.Reader) (msrpc.Operation, error) {
+			op, err := srvs.SrvsvcServerHandle(ctx, s, opnum, r)
+			if err == nil && op != nil && opnum == opShareEnum && dcerpc.LastPointerNull(r) {
+				// NetrShareEnum's ResumeHandle was NULL: so is the
+				// response's.
+				op = dcerpc.NullTailPointer(op, r)
+			}
+			return op, err
+		},
 	}}
 }
 
