@@ -184,6 +184,7 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 		}
 	}
 	s.state = sessionValid
+	c.noteLogon(s)
 	c.authenticated = true // the handshake is complete (HandshakeTimeout)
 	c.log.Info("session established", "session", s.id, logsafe.String("user", id.User), logsafe.String("domain", id.Domain),
 		"anonymous", s.identity.Anonymous, "dialect", dialectName(c.dialect))

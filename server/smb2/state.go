@@ -96,6 +96,7 @@ type session struct {
 	exchExpires time.Time
 	preauth     []byte // Session.PreauthIntegrityHashValue (3.1.1)
 	identity    ipc.Identity
+	logon       *SessionInfo // set once established; guarded by conn.mu
 
 	// Immutable once the session is valid.
 	sessionKey      []byte // Session.SessionKey (16 bytes); nil when anonymous
