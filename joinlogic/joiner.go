@@ -67,9 +67,13 @@ type UnjoinRequest struct {
 // ValidateNameRequest is NetrValidateName2 (Method 2) or NetrValidateName3
 // (Method 3).
 type ValidateNameRequest struct {
-	Method      int
-	Protseq     string
-	Caller      Caller
+	Method  int
+	Protseq string
+	Caller  Caller
+	// Remote is true when the caller is not on this computer (every RPC
+	// caller of the daemon). Windows refuses remote name checks (<89>,
+	// <153>); see Config.AllowRemoteNameChecks.
+	Remote      bool
 	Name        *string
 	AccountName *string
 	Password    PasswordSource
@@ -113,6 +117,10 @@ type Config struct {
 	// IsDomainController makes join and unjoin answer
 	// NERR_SetupDomainController. Default false: this server is never a DC.
 	IsDomainController bool
+	// NameChecks governs NetrValidateName2/3 and NetrGetJoinableOUs2
+	// from remote callers. Default: refused with RPC_E_REMOTE_DISABLED,
+	// as Windows does (MS-WKST <89>, <97>, <153>).
+	NameChecks NameCheckConfig
 	// Rand is the source of machine passwords. Default crypto/rand.Reader.
 	Rand io.Reader
 	// Logger receives one record per call and rollback failures; it never
@@ -147,6 +155,8 @@ type Joiner struct {
 	busy sync.Mutex
 	// journal is Config.Journal with its default.
 	journal IntentJournal
+	// nameChecks limits the name checks that reach the network.
+	nameChecks *tokenBucket
 
 	loopMu   sync.Mutex
 	base     context.Context    // StartRecovery's context; nil before
@@ -193,7 +203,9 @@ func New(cfg Config) (*Joiner, error) {
 			cfg.Journal = fj
 		}
 	}
-	return &Joiner{cfg: cfg, log: cfg.Logger, journal: cfg.Journal}, nil
+	cfg.NameChecks = cfg.NameChecks.withDefaults()
+	return &Joiner{cfg: cfg, log: cfg.Logger, journal: cfg.Journal,
+		nameChecks: newTokenBucket(cfg.NameChecks.Burst, cfg.NameChecks.Interval, cfg.Now)}, nil
 }
 
 // netbiosName is ComputerNameNetBIOS in its canonical upper case.
@@ -865,9 +877,11 @@ func (j *Joiner) validateName(ctx context.Context, r ValidateNameRequest) Code {
 	if !isNamedPipe(r.Protseq) {
 		return RPC_S_PROTSEQ_NOT_SUPPORTED
 	}
-	// "The server SHOULD stop ... if the caller is not local" (<89>:
-	// RPC_E_REMOTE_DISABLED). Remote callers are this server's purpose, so
-	// the check is not made.
+	// "The server SHOULD stop ... if the caller is not local" (<89>,
+	// <153>: RPC_E_REMOTE_DISABLED), unless Config.AllowRemoteNameChecks.
+	if c := j.checkRemoteNameCheck(r.Remote); c != NERR_Success {
+		return c
+	}
 	if c := checkQuery(r.Caller); c != NERR_Success {
 		return c
 	}
@@ -893,8 +907,15 @@ func (j *Joiner) validateName(ctx context.Context, r ValidateNameRequest) Code {
 		if j.cfg.Directory == nil {
 			return NERR_Success
 		}
-		_, err := j.cfg.Directory.Locate(ctx, LocateRequest{Domain: name})
-		c := codeOf(err, ERROR_NO_SUCH_DOMAIN)
+		// The check asks the network (DNS, an LDAP ping): for a remote
+		// caller, administrators only, rate-limited and time-bounded.
+		lctx, cancel, c := j.networkNameCheck(ctx, r.Remote, r.Caller)
+		if c != NERR_Success {
+			return c
+		}
+		defer cancel()
+		_, err := j.cfg.Directory.Locate(lctx, LocateRequest{Domain: name})
+		c = codeOf(err, ERROR_NO_SUCH_DOMAIN)
 		if r.NameType == NetSetupDomain {
 			if err != nil {
 				j.failed(ctx, "validating the domain name "+name, err, ERROR_NO_SUCH_DOMAIN)
