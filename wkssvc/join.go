@@ -25,6 +25,8 @@ type Joiner interface {
 	Unjoin(ctx context.Context, r joinlogic.UnjoinRequest) joinlogic.Code
 	// ValidateName serves NetrValidateName2/3 (MS-WKST 3.2.4.16, 3.2.4.25).
 	ValidateName(ctx context.Context, r joinlogic.ValidateNameRequest) joinlogic.Code
+	// JoinableOUs serves NetrGetJoinableOUs2 (MS-WKST 3.2.4.17).
+	JoinableOUs(ctx context.Context, r joinlogic.JoinableOUsRequest) ([]string, joinlogic.Code)
 }
 
 var _ Joiner = (*joinlogic.Joiner)(nil)
@@ -57,6 +59,11 @@ func (StaticMembership) Unjoin(context.Context, joinlogic.UnjoinRequest) joinlog
 // ValidateName returns ERROR_NOT_SUPPORTED.
 func (StaticMembership) ValidateName(context.Context, joinlogic.ValidateNameRequest) joinlogic.Code {
 	return joinlogic.ERROR_NOT_SUPPORTED
+}
+
+// JoinableOUs returns ERROR_NOT_SUPPORTED.
+func (StaticMembership) JoinableOUs(context.Context, joinlogic.JoinableOUsRequest) ([]string, joinlogic.Code) {
+	return nil, joinlogic.ERROR_NOT_SUPPORTED
 }
 
 // call is what the state machine needs to know about the pipe a call
@@ -154,8 +161,10 @@ func (s *Server) unjoin(ctx context.Context, method int, account string, pw func
 // validateName builds the ValidateNameRequest of NetrValidateName2/3.
 func (s *Server) validateName(ctx context.Context, method int, name, account string, pw func([]byte) joinlogic.PasswordSource, nameType wkst.NetSetupNameType) uint32 {
 	c := callOf(ctx)
+	// Every caller of this interface is remote: it reached the server
+	// over the network (MS-WKST <89>, <153>).
 	return uint32(s.cfg.Join.ValidateName(ctx, joinlogic.ValidateNameRequest{
-		Method: method, Protseq: c.protseq, Caller: c.caller, Name: &name, AccountName: optional(account),
+		Method: method, Protseq: c.protseq, Caller: c.caller, Remote: true, Name: &name, AccountName: optional(account),
 		Password: pw(c.key), NameType: uint32(nameType),
 	}))
 }
@@ -208,7 +217,17 @@ func (s *Server) RenameMachineInDomain3(ctx context.Context, req *wkst.RenameMac
 	return &wkst.RenameMachineInDomain3Response{Return: s.changeNotSupported(ctx)}, nil
 }
 
-// GetJoinableOUs2 is NetrGetJoinableOUs2 (MS-WKST 3.2.4.17).
+// GetJoinableOUs2 is NetrGetJoinableOUs2 (MS-WKST 3.2.4.17). OUCount is
+// ignored on input; the caller is remote (<97>).
 func (s *Server) GetJoinableOUs2(ctx context.Context, req *wkst.GetJoinableOUs2Request) (*wkst.GetJoinableOUs2Response, error) {
-	return &wkst.GetJoinableOUs2Response{Return: errNotSupported}, nil
+	c := callOf(ctx)
+	domain := req.DomainNameParam
+	ous, code := s.cfg.Join.JoinableOUs(ctx, joinlogic.JoinableOUsRequest{
+		Protseq: c.protseq, Caller: c.caller, Remote: true, Domain: &domain, AccountName: optional(req.AccountName),
+		Password: rc4Password(c.key, req.Password),
+	})
+	if code != joinlogic.NERR_Success {
+		ous = nil
+	}
+	return &wkst.GetJoinableOUs2Response{OUCount: uint32(len(ous)), OUs: ous, Return: uint32(code)}, nil
 }

@@ -6,26 +6,7 @@ import (
 	wkst "github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 )
 
-// The methods below are not offered by this server. Where the spec has a
-// cheap rule that comes first (an access check or a level check) it is
-// applied; otherwise the method returns ERROR_NOT_SUPPORTED. In/out
-// parameters are echoed so that the response marshals as the client
-// expects.
-
-// SetInfo is NetrWkstaSetInfo (MS-WKST 3.2.4.2): changing the
-// configuration needs WKSTA_NETAPI_CHANGE_CONFIG; the settings are not
-// changeable here.
-func (s *Server) SetInfo(ctx context.Context, req *wkst.SetInfoRequest) (*wkst.SetInfoResponse, error) {
-	if !canChange(caller(ctx)) {
-		return &wkst.SetInfoResponse{ErrorParameter: req.ErrorParameter, Return: errAccessDenied}, nil
-	}
-	return &wkst.SetInfoResponse{ErrorParameter: req.ErrorParameter, Return: errNotSupported}, nil
-}
-
-// UserEnum is NetrWkstaUserEnum (MS-WKST 3.2.4.3).
-func (s *Server) UserEnum(ctx context.Context, req *wkst.UserEnumRequest) (*wkst.UserEnumResponse, error) {
-	return &wkst.UserEnumResponse{UserInfo: emptyUserEnum(req.UserInfo), Resume: req.Resume, Return: errNotSupported}, nil
-}
+// Helpers of the enumerations.
 
 // The enumerations below answer their [in, out] structure with an empty
 // container of the requested level instead of echoing the client's: a
@@ -58,53 +39,6 @@ func emptyUseEnum(in *wkst.UseEnum) *wkst.UseEnum {
 		return &wkst.UseEnum{Level: 2, UseInfo: &wkst.UseEnum_UseInfo{Value: &wkst.UseInfo_Level2{Level2: &wkst.UseInfo2Container{}}}}
 	}
 	return &wkst.UseEnum{UseInfo: &wkst.UseEnum_UseInfo{Value: &wkst.UseInfo_Level0{Level0: &wkst.UseInfo0Container{}}}}
-}
-
-// TransportEnum is NetrWkstaTransportEnum (MS-WKST 3.2.4.4).
-func (s *Server) TransportEnum(ctx context.Context, req *wkst.TransportEnumRequest) (*wkst.TransportEnumResponse, error) {
-	return &wkst.TransportEnumResponse{TransportInfo: emptyTransportEnum(), Resume: req.Resume, Return: errNotSupported}, nil
-}
-
-// TransportAdd is NetrWkstaTransportAdd (MS-WKST 3.2.4.5).
-func (s *Server) TransportAdd(ctx context.Context, req *wkst.TransportAddRequest) (*wkst.TransportAddResponse, error) {
-	if !canChange(caller(ctx)) {
-		return &wkst.TransportAddResponse{ErrorParameter: req.ErrorParameter, Return: errAccessDenied}, nil
-	}
-	return &wkst.TransportAddResponse{ErrorParameter: req.ErrorParameter, Return: errNotSupported}, nil
-}
-
-// TransportDelete is NetrWkstaTransportDel (MS-WKST 3.2.4.6).
-func (s *Server) TransportDelete(ctx context.Context, req *wkst.TransportDeleteRequest) (*wkst.TransportDeleteResponse, error) {
-	if !canChange(caller(ctx)) {
-		return &wkst.TransportDeleteResponse{Return: errAccessDenied}, nil
-	}
-	return &wkst.TransportDeleteResponse{Return: errNotSupported}, nil
-}
-
-// UseAdd is NetrUseAdd (MS-WKST 3.2.4.7).
-func (s *Server) UseAdd(ctx context.Context, req *wkst.UseAddRequest) (*wkst.UseAddResponse, error) {
-	return &wkst.UseAddResponse{ErrorParameter: req.ErrorParameter, Return: errNotSupported}, nil
-}
-
-// UseGetInfo is NetrUseGetInfo (MS-WKST 3.2.4.8).
-func (s *Server) UseGetInfo(ctx context.Context, req *wkst.UseGetInfoRequest) (*wkst.UseGetInfoResponse, error) {
-	return &wkst.UseGetInfoResponse{Level: req.Level, Return: errNotSupported}, nil
-}
-
-// UseDelete is NetrUseDel (MS-WKST 3.2.4.9).
-func (s *Server) UseDelete(ctx context.Context, req *wkst.UseDeleteRequest) (*wkst.UseDeleteResponse, error) {
-	return &wkst.UseDeleteResponse{Return: errNotSupported}, nil
-}
-
-// UseEnum is NetrUseEnum (MS-WKST 3.2.4.10).
-func (s *Server) UseEnum(ctx context.Context, req *wkst.UseEnumRequest) (*wkst.UseEnumResponse, error) {
-	return &wkst.UseEnumResponse{Info: emptyUseEnum(req.Info), Resume: req.Resume, Return: errNotSupported}, nil
-}
-
-// WorkstationStatisticsGet is NetrWorkstationStatisticsGet (MS-WKST
-// 3.2.4.11).
-func (s *Server) WorkstationStatisticsGet(ctx context.Context, req *wkst.WorkstationStatisticsGetRequest) (*wkst.WorkstationStatisticsGetResponse, error) {
-	return &wkst.WorkstationStatisticsGetResponse{Return: errNotSupported}, nil
 }
 
 // AddAlternateComputerName is NetrAddAlternateComputerName (MS-WKST

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"time"
 
 	wkst "github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 	"github.com/oiweiwei/go-msrpc/ndr"
@@ -49,10 +50,20 @@ type Config struct {
 	// VersionMajor and VersionMinor are Ver_Major and Ver_Minor (MS-WKST
 	// 3.2.1). Default 10 and 0, as current Windows servers report.
 	VersionMajor, VersionMinor uint32
-	// KeepConnection, MaxCommands and SessionTimeout are the
-	// Keep_Connection, Max_Commands and Session_TimeOut ADM elements
-	// reported at level 502. Defaults 600, 50 and 60 (MS-WKST 3.2.3).
-	KeepConnection, MaxCommands, SessionTimeout uint32
+	// Settings keeps Keep_Connection, Max_Commands, Session_TimeOut and
+	// DormantFileLimit, which NetrWkstaSetInfo changes and level 502
+	// reports. Default: MemorySettings(DefaultSettings()) (600, 50, 60
+	// and 0, MS-WKST 3.2.3).
+	Settings SettingsStore
+	// Users lists the users logged on (NetrWkstaUserEnum, the
+	// logged-on-users count of level 102). Default: none.
+	Users UserSource
+	// Transports lists the transports (NetrWkstaTransportEnum). Default:
+	// none.
+	Transports TransportSource
+	// Statistics reads the redirector's counters
+	// (NetrWorkstationStatisticsGet). Default: zero counters since New.
+	Statistics StatisticsSource
 	// Join serves the membership methods: NetrGetJoinInformation (and
 	// the langroup of NetrWkstaGetInfo), joins, unjoins and name
 	// validation. Default: StaticMembership{Name: "WORKGROUP", Status:
@@ -72,8 +83,10 @@ type Config struct {
 
 // Server implements go-msrpc's wkssvc.WkssvcServer.
 type Server struct {
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	started time.Time    // StatisticsStartTime without a Statistics source
+	logons  logonNumbers // NetrWkstaUserEnum's logon numbers (<36>)
 }
 
 var _ wkst.WkssvcServer = (*Server)(nil)
@@ -86,14 +99,8 @@ func New(cfg Config) *Server {
 	if cfg.VersionMajor == 0 && cfg.VersionMinor == 0 {
 		cfg.VersionMajor, cfg.VersionMinor = defaultVersionMajor, defaultVersionMinor
 	}
-	if cfg.KeepConnection == 0 {
-		cfg.KeepConnection = defaultKeepConnection
-	}
-	if cfg.MaxCommands == 0 {
-		cfg.MaxCommands = defaultMaxCommands
-	}
-	if cfg.SessionTimeout == 0 {
-		cfg.SessionTimeout = defaultSessionTimeout
+	if cfg.Settings == nil {
+		cfg.Settings = MemorySettings(DefaultSettings())
 	}
 	if cfg.Join == nil {
 		cfg.Join = StaticMembership{Name: joinlogic.DefaultWorkgroup, Status: joinlogic.NetSetupWorkgroupName}
@@ -101,8 +108,14 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, log: cfg.Logger.With("iface", "wkssvc")}
+	return &Server{cfg: cfg, log: cfg.Logger.With("iface", "wkssvc"), started: time.Now()}
 }
+
+// nullTailOpnums are the methods whose last parameter before the return
+// value is an [in, out, unique] pointer to a 32-bit value: NetrWkstaSetInfo,
+// NetrWkstaTransportAdd and NetrUseAdd (ErrorParameter), NetrWkstaUserEnum,
+// NetrWkstaTransportEnum and NetrUseEnum (ResumeHandle).
+var nullTailOpnums = map[int]bool{1: true, 2: true, 5: true, 6: true, 8: true, 11: true}
 
 // PipeName is the canonical name of the pipe wkssvc is served on.
 const PipeName = "wkssvc"
@@ -116,7 +129,13 @@ func Interfaces(s *Server) []dcerpc.Interface {
 		VersionMajor: 1,
 		VersionMinor: 0,
 		Handle: func(ctx context.Context, opnum int, r ndr.Reader) (msrpc.Operation, error) {
-			return wkst.WkssvcServerHandle(ctx, s, opnum, r)
+			op, err := wkst.WkssvcServerHandle(ctx, s, opnum, r)
+			if err == nil && op != nil && nullTailOpnums[opnum] && dcerpc.LastPointerNull(r) {
+				// The request's ResumeHandle or ErrorParameter was NULL:
+				// so is the response's.
+				op = dcerpc.NullTailPointer(op, r)
+			}
+			return op, err
 		},
 	}}
 }
@@ -167,6 +186,16 @@ func (s *Server) GetInfo(ctx context.Context, req *wkst.GetInfoRequest) (*wkst.G
 		return resp, nil
 	}
 	var langroup string
+	var loggedOn uint32
+	if req.Level == levelInfo102 {
+		users, err := s.activeUsers(ctx)
+		if err != nil {
+			s.log.Warn("wkssvc: listing the logged-on users", "err", err)
+			resp.Return = errInternalError
+			return resp, nil
+		}
+		loggedOn = uint32(len(users))
+	}
 	if req.Level != levelInfo502 {
 		name, _, err := s.cfg.Join.JoinInformation(ctx)
 		if err != nil {
@@ -203,15 +232,19 @@ func (s *Server) GetInfo(ctx context.Context, req *wkst.GetInfoRequest) (*wkst.G
 			LANGroup:     langroup,
 			VerMajor:     s.cfg.VersionMajor,
 			VerMinor:     s.cfg.VersionMinor,
-			// No interactive users are tracked by this server.
-			LoggedOnUsers: 0,
+			// "the number of users who are currently active on the
+			// computer": those NetrWkstaUserEnum lists.
+			LoggedOnUsers: loggedOn,
 		}}
 	case levelInfo502:
+		// What NetrWkstaSetInfo stored (<32>); DormantFileLimit stays 0
+		// until set (<30>).
+		st := s.cfg.Settings.Settings()
 		info.Value = &wkst.WorkstationInfo_502{WorkstationInfo502: &wkst.WorkstationInfo502{
-			KeepConn:    s.cfg.KeepConnection,
-			MaxCmds:     s.cfg.MaxCommands,
-			SessTimeout: s.cfg.SessionTimeout,
-			// wki502_dormant_file_limit is 0 as on Windows (<30>).
+			KeepConn:         st.KeepConnection,
+			MaxCmds:          st.MaxCommands,
+			SessTimeout:      st.SessionTimeout,
+			DormantFileLimit: st.DormantFileLimit,
 		}}
 	}
 	resp.WorkstationInfo = info

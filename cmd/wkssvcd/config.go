@@ -76,6 +76,10 @@ type config struct {
 
 	// ODJ configures requestodj.
 	ODJ odjConfig
+
+	// Workstation are the settings of the workstation interface
+	// (workstation.go).
+	Workstation workstation
 }
 
 // fillDefaults computes the defaults that depend on the host or on other

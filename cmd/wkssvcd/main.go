@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/wkssvcd/wkssvcd/joinlogic"
 	"github.com/wkssvcd/wkssvcd/joinlogic/keytab"
@@ -59,11 +60,12 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 		return nil, err
 	}
 	joiner, err := joinlogic.New(joinlogic.Config{
-		Names:     names,
-		Store:     store,
-		Directory: dir,
-		Keytab:    kt,
-		Logger:    logger.With("component", "join"),
+		Names:      names,
+		Store:      store,
+		Directory:  dir,
+		Keytab:     kt,
+		NameChecks: cfg.Workstation.nameChecks(),
+		Logger:     logger.With("component", "join"),
 	})
 	if err != nil {
 		return nil, err
@@ -73,11 +75,17 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 	if err := joiner.StartRecovery(context.Background()); err != nil {
 		return nil, err
 	}
-	wk := wkssvc.New(wkssvc.Config{
+	host := &hostSources{}
+	wkCfg := wkssvc.Config{
 		Names:  names,
 		Join:   joiner,
 		Logger: logger.With("component", "wkssvc"),
-	})
+	}
+	if err := cfg.Workstation.apply(cfg, &wkCfg, host, time.Now()); err != nil {
+		joiner.Close()
+		return nil, err
+	}
+	wk := wkssvc.New(wkCfg)
 	rpcCfg := dcerpc.Config{Logger: logger.With("component", "dcerpc")}
 	smbCfg := smb2.Config{Auth: auth, Logger: logger.With("component", "smb2")}
 	cfg.Limits.apply(&smbCfg, &rpcCfg)
@@ -90,6 +98,7 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 	if err != nil {
 		return nil, err
 	}
+	host.smb = smb
 	return &daemon{smb: smb, joiner: joiner, names: names, store: store}, nil
 }
 

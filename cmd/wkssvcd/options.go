@@ -154,6 +154,7 @@ func options() []*option {
 	opts = append(opts, checkOptions()...)
 	opts = append(opts, limitOptions()...)
 	opts = append(opts, odjOptions()...)
+	opts = append(opts, workstationOptions()...)
 	return opts
 }
 

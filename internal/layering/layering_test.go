@@ -48,6 +48,7 @@ var rules = []rule{
 	{pkg: "server/dcerpc", says: "must not touch the SMB layer", deny: cat(joining, []string{module + "/server/smb2", module + "/server/ntlm", module + "/server/srvsvc"})},
 	{pkg: "server/srvsvc", says: "must not import the SMB layer", deny: cat(joining, []string{module + "/server/smb2", module + "/server/ntlm"})},
 	{pkg: "wkssvc", says: "It must not parse PDUs, touch the SMB layer", deny: []string{module + "/server/smb2", module + "/server/ntlm", module + "/server/srvsvc"}},
+	{pkg: "wkssvc/hostinfo", says: "It only reads", deny: cat(everyPkg, wireTypes)},
 	{pkg: "crypto", says: "The package is pure: it performs no I/O", deny: cat(everyPkg, ioPkgs)},
 	{pkg: "joinlogic", says: "It must not touch SMB, NDR or RPC wire types",
 		deny: cat(network, wireTypes, []string{module + "/wkssvc", module + "/joinlogic/ldapdir"}), allow: []string{"github.com/oiweiwei/go-msrpc/msrpc/erref/"}},
