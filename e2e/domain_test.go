@@ -524,12 +524,18 @@ func TestDomainJoinErrors(t *testing.T) {
 	})
 }
 
-// NetrValidateName2/3 through a real client (MS-WKST 3.2.4.16, 3.2.4.25):
-// local syntax rules, and domain names checked against the real DC.
+// NetrValidateName2/3 through a real client (MS-WKST 3.2.4.16, 3.2.4.25)
+// with --allow-remote-name-checks: local syntax rules, and domain names
+// checked against the real DC; at NDR and NDR64. Without the flag every
+// caller gets RPC_E_REMOTE_DISABLED (the tables of wkst_table_test.go).
 func TestValidateName(t *testing.T) {
 	dc := testdc.Start(t, testdc.Options{})
-	d := domainDaemon(t, dc, "WKVAL")
-	c, err := dialMSRPC(t, d.host(), adminUser, adminPass, smb2.SMB311, false)
+	d := domainDaemon(t, dc, "WKVAL", "--allow-remote-name-checks", "--name-check-burst", "100")
+	eachSyntax(t, func(t *testing.T, s syntax) { validateNames(t, d, s) })
+}
+
+func validateNames(t *testing.T, d *daemon, s syntax) {
+	c, err := dialMSRPC(t, d.host(), adminUser, adminPass, smb2.SMB311, false, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,18 +580,25 @@ func TestValidateName(t *testing.T) {
 			}
 		})
 	}
-	// Non-administrators may validate names too (query access), anonymous callers not.
-	u, err := dialMSRPC(t, d.host(), plainUser, plainPass, smb2.SMB311, false)
+	// Non-administrators may check a name's syntax (query access), but
+	// not make the server ask the network; anonymous callers neither.
+	u, err := dialMSRPC(t, d.host(), plainUser, plainPass, smb2.SMB311, false, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := u.cli.ValidateName3(u.ctx, &wkssvc.ValidateName3Request{NameToValidate: "LABGROUP", NameType: group})
-	ret := uint32(0)
-	if resp != nil {
-		ret = resp.Return
-	}
-	if got := returnCodeAny(t, ret, err); got != codeSuccess {
-		t.Fatalf("non-administrator: %#x", got)
+	for _, tc := range []struct {
+		name string
+		typ  wkssvc.NetSetupNameType
+		want uint32
+	}{{"LABGROUP", group, codeSuccess}, {testdc.DNSDomain, domain, codeAccessDenied}, {"fresh-domain.invalid", newDom, codeAccessDenied}} {
+		resp, err := u.cli.ValidateName3(u.ctx, &wkssvc.ValidateName3Request{NameToValidate: tc.name, NameType: tc.typ})
+		ret := uint32(0)
+		if resp != nil {
+			ret = resp.Return
+		}
+		if got := returnCodeAny(t, ret, err); got != tc.want {
+			t.Fatalf("non-administrator, %s: %#x, want %#x", tc.name, got, tc.want)
+		}
 	}
 }
 
@@ -624,4 +637,85 @@ func TestDomainJoinComputerObject(t *testing.T) {
 		t.Errorf("kvno host/wkshort.%s: %v\n%s", testdc.DNSDomain, err, out)
 	}
 	unjoin3(t, dc, d, name)
+}
+
+// With --allow-remote-name-checks, the checks that reach the network are
+// rate-limited: a burst, then RPC_S_SERVER_TOO_BUSY.
+func TestNameCheckRateLimit(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	d := domainDaemon(t, dc, "WKRATE", "--allow-remote-name-checks", "--name-check-burst", "2", "--name-check-interval", "1h")
+	c, err := dialMSRPC(t, d.host(), adminUser, adminPass, smb2.SMB311, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() uint32 {
+		resp, err := c.cli.ValidateName2(c.ctx, &wkssvc.ValidateName2Request{NameToValidate: testdc.DNSDomain, NameType: wkssvc.NetSetupNameType(3)})
+		ret := uint32(0)
+		if resp != nil {
+			ret = resp.Return
+		}
+		return returnCodeAny(t, ret, err)
+	}
+	for i, want := range []uint32{codeSuccess, codeSuccess, uint32(joinlogic.RPC_S_SERVER_TOO_BUSY)} {
+		if got := check(); got != want {
+			t.Fatalf("check %d: %v, want %v", i, joinlogic.Code(got), joinlogic.Code(want))
+		}
+	}
+	if !strings.Contains(d.Output(), "rate limit") {
+		t.Error("the refused check is not logged")
+	}
+}
+
+// NetrGetJoinableOUs2 with --allow-remote-name-checks against the test
+// DC (MS-WKST 3.2.4.17): the OUs the given account may create computer
+// objects in, found by the DC's allowedChildClassesEffective; at NDR and
+// NDR64. A wrong password is NERR_DefaultJoinRequired; a plain user of
+// this server may not make it search the directory.
+func TestGetJoinableOUs(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	ou := "OU=JoinHere," + testdc.BaseDN
+	dc.CreateOU(t, ou)
+	d := domainDaemon(t, dc, "WKOUS", "--allow-remote-name-checks", "--name-check-burst", "100")
+	eachSyntax(t, func(t *testing.T, s syntax) {
+		c, err := dialMSRPC(t, d.host(), adminUser, adminPass, smb2.SMB311, false, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.cli.GetJoinableOUs2(c.ctx, &wkssvc.GetJoinableOUs2Request{DomainNameParam: testdc.DNSDomain,
+			AccountName: adminAccount(), Password: rc4Blob(t, c.sessionKey(), dc.AdminPassword)})
+		if err != nil {
+			t.Fatalf("NetrGetJoinableOUs2: %v\n%s", err, d.Output())
+		}
+		found := false
+		for _, o := range resp.OUs {
+			found = found || strings.EqualFold(o, ou)
+		}
+		if !found || resp.OUCount != uint32(len(resp.OUs)) {
+			t.Fatalf("OUs %d %v, want %s among them", resp.OUCount, resp.OUs, ou)
+		}
+		resp, err = c.cli.GetJoinableOUs2(c.ctx, &wkssvc.GetJoinableOUs2Request{DomainNameParam: testdc.DNSDomain,
+			AccountName: adminAccount(), Password: rc4Blob(t, c.sessionKey(), "not-the-password")})
+		if got := returnCodeAny(t, retOr0(resp), err); got != uint32(joinlogic.NERR_DefaultJoinRequired) {
+			t.Fatalf("wrong password: %v", joinlogic.Code(got))
+		}
+		u, err := dialMSRPC(t, d.host(), plainUser, plainPass, smb2.SMB311, false, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err = u.cli.GetJoinableOUs2(u.ctx, &wkssvc.GetJoinableOUs2Request{DomainNameParam: testdc.DNSDomain,
+			AccountName: adminAccount(), Password: rc4Blob(t, u.sessionKey(), dc.AdminPassword)})
+		if got := returnCodeAny(t, retOr0(resp), err); got != codeAccessDenied {
+			t.Fatalf("plain user: %v", joinlogic.Code(got))
+		}
+	})
+	if strings.Contains(d.Output(), dc.AdminPassword) {
+		t.Error("the daemon logged the domain password")
+	}
+}
+
+func retOr0(r *wkssvc.GetJoinableOUs2Response) uint32 {
+	if r == nil {
+		return 0
+	}
+	return r.Return
 }

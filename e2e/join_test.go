@@ -16,6 +16,7 @@ import (
 	"github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 	"github.com/oiweiwei/go-msrpc/smb2"
 
+	"github.com/wkssvcd/wkssvcd/crypto"
 	"github.com/wkssvcd/wkssvcd/internal/testenv"
 	"github.com/wkssvcd/wkssvcd/joinlogic"
 )
@@ -289,4 +290,14 @@ func ret3(resp *wkssvc.JoinDomain3Response) uint32 {
 		return 0
 	}
 	return resp.Return
+}
+
+// rc4Blob builds a JOINPR_ENCRYPTED_USER_PASSWORD for pw under key.
+func rc4Blob(t *testing.T, key []byte, pw string) *wkssvc.EncryptedUserPassword {
+	t.Helper()
+	b, err := crypto.EncryptRC4(key, pw, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &wkssvc.EncryptedUserPassword{Buffer: b}
 }
