@@ -11,7 +11,13 @@ import (
 // negotiates 3.1.1 and closes it when the test ends.
 func probe(t *testing.T, d *daemon) *smbprobe.Client {
 	t.Helper()
-	c, err := smbprobe.Dial(d.addr, testnet.Probe())
+	return probeFrom(t, d, testnet.Probe())
+}
+
+// probeFrom is probe from another local address.
+func probeFrom(t *testing.T, d *daemon, local string) *smbprobe.Client {
+	t.Helper()
+	c, err := smbprobe.Dial(d.addr, local)
 	if err != nil {
 		t.Fatal(err)
 	}

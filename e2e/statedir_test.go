@@ -13,8 +13,15 @@ import (
 // returns its output once it exited; it fails the test if it serves.
 func runDaemonExpectingFailure(t *testing.T, stateDir string) string {
 	t.Helper()
+	return runDaemonExpectingFailureOn(t, stateDir, daemonAddr+":445")
+}
+
+// runDaemonExpectingFailureOn is runDaemonExpectingFailure listening on
+// listen.
+func runDaemonExpectingFailureOn(t *testing.T, stateDir, listen string) string {
+	t.Helper()
 	requireE2E(t)
-	cmd := exec.Command(filepath.Join(binDir, "wkssvcd"), "--listen", daemonAddr+":445", "--state-dir", stateDir,
+	cmd := exec.Command(filepath.Join(binDir, "wkssvcd"), "--listen", listen, "--state-dir", stateDir,
 		"--netbios-name", netbios, "--dns-hostname", dnsName)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -21,6 +21,7 @@ const (
 	hostPeer   = 4 // a peer server for comparisons (bench)
 	hostBench  = 5 // the join benchmark's own daemon (bench)
 	hostProbe  = 6 // source of the attack probes of the end-to-end tests
+	hostProbe2 = 7 // a second probe source, for probes that get their address throttled
 	hostDC2    = 7 // a Samba AD DC without TLS (internal/testdc)
 	hostTap    = 8 // a recording proxy in front of the daemon under test (e2e, internal/smbtap)
 	hostRemote = 9 // routed to lo but never assigned: a "remote" host for Samba's net
@@ -77,6 +78,10 @@ func Bench() string { return host(hostBench) }
 // source, 127.0.0.1). It need not be assigned to lo: any 127/8 address can
 // be bound.
 func Probe() string { return host(hostProbe) }
+
+// Probe2 is a second probe source address, for probes whose address ends
+// up throttled and must not spoil the others.
+func Probe2() string { return host(hostProbe2) }
 
 // Tap is the address of the recording proxy (internal/smbtap) that the
 // end-to-end tests put between real clients and the daemon (port 445).
