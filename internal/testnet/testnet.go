@@ -16,15 +16,15 @@ const DefaultPrefix = "127.0.0"
 
 // Host numbers inside the network, one per role.
 const (
-	hostDC     = 2 // the Samba AD DC (internal/testdc)
-	hostDaemon = 3 // the daemon under test (e2e)
-	hostPeer   = 4 // a peer server for comparisons (bench)
-	hostBench  = 5 // the join benchmark's own daemon (bench)
-	hostProbe  = 6 // source of the attack probes of the end-to-end tests
-	hostProbe2 = 7 // a second probe source, for probes that get their address throttled
-	hostDC2    = 7 // a Samba AD DC without TLS (internal/testdc)
-	hostTap    = 8 // a recording proxy in front of the daemon under test (e2e, internal/smbtap)
-	hostRemote = 9 // routed to lo but never assigned: a "remote" host for Samba's net
+	hostDC     = 2  // the Samba AD DC (internal/testdc)
+	hostDaemon = 3  // the daemon under test (e2e)
+	hostPeer   = 4  // a peer server for comparisons (bench)
+	hostBench  = 5  // the join benchmark's own daemon (bench)
+	hostProbe  = 6  // source of the attack probes of the end-to-end tests
+	hostDC2    = 7  // a Samba AD DC without TLS (internal/testdc)
+	hostTap    = 8  // a recording proxy in front of the daemon under test (e2e, internal/smbtap)
+	hostRemote = 9  // routed to lo but never assigned: a "remote" host for Samba's net
+	hostProbe2 = 10 // a second probe source, for probes that get their address throttled
 )
 
 // Prefix returns the first three octets in use, from Env or the default.
