@@ -441,6 +441,7 @@ func (w *wkssvcdJoin) prepare(ctx context.Context, name, dir string) error {
 	cmd := exec.Command(w.cfg.WkssvcdBin,
 		"--listen", net.JoinHostPort(w.cfg.WkssvcdAddr, "445"),
 		"--state-dir", filepath.Join(dir, "state"),
+		"--keytab", filepath.Join(dir, "state", "krb5.keytab"),
 		"--netbios-name", name,
 		"--dns-hostname", strings.ToLower(name)+"."+dc.DNSDomain,
 		"--dns-server", dc.Addr,

@@ -128,6 +128,9 @@ func startDaemon(t *testing.T, extra ...string) *daemon {
 	args := []string{
 		"--listen", d.addr,
 		"--state-dir", d.stateDir,
+		// As root the default keytab is /etc/krb5.keytab: the tests keep
+		// theirs in the state directory.
+		"--keytab", filepath.Join(d.stateDir, "krb5.keytab"),
 		"--netbios-name", netbios,
 		"--dns-hostname", dnsName,
 		"--admin", adminUser + ":" + adminPass,

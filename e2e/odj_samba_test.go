@@ -193,7 +193,8 @@ func TestOfflineJoinSambaToOurs(t *testing.T) {
 // computer name.
 func requestODJ(t *testing.T, state, name string, args ...string) (string, error) {
 	t.Helper()
-	all := append([]string{"requestodj", "--state-dir", state, "--netbios-name", name,
+	// --keytab: as root the default is the host's /etc/krb5.keytab.
+	all := append([]string{"requestodj", "--state-dir", state, "--keytab", filepath.Join(state, "krb5.keytab"), "--netbios-name", name,
 		"--dns-hostname", strings.ToLower(name) + "." + testdc.DNSDomain}, args...)
 	return run(t, time.Minute, filepath.Join(binDir, "wkssvcd"), all...)
 }

@@ -111,7 +111,8 @@ type Config struct {
 	// Keytab, when set, receives the Kerberos keys of the machine account:
 	// a domain join installs them after the directory work succeeded and
 	// before the membership is saved, and a failure of any later step puts
-	// the previous keytab back; unjoins and workgroup joins remove it.
+	// the previous keytab back; an unjoin takes the account's keys out of
+	// it (other principals' keys stay; see KeytabStore).
 	// Default nil: no keytab is kept.
 	Keytab KeytabStore
 	// IsDomainController makes join and unjoin answer
@@ -448,20 +449,12 @@ func (j *Joiner) joinWorkgroup(ctx context.Context, cur Membership, name string)
 	if !workgroupSyntaxOK(name) || strings.EqualFold(name, j.netbiosName()) {
 		return NERR_InvalidWorkgroupName
 	}
-	var undo undoStack
-	// A workgroup member has no machine account, so it keeps no keytab.
-	if kt := j.cfg.Keytab; kt != nil {
-		restore, err := kt.Remove(ctx)
-		if err != nil {
-			j.log.ErrorContext(ctx, "joinlogic: removing keytab", "err", err)
-			return codeOf(err, ERROR_INTERNAL_ERROR)
-		}
-		undo.push("restore keytab", restore)
-	}
+	// A workgroup member has no machine account. The keytab is left
+	// alone: an unjoin took this machine's keys out of it, and the other
+	// keys in it (nfs/, HTTP/ ...) are not the join's to remove.
 	next := Membership{Workgroup: strings.ToUpper(name)}
 	if err := j.cfg.Store.Save(ctx, next); err != nil {
 		j.log.ErrorContext(ctx, "joinlogic: saving workgroup membership", "err", err)
-		undo.run(ctx, j.log)
 		return codeOf(err, ERROR_INTERNAL_ERROR)
 	}
 	return NERR_Success
@@ -831,7 +824,7 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 
 	// The machine account's keys go with the membership.
 	if kt := j.cfg.Keytab; kt != nil {
-		restore, err := kt.Remove(ctx)
+		restore, err := kt.Remove(ctx, keytabEntries(cur, 0))
 		if err != nil {
 			j.log.ErrorContext(ctx, "joinlogic: removing keytab", "err", err)
 			return fail(codeOf(err, ERROR_INTERNAL_ERROR))

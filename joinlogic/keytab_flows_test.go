@@ -15,6 +15,7 @@ type fakeKeytab struct {
 	installErr error
 	removeErr  error
 	log        []string
+	removed    []KeytabEntries // the accounts Remove was asked to take out
 }
 
 func (k *fakeKeytab) state() *KeytabEntries {
@@ -49,15 +50,18 @@ func (k *fakeKeytab) Install(ctx context.Context, e KeytabEntries) (func(context
 	return k.undo(prev), nil
 }
 
-func (k *fakeKeytab) Remove(ctx context.Context) (func(context.Context) error, error) {
+func (k *fakeKeytab) Remove(ctx context.Context, e KeytabEntries) (func(context.Context) error, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.log = append(k.log, "remove")
+	k.removed = append(k.removed, e)
 	if k.removeErr != nil {
 		return nil, k.removeErr
 	}
 	prev := k.cur
-	k.cur = nil
+	if prev != nil && prev.ComputerName == e.ComputerName && prev.Realm == e.Realm {
+		k.cur = nil
+	}
 	return k.undo(prev), nil
 }
 
@@ -233,6 +237,10 @@ func TestUnjoinAndWorkgroupRemoveKeytab(t *testing.T) {
 		if kt.state() != nil {
 			t.Fatalf("options %#x: keytab left", opts)
 		}
+		// The account of the membership that was left.
+		if r := kt.removed; len(r) != 1 || r[0].ComputerName != "WKS1" || r[0].Realm != "EXAMPLE.TEST" {
+			t.Fatalf("options %#x: removed %+v", opts, r)
+		}
 	}
 	t.Run("rollback/membership cannot be cleared: keytab and account back", func(t *testing.T) {
 		e, kt := joined(t)
@@ -258,7 +266,9 @@ func TestUnjoinAndWorkgroupRemoveKeytab(t *testing.T) {
 			t.Fatal("failed unjoin changed state")
 		}
 	})
-	t.Run("3.2.4.13.4/workgroup join removes a stale keytab", func(t *testing.T) {
+	t.Run("3.2.4.13.4/workgroup join leaves the keytab alone", func(t *testing.T) {
+		// The keys in it are not this machine account's (it has none):
+		// other services' keys, or another host's.
 		e, kt := newKeytabFlow(t)
 		old := oldKeytab
 		kt.cur = &old
@@ -267,34 +277,8 @@ func TestUnjoinAndWorkgroupRemoveKeytab(t *testing.T) {
 		if c := e.j.Join(context.Background(), r); c != NERR_Success {
 			t.Fatal(c)
 		}
-		if kt.state() != nil || e.store.get().Workgroup != "OTHERGROUP" {
-			t.Fatal("workgroup join kept the keytab")
-		}
-	})
-	t.Run("rollback/workgroup membership cannot be saved: keytab back", func(t *testing.T) {
-		e, kt := newKeytabFlow(t)
-		old := oldKeytab
-		kt.cur = &old
-		e.store.saveErr = errors.New("disk full")
-		r := adminJoin(0)
-		r.DomainName = sp("OTHERGROUP")
-		if c := e.j.Join(context.Background(), r); c != ERROR_INTERNAL_ERROR {
-			t.Fatal(c)
-		}
-		if got := kt.state(); got == nil || *got != oldKeytab {
-			t.Fatal("keytab not restored")
-		}
-	})
-	t.Run("workgroup join refused when the keytab cannot be removed", func(t *testing.T) {
-		e, kt := newKeytabFlow(t)
-		kt.removeErr = errors.New("permission denied")
-		r := adminJoin(0)
-		r.DomainName = sp("OTHERGROUP")
-		if c := e.j.Join(context.Background(), r); c != ERROR_INTERNAL_ERROR {
-			t.Fatal(c)
-		}
-		if e.store.saves != 0 {
-			t.Fatal("membership saved")
+		if got := kt.state(); got == nil || *got != oldKeytab || len(kt.log) != 0 || e.store.get().Workgroup != "OTHERGROUP" {
+			t.Fatalf("workgroup join touched the keytab: %v", kt.log)
 		}
 	})
 }

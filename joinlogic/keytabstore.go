@@ -39,10 +39,16 @@ func (e KeytabEntries) LogValue() slog.Value {
 // no file); the state machine runs it when a later step of the same join or
 // unjoin fails. An undo function may be called at most once.
 type KeytabStore interface {
-	// Install replaces the keytab with the keys of e.
+	// Install puts the keys of e into the keytab. The keytab may hold
+	// other principals' keys (it may be the host's /etc/krb5.keytab): they
+	// stay, and so do the account's keys of the previous key version, so
+	// that tickets issued before the password change still decrypt.
 	Install(ctx context.Context, e KeytabEntries) (undo func(context.Context) error, err error)
-	// Remove deletes the keytab; a missing keytab is not an error.
-	Remove(ctx context.Context) (undo func(context.Context) error, err error)
+	// Remove takes out every key of the account e names (e.Password and
+	// e.KVNO do not matter); other principals' keys stay, and the file
+	// goes only when nothing is left. A missing keytab, or an e without a
+	// computer name and realm, is not an error: nothing changes.
+	Remove(ctx context.Context, e KeytabEntries) (undo func(context.Context) error, err error)
 }
 
 // errNoKeyVersion reports a controller that gives no key version number.

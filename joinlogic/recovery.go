@@ -298,7 +298,7 @@ func (j *Joiner) rollForward(ctx context.Context, in Intent, sess Session) error
 		}
 	}
 	if in.Op == IntentUnjoin && j.cfg.Keytab != nil {
-		if _, err := j.cfg.Keytab.Remove(ctx); err != nil {
+		if _, err := j.cfg.Keytab.Remove(ctx, keytabEntries(in.Previous, 0)); err != nil {
 			return fmt.Errorf("joinlogic: recovery: removing keytab: %w", err)
 		}
 	}

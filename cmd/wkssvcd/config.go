@@ -68,7 +68,8 @@ type config struct {
 	// Check are check-dc's settings (checkdc.go).
 	Check checkSettings
 	// Keytab is where the machine account's Kerberos keys are written
-	// when the host joins a domain. Default: krb5.keytab in StateDir.
+	// when the host joins a domain. Default: /etc/krb5.keytab as root,
+	// else krb5.keytab in StateDir (defaultKeytab).
 	Keytab string
 
 	// Limits bound the resources one client can take.
@@ -93,7 +94,7 @@ func (c *config) fillDefaults(groups []string) error {
 			c.StateDir = defaultStateDir()
 		}
 		if c.Keytab == "" {
-			c.Keytab = filepath.Join(c.StateDir, "krb5.keytab")
+			c.Keytab = defaultKeytab(c.StateDir)
 		}
 		host, _ := os.Hostname()
 		if host == "" {

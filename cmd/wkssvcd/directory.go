@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -69,6 +70,17 @@ func (c *config) directoryConfig(logger *slog.Logger) ldapdir.Config {
 		OperatingSystemVersion: c.Directory.OSVersion,
 		Logger:                 logger.With("component", "ldap"),
 	}
+}
+
+// defaultKeytab is where a join writes the machine's keys without
+// --keytab: for root the host's keytab, /etc/krb5.keytab, which kinit,
+// sssd and winbind read (the keys are merged into it, joinlogic/keytab);
+// for anyone else krb5.keytab in the state directory.
+func defaultKeytab(stateDir string) string {
+	if os.Geteuid() == 0 {
+		return "/etc/krb5.keytab"
+	}
+	return filepath.Join(stateDir, "krb5.keytab")
 }
 
 // fillOSDefaults fills OSName and OSVersion from the host when not given.

@@ -61,3 +61,14 @@ func TestOSOptions(t *testing.T) {
 		t.Errorf("directory config %q %q", dc.OperatingSystem, dc.OperatingSystemVersion)
 	}
 }
+
+// Root's keytab is the host's; anyone else's stays in the state directory.
+func TestDefaultKeytab(t *testing.T) {
+	want := filepath.Join("/srv/wk", "krb5.keytab")
+	if os.Geteuid() == 0 {
+		want = "/etc/krb5.keytab"
+	}
+	if got := defaultKeytab("/srv/wk"); got != want {
+		t.Errorf("defaultKeytab = %q, want %q", got, want)
+	}
+}

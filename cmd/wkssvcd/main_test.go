@@ -291,7 +291,7 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 	if strings.Contains(out, "Sup3r-Secret") || !strings.Contains(out, "# admin: root given on the command line") {
 		t.Fatalf("password shown or account not mentioned:\n%s", out)
 	}
-	for _, want := range []string{`listen = "0.0.0.0:445"`, `dc = ["dc1"]`, "max-credits = 100", `workgroup = "LAB"`, `keytab = "/srv/wk/krb5.keytab"`, "max-connections = 1024"} {
+	for _, want := range []string{`listen = "0.0.0.0:445"`, `dc = ["dc1"]`, "max-credits = 100", `workgroup = "LAB"`, `keytab = "` + defaultKeytab("/srv/wk") + `"`, "max-connections = 1024"} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("--print-config lacks %q:\n%s", want, out)
 		}

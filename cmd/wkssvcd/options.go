@@ -116,8 +116,8 @@ func options() []*option {
 		{name: "allow-anonymous", group: groupServer, def: "true",
 			usage: "accept null sessions (they get only what MS-WKST grants anonymous callers)",
 			bind:  func(c *config) value { return (*boolFlag)(&c.AllowAnonymous) }},
-		{name: "keytab", arg: "PATH", group: groupServer, defText: "STATE-DIR/krb5.keytab",
-			usage: "machine account keytab written by a domain join (mode 0600)",
+		{name: "keytab", arg: "PATH", group: groupServer, defText: "/etc/krb5.keytab as root, else STATE-DIR/krb5.keytab",
+			usage: "keytab a domain join merges the machine account's keys into (mode 0600; other keys in it stay)",
 			bind:  func(c *config) value { return (*stringValue)(&c.Keytab) }},
 
 		{name: "admin-file", arg: "FILE", group: groupAccounts, reload: true,

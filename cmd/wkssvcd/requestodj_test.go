@@ -28,7 +28,8 @@ import (
 func requestODJIn(t *testing.T, state, name string, stdin []byte, args ...string) (int, string, string) {
 	t.Helper()
 	var o, e bytes.Buffer
-	all := append([]string{"requestodj", "--state-dir", state, "--netbios-name", name, "--log-level", "warn"}, args...)
+	// --keytab: as root the default is the host's /etc/krb5.keytab.
+	all := append([]string{"requestodj", "--state-dir", state, "--keytab", filepath.Join(state, "krb5.keytab"), "--netbios-name", name, "--log-level", "warn"}, args...)
 	code := run(context.Background(), all, env{stdin: bytes.NewReader(stdin), stdout: &o, stderr: &e, getenv: noEnv})
 	return code, o.String(), e.String()
 }

@@ -834,6 +834,22 @@ func (dc *DC) Kinit(ctx context.Context, keytab, principal string, enctypes ...s
 	return string(out), nil
 }
 
+// Krb runs a Kerberos command of the MIT tools (kinit, kvno, klist) with
+// this controller's krb5.conf and the credential cache ccache (a file
+// path), and returns its output. Keeping the cache between calls lets a
+// test hold on to tickets.
+func (dc *DC) Krb(ctx context.Context, ccache string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+dc.Krb5Conf, "KRB5CCNAME=FILE:"+ccache)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
 // KinitServices obtains a ticket for principal with the keys in keytab,
 // as Kinit does, then service tickets for each of services with it, and
 // has kvno -k check that keytab decrypts them: the proof that the keytab

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/wkssvcd/wkssvcd/joinlogic"
 
@@ -41,8 +42,11 @@ func NewFileStore(path string) (*FileStore, error) {
 // Path returns the keytab file.
 func (s *FileStore) Path() string { return s.path }
 
-// Install implements joinlogic.KeytabStore: it writes the keys of e for
-// the principals of Entries.Principals and the default encryption types.
+// Install implements joinlogic.KeytabStore: it merges the keys of e (the
+// principals of Entries.Principals, the default encryption types) into
+// the file — other principals' entries and the account's previous key
+// version stay (Merge) — and keeps the file's mode (never readable by
+// others) and group.
 func (s *FileStore) Install(ctx context.Context, e joinlogic.KeytabEntries) (func(context.Context) error, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -53,24 +57,31 @@ func (s *FileStore) Install(ctx context.Context, e joinlogic.KeytabEntries) (fun
 	if err != nil {
 		return nil, err
 	}
-	err = Write(s.path, Entries{
-		ComputerName: e.ComputerName,
-		DNSHostName:  e.DNSHostName,
-		Realm:        e.Realm,
-		Password:     e.Password.Reveal(),
-		KVNO:         e.KVNO,
-	})
+	out, err := Merge(prev, entriesOf(e))
 	if err != nil {
+		clear(prev)
+		return nil, s.unusable(err)
+	}
+	defer clear(out)
+	if err := s.write(out); err != nil {
 		clear(prev)
 		return nil, err
 	}
 	return s.undo(prev, existed), nil
 }
 
-// Remove implements joinlogic.KeytabStore.
-func (s *FileStore) Remove(ctx context.Context) (func(context.Context) error, error) {
+// Remove implements joinlogic.KeytabStore: it removes the keys of e's
+// account, every version, and leaves the other principals' entries; the
+// file goes only when nothing is left in it. A missing file, or one
+// without the account's keys, is left alone; so is everything when e
+// names no account.
+func (s *FileStore) Remove(ctx context.Context, e joinlogic.KeytabEntries) (func(context.Context) error, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	noop := func(context.Context) error { return nil }
+	if e.ComputerName == "" || e.Realm == "" {
+		return noop, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -78,7 +89,19 @@ func (s *FileStore) Remove(ctx context.Context) (func(context.Context) error, er
 	if err != nil {
 		return nil, err
 	}
-	if existed {
+	if !existed {
+		return noop, nil
+	}
+	out, empty, changed, err := Without(prev, entriesOf(e))
+	if err != nil {
+		clear(prev)
+		return nil, s.unusable(err)
+	}
+	switch {
+	case !changed:
+		clear(prev)
+		return noop, nil
+	case empty:
 		if err := os.Remove(s.path); err != nil {
 			clear(prev)
 			return nil, fmt.Errorf("keytab: %w", err)
@@ -86,8 +109,55 @@ func (s *FileStore) Remove(ctx context.Context) (func(context.Context) error, er
 		if err := syncDir(filepath.Dir(s.path)); err != nil {
 			return nil, errors.Join(err, s.restore(prev, true))
 		}
+	default:
+		defer clear(out)
+		if err := s.write(out); err != nil {
+			clear(prev)
+			return nil, err
+		}
 	}
 	return s.undo(prev, existed), nil
+}
+
+// entriesOf converts the state machine's description of the keys.
+func entriesOf(e joinlogic.KeytabEntries) Entries {
+	return Entries{
+		ComputerName: e.ComputerName,
+		DNSHostName:  e.DNSHostName,
+		Realm:        e.Realm,
+		Password:     e.Password.Reveal(),
+		KVNO:         e.KVNO,
+	}
+}
+
+// unusable says that the file at the path is not one this store can
+// change without losing what it holds.
+func (s *FileStore) unusable(err error) error {
+	return fmt.Errorf("keytab: %s cannot be updated without losing its content (move it aside, or choose another keytab path): %w", s.path, err)
+}
+
+// write replaces the file with b atomically, keeping the mode (without
+// any permission for others) and the group of the file it replaces; a new
+// file gets mode 0600.
+func (s *FileStore) write(b []byte) error {
+	perm := os.FileMode(0o600)
+	gid := -1
+	if fi, err := os.Stat(s.path); err == nil {
+		perm = fi.Mode().Perm() &^ 0o137 // no execute, no group write, nothing for others
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Gid) != os.Getegid() {
+			gid = int(st.Gid)
+		}
+	}
+	if err := atomicfile.Write(s.path, b, perm|0o600); err != nil {
+		return fmt.Errorf("keytab: %w", err)
+	}
+	if gid >= 0 {
+		// The group that may read the keytab (sssd's, say) stays.
+		if err := os.Chown(s.path, -1, gid); err != nil {
+			return fmt.Errorf("keytab: keeping the group of %s: %w", s.path, err)
+		}
+	}
+	return nil
 }
 
 // undo returns the function that puts prev (or no file) back; it wipes

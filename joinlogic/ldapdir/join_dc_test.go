@@ -395,7 +395,7 @@ func (s *faultSession) KeyVersionNumber(ctx context.Context, dn string) (uint32,
 	return v, after(err)
 }
 
-// keytabKVNO returns the key version of the keytab's entries.
+// keytabKVNO returns the newest key version of the keytab's entries.
 func keytabKVNO(t *testing.T, path string) uint32 {
 	t.Helper()
 	kt, err := gokeytab.Load(path)
@@ -405,7 +405,12 @@ func keytabKVNO(t *testing.T, path string) uint32 {
 	if len(kt.Entries) == 0 {
 		t.Fatalf("%s holds no keys", path)
 	}
-	return kt.Entries[0].KVNO
+	// The newest version: after a password change the previous one stays.
+	var v uint32
+	for _, e := range kt.Entries {
+		v = max(v, e.KVNO)
+	}
+	return v
 }
 
 func mustCode(t *testing.T, what string, got, want joinlogic.Code) {
