@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/wkssvcd/wkssvcd/internal/testdc"
+	"github.com/wkssvcd/wkssvcd/odj"
 )
 
 // The options of wkst provision against the test DC.
@@ -217,5 +220,56 @@ func TestProvisionMachinesFile(t *testing.T) {
 	out, err = wkstProvision(t, dc, "--machines-file", list, "--savefile", outDir)
 	if err == nil || !strings.Contains(out, "exists; provisioning files are never overwritten") {
 		t.Fatalf("second run: %v\n%s", err, out)
+	}
+}
+
+// --print-blob prints the base64 text (djoin /printblob), --savefile -
+// writes the savefile to standard output, and --policy-paths takes a
+// local Registry.pol.
+func TestProvisionToStandardOutput(t *testing.T) {
+	requireE2E(t)
+	dc := testdc.Start(t, testdc.Options{})
+	pol := filepath.Join(t.TempDir(), "Registry.pol")
+	b, err := odj.EncodePReg([]odj.RegistryValue{{Key: `Software\Policies\Local`, ValueName: "FromFile", Type: 4, Data: []byte{5, 0, 0, 0}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(pol, b, 0o600)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"ODJPRINTBLOB", []string{"--print-blob", "--policy-paths", pol}},
+		{"ODJSTDOUT", []string{"--savefile", "-"}},
+	} {
+		t.Cleanup(func() { deleteComputer(t, dc, c.name) })
+		pwFile := filepath.Join(t.TempDir(), "pw")
+		os.WriteFile(pwFile, []byte(dc.AdminPassword), 0o600)
+		cmd := exec.Command(filepath.Join(binDir, "wkst"), append([]string{"provision", "--domain", dc.DNSDomain, "--dns-server", dc.Addr,
+			"--ldap-ca", dc.CAFile, "--account", adminAccount(), "--password-file", pwFile, "--machine", c.name}, c.args...)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v\n%s", c.name, err, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), c.name+": created") {
+			t.Errorf("%s: the progress line is not on standard error:\n%s", c.name, stderr.String())
+		}
+		p, err := odj.DecodeFile(stdout.Bytes())
+		if err != nil {
+			t.Fatalf("%s: standard output is no provisioning file: %v", c.name, err)
+		}
+		j, err := p.Join()
+		if err != nil || j.Win7.MachineName != c.name {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if c.name == "ODJPRINTBLOB" {
+			if bytes.HasPrefix(stdout.Bytes(), []byte{0xFF, 0xFE}) || len(j.Policies) != 1 || j.Policies[0].Lists[0].Source != pol ||
+				j.Policies[0].Lists[0].Elements[0].ValueName != "FromFile" {
+				t.Errorf("--print-blob with --policy-paths: %+v", j.Policies)
+			}
+		} else if !bytes.HasPrefix(stdout.Bytes(), []byte{0xFF, 0xFE}) {
+			t.Errorf("--savefile - did not write the UTF-16 savefile")
+		}
 	}
 }

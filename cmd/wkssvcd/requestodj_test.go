@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -231,4 +232,80 @@ func testCertificate(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return der
+}
+
+// One writer of a state directory: a second lock is refused and names the
+// holder; once released, it can be taken again. A daemon refuses to start
+// on a state directory another process writes.
+func TestStateLockOneWriter(t *testing.T) {
+	dir := t.TempDir()
+	l, err := lockStateDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockStateDir(dir); !errors.Is(err, errStateLocked) || !strings.Contains(err.Error(), "by process ") {
+		t.Fatalf("second lock: %v", err)
+	}
+	code, _, errOut := runCmd("serve", "--state-dir", dir, "--listen", "127.0.0.1:0", "--admin", "a:b")
+	if code != 1 || !strings.Contains(errOut, "is locked") {
+		t.Fatalf("a daemon on a locked state directory: exit %d\n%s", code, errOut)
+	}
+	l.release()
+	l2, err := lockStateDir(dir)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	l2.release()
+}
+
+// A crash between staging the offline join files and saving the join is
+// settled at the next start: the staged files are kept when the
+// membership names their file, and dropped otherwise.
+func TestSettleODJArtifacts(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		memberFile  string
+		marker      string
+		wantCurrent bool
+	}{
+		{"join saved", "sha256:aa", "sha256:aa", true},
+		{"join never saved", "", "sha256:aa", false},
+		{"another file's join", "sha256:bb", "sha256:aa", false},
+		{"staging cut short", "sha256:aa", "", false},
+	} {
+		state := t.TempDir()
+		store, err := joinlogic.OpenStore(filepath.Join(state, membershipFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.memberFile != "" {
+			m := joinlogic.Membership{DomainNetBIOS: "EXAMPLE", DomainFQDN: "example.test", DomainSID: "S-1-5-21-1-2-3", ClientName: "PC$",
+				Password: "pw", OfflineJoinFile: c.memberFile}
+			if err := store.Save(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		os.MkdirAll(filepath.Join(state, odjDir), 0o700)
+		os.WriteFile(filepath.Join(state, odjDir, policyFile), []byte("old"), 0o600)
+		os.MkdirAll(filepath.Join(state, odjNewDir), 0o700)
+		os.WriteFile(filepath.Join(state, odjNewDir, policyFile), []byte("new"), 0o600)
+		if c.marker != "" {
+			os.WriteFile(filepath.Join(state, odjNewDir, odjMarker), []byte(c.marker+"\n"), 0o600)
+		}
+		if err := settleODJArtifacts(state, store); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got, _ := os.ReadFile(filepath.Join(state, odjDir, policyFile))
+		if want := map[bool]string{true: "new", false: "old"}[c.wantCurrent]; string(got) != want {
+			t.Errorf("%s: offline-join/policy.json holds %q, want %q", c.name, got, want)
+		}
+		for _, d := range []string{odjNewDir, odjOldDir} {
+			if _, err := os.Stat(filepath.Join(state, d)); err == nil {
+				t.Errorf("%s: %s left", c.name, d)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(state, odjDir, odjMarker)); err == nil {
+			t.Errorf("%s: the marker stayed", c.name)
+		}
+	}
 }
