@@ -18,6 +18,13 @@
 // as the machine account to learn whether the write happened and rolling
 // forward if it did.
 //
+// Offline domain joins share the online join's phases (phases.go):
+// Provisioner creates or resets another machine's account as a join
+// would (djoin /provision) and returns what its provisioning file needs;
+// Joiner.ApplyOfflineJoin commits a provisioning file's join locally
+// (djoin /requestodj), journaled and recovered like any join. The file
+// format is package odj's business, not this one's.
+//
 // The computer's names (ComputerName, MS-WKST 3.2.1.2) are state too: a
 // NameStore keeps them (a versioned 0600 file once a rename changed
 // them), and the network front reads them from it.
