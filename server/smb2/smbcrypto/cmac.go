@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/subtle"
+	"sync"
 )
 
 // cmac is AES-CMAC (RFC 4493, NIST SP 800-38B) over a stream of writes.
@@ -15,17 +16,27 @@ type cmac struct {
 	x      [aes.BlockSize]byte // running CBC-MAC state
 	buf    [aes.BlockSize]byte // pending, not yet processed bytes
 	n      int                 // bytes used in buf
+	t      [aes.BlockSize]byte // the tag, computed by sum
 }
+
+// cmacPool holds cmac states for Signer: the block cipher is an interface,
+// so the state's buffers would otherwise escape to the heap per message.
+var cmacPool = sync.Pool{New: func() any { return new(cmac) }}
 
 // newCMAC returns a CMAC over block, which must have a 16-byte block size.
 func newCMAC(block cipher.Block) *cmac {
 	c := &cmac{block: block}
-	// RFC 4493 2.3: L = AES-K(0^128); K1 = L<<1 ^ (Rb if msb(L)); K2 likewise from K1.
+	cmacSubkeys(block, &c.k1, &c.k2)
+	return c
+}
+
+// cmacSubkeys derives the CMAC subkeys of block (RFC 4493 2.3): L =
+// AES-K(0^128); K1 = L<<1 ^ (Rb if msb(L)); K2 likewise from K1.
+func cmacSubkeys(block cipher.Block, k1, k2 *[aes.BlockSize]byte) {
 	var l [aes.BlockSize]byte
 	block.Encrypt(l[:], l[:])
-	shiftXorRb(&c.k1, &l)
-	shiftXorRb(&c.k2, &c.k1)
-	return c
+	shiftXorRb(k1, &l)
+	shiftXorRb(k2, k1)
 }
 
 // shiftXorRb sets dst = src << 1, xored with Rb = 0x87 when the msb of src
@@ -67,8 +78,7 @@ func (c *cmac) sum() [aes.BlockSize]byte {
 		clear(last[c.n+1:])
 		subtle.XORBytes(last[:], last[:], c.k2[:])
 	}
-	var t [aes.BlockSize]byte
-	subtle.XORBytes(t[:], c.x[:], last[:])
-	c.block.Encrypt(t[:], t[:])
-	return t
+	subtle.XORBytes(c.t[:], c.x[:], last[:])
+	c.block.Encrypt(c.t[:], c.t[:])
+	return c.t
 }
