@@ -33,6 +33,9 @@ type Target struct {
 	User, Password string
 	// Dialect is the SMB dialect to negotiate. Default 0x0311 (SMB 3.1.1).
 	Dialect uint16
+	// Seal makes go-msrpc encrypt every message (SMB3 encryption) instead
+	// of only signing it. The lean generator takes LeanOptions.Seal.
+	Seal bool
 }
 
 func (t Target) port() int {
@@ -73,7 +76,11 @@ func Dial(ctx context.Context, t Target) (*Client, error) {
 		gssapi.WithMechanismFactory(ssp.NTLM),
 	}
 	ctx = gssapi.NewSecurityContext(ctx, sec...)
-	dialer := smb2.NewDialer(smb2.WithSign(), smb2.WithDialect(smb2.Dialect(t.dialect())), smb2.WithSecurity(sec...))
+	opts := []smb2.DialerOption{smb2.WithSign(), smb2.WithDialect(smb2.Dialect(t.dialect())), smb2.WithSecurity(sec...)}
+	if t.Seal {
+		opts = append(opts, smb2.WithSeal())
+	}
+	dialer := smb2.NewDialer(opts...)
 	conn, err := dcerpc.Dial(ctx, "ncacn_np:"+t.Host+"[wkssvc]",
 		dcerpc.WithSMBDialer(dialer), dcerpc.WithSMBPort(t.port()))
 	if err != nil {

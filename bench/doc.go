@@ -4,13 +4,18 @@
 // domain join latency against a Samba AD DC (wkssvcd's NetrJoinDomain3
 // against `adcli join`, `net ads join` and the bare LDAP operations).
 //
-// It owns the load generator (a go-msrpc client over ncacn_np, SMB 3.1.1,
-// signed), the /proc readers that attribute memory and threads to a server
-// process tree, and the Markdown reports written by scripts/bench and
-// scripts/soak through bench/cmd/wkload. It only drives servers from the
-// outside: it must not import or change the product packages, except in
-// its _test.go benchmark, which composes an in-process server from them,
-// and the join benchmark, which uses crypto (to encrypt the JOINPR password
-// as a client does) and joinlogic/keytab (the floor's keytab). It creates
-// and deletes computer accounts only in the domain it is pointed at.
+// It owns the load generators — the lean one (LeanClient: the session set
+// up once through internal/smbraw, then per call one request encoded in
+// advance, signed or sealed per message, over WRITE+READ or
+// FSCTL_PIPE_TRANSCEIVE) and go-msrpc's client over ncacn_np — the /proc
+// readers that attribute CPU time, context switches, memory and threads to
+// a server process tree, the goals, and the Markdown reports written by
+// scripts/bench and scripts/soak through bench/cmd/wkload. It only drives
+// servers from the outside: it must not import or change the product
+// packages, except in its _test.go benchmarks, which compose an in-process
+// server from them, the lean generator, which signs and seals with the pure
+// server/smb2/smbcrypto, and the join benchmark, which uses crypto (to
+// encrypt the JOINPR password as a client does) and joinlogic/keytab (the
+// floor's keytab). It creates and deletes computer accounts only in the
+// domain it is pointed at.
 package bench

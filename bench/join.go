@@ -438,6 +438,12 @@ const joinLocalAdmin, joinLocalPassword = "admin", "Bench-J01n-Adm1n"
 func (w *wkssvcdJoin) prepare(ctx context.Context, name, dir string) error {
 	w.dir, w.connect = dir, 0
 	dc := &w.cfg.DC
+	// The administrator's password goes in a file only this user reads,
+	// not on the command line, where every user of the host sees it.
+	adminFile := filepath.Join(dir, "admin")
+	if err := os.WriteFile(adminFile, []byte(joinLocalAdmin+":"+joinLocalPassword+"\n"), 0o600); err != nil {
+		return err
+	}
 	cmd := exec.Command(w.cfg.WkssvcdBin,
 		"--listen", net.JoinHostPort(w.cfg.WkssvcdAddr, "445"),
 		"--state-dir", filepath.Join(dir, "state"),
@@ -446,7 +452,7 @@ func (w *wkssvcdJoin) prepare(ctx context.Context, name, dir string) error {
 		"--dns-hostname", strings.ToLower(name)+"."+dc.DNSDomain,
 		"--dns-server", dc.Addr,
 		"--ldap-ca", dc.CAFile,
-		"--admin", joinLocalAdmin+":"+joinLocalPassword,
+		"--admin-file", adminFile,
 		"--log-level", "warn")
 	logf, err := os.Create(filepath.Join(dir, "wkssvcd.log"))
 	if err != nil {

@@ -99,58 +99,15 @@ func CloseAll(clients []*Client) {
 }
 
 // RunCalls repeats op on every client concurrently, one goroutine per
-// client, each call waiting for the previous one, for duration d. It
-// returns the summary of the calls that completed.
+// client, each call waiting for the previous one and bounded by
+// CallTimeout, for duration d. It returns the summary of the calls that
+// completed.
 func RunCalls(ctx context.Context, clients []*Client, op Op, d time.Duration) Summary {
-	type worker struct {
-		lat    []time.Duration
-		errors int
-		first  error
-	}
-	ws := make([]worker, len(clients))
-	start := time.Now()
-	deadline := start.Add(d)
-	var wg sync.WaitGroup
-	for i, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := &ws[i]
-			w.lat = make([]time.Duration, 0, 4096)
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				if !t0.Before(deadline) {
-					return
-				}
-				cctx, cancel := context.WithTimeout(ctx, CallTimeout)
-				err := op.Do(cctx, c)
-				cancel()
-				if err != nil {
-					w.errors++
-					if w.first == nil {
-						w.first = err
-					}
-					continue
-				}
-				w.lat = append(w.lat, time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	var all []time.Duration
-	errs := 0
-	var first error
-	for _, w := range ws {
-		all = append(all, w.lat...)
-		errs += w.errors
-		if first == nil {
-			first = w.first
-		}
-	}
-	s := Summarize(all, errs, elapsed)
-	s.FirstError = first
-	return s
+	return runLoop(ctx, clients, func(ctx context.Context, c *Client) error {
+		cctx, cancel := context.WithTimeout(ctx, CallTimeout)
+		defer cancel()
+		return op.Do(cctx, c)
+	}, d)
 }
 
 // RunConnect measures connection establishment — TCP connect, SMB

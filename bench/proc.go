@@ -244,3 +244,53 @@ func (p ProcFS) TreeMemory(root int, sameMountNS bool) (Memory, int, error) {
 	}
 	return total, n, nil
 }
+
+// ParseSwitches returns voluntary_ctxt_switches +
+// nonvoluntary_ctxt_switches from a /proc/PID/task/TID/status file.
+func ParseSwitches(data []byte) (uint64, error) {
+	var n uint64
+	seen := 0
+	for line := range strings.Lines(string(data)) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "voluntary_ctxt_switches" && k != "nonvoluntary_ctxt_switches") {
+			continue
+		}
+		x, err := strconv.ParseUint(strings.TrimSpace(v), 10, 63)
+		if err != nil {
+			return 0, fmt.Errorf("status: %s: %w", k, err)
+		}
+		n += x
+		seen++
+	}
+	if seen != 2 {
+		return 0, errors.New("status: no context switch counts")
+	}
+	return n, nil
+}
+
+// TreeSwitches sums the context switches (voluntary and involuntary) of
+// every thread of Tree(root, sameMountNS). Threads that exited are not
+// counted, so measure while the threads doing the work are alive.
+func (p ProcFS) TreeSwitches(root int, sameMountNS bool) (uint64, error) {
+	pids, err := p.Tree(root, sameMountNS)
+	if err != nil {
+		return 0, err
+	}
+	var total uint64
+	for _, pid := range pids {
+		tasks, err := os.ReadDir(p.path(strconv.Itoa(pid), "task"))
+		if err != nil {
+			continue
+		}
+		for _, t := range tasks {
+			data, err := os.ReadFile(p.path(strconv.Itoa(pid), "task", t.Name(), "status"))
+			if err != nil {
+				continue
+			}
+			if n, err := ParseSwitches(data); err == nil {
+				total += n
+			}
+		}
+	}
+	return total, nil
+}

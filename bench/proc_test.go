@@ -81,6 +81,10 @@ func fakeProc(t *testing.T, procs map[int][2]any) ProcFS {
 		if err := os.MkdirAll(filepath.Join(dir, "task", strconv.Itoa(pid)), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		status := "Name:\tp\nvoluntary_ctxt_switches:\t7\nnonvoluntary_ctxt_switches:\t2\n"
+		if err := os.WriteFile(filepath.Join(dir, "task", strconv.Itoa(pid), "status"), []byte(status), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return ProcFS{Root: root}
 }
@@ -118,6 +122,9 @@ func TestTree(t *testing.T) {
 	if err != nil || cpu != 3*15*10*time.Millisecond {
 		t.Fatalf("cpu %v %v", cpu, err)
 	}
+	if cs, err := p.TreeSwitches(10, true); err != nil || cs != 4*9 {
+		t.Fatalf("context switches %d %v", cs, err)
+	}
 	if th, err := p.Threads(10); err != nil || th != 1 {
 		t.Fatalf("threads %d %v", th, err)
 	}
@@ -137,6 +144,12 @@ func TestProcSelf(t *testing.T) {
 	}
 	if th, err := p.Threads(os.Getpid()); err != nil || th < 1 {
 		t.Fatalf("threads of self: %d %v", th, err)
+	}
+	if cs, err := p.TreeSwitches(os.Getpid(), false); err != nil || cs == 0 {
+		t.Fatalf("context switches of self: %d %v", cs, err)
+	}
+	if _, err := ParseSwitches([]byte("voluntary_ctxt_switches:\t1\n")); err == nil {
+		t.Fatal("status without involuntary switches accepted")
 	}
 	if !p.Alive(os.Getpid()) {
 		t.Fatal("self not alive")

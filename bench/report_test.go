@@ -38,14 +38,25 @@ func sampleSuite() *SuiteResult {
 	cfg := SuiteConfig{
 		Subject: Server{Target: Target{Name: "wkssvcd", Host: "127.0.0.3"}},
 		Peer:    Server{Target: Target{Name: "smbd", Host: "127.0.0.4"}},
+		Cases: []CallCase{
+			{Generator: GenLean, IO: WriteRead, Conns: 1},
+			{Generator: GenLean, Seal: true, IO: Transceive, Conns: 64},
+			{Generator: GenGoMSRPC, Conns: 1},
+		},
 	}
 	cfg.fill()
+	us := time.Microsecond
 	return &SuiteResult{
 		Config: cfg,
 		Calls: map[string]map[string]Summary{
-			MeasureSequential: {"wkssvcd": {Count: 100, Rate: 6000, P50: 150 * time.Microsecond, P99: 900 * time.Microsecond, ServerCPU: 5 * time.Millisecond}, "smbd": {Count: 100, Rate: 2000, P99: 2 * time.Millisecond, ServerCPU: 10 * time.Millisecond}},
-			MeasureConcurrent: {"wkssvcd": {Rate: 3000, P99: 20 * time.Millisecond}, "smbd": {Rate: 2000}},
-			MeasureConnect:    {"wkssvcd": {Rate: 1000}, "smbd": {Rate: 100}},
+			"lean/signed/WRITE+READ/1": {
+				"wkssvcd": {Count: 100, Rate: 6000, P50: 150 * us, P99: 900 * us, ServerCPU: 2 * time.Millisecond, ClientCPU: 300 * us, ServerSwitches: 250},
+				"smbd":    {Count: 100, Rate: 2000, P99: 2 * time.Millisecond, ServerCPU: 10 * time.Millisecond, ServerSwitches: 500}},
+			"lean/sealed/TRANSCEIVE/64": {
+				"wkssvcd": {Count: 100, Rate: 5000, P99: 20 * time.Millisecond, ServerCPU: 2 * time.Millisecond, ClientCPU: time.Millisecond},
+				"smbd":    {Count: 100, Rate: 2000, ServerCPU: 10 * time.Millisecond}},
+			"go-msrpc/signed/WRITE+READ/1": {"wkssvcd": {Count: 10, Rate: 3000}, "smbd": {Count: 10, Rate: 2000}},
+			MeasureConnect:                 {"wkssvcd": {Rate: 1000}, "smbd": {Rate: 100}},
 		},
 		Idle: map[string]IdleResult{
 			"wkssvcd": {N: 10, Idle: Memory{PSS: 1000}, Loaded: Memory{PSS: 1500, RSS: 1500}},
@@ -65,20 +76,8 @@ func TestRows(t *testing.T) {
 		t.Fatalf("no row %q", prefix)
 		return Row{}
 	}
-	if r := find("NetrWkstaGetInfo(100), 1 connection, sequential: throughput"); r.Ratio != "3.00×" || r.Met != "yes" {
-		t.Errorf("sequential throughput: %+v", r)
-	}
-	if r := find("NetrWkstaGetInfo(100), 1 connection, sequential: latency p99"); r.Met != "yes" || r.Subject != "900 µs" {
-		t.Errorf("sequential p99: %+v", r)
-	}
-	if r := find("NetrWkstaGetInfo(100), 1 connection, sequential: server CPU"); r.Subject != "50 µs" || r.Ratio != "0.50×" {
-		t.Errorf("cpu: %+v", r)
-	}
-	if r := find("NetrWkstaGetInfo(100), 64 concurrent connections: throughput"); r.Met != "no" {
-		t.Errorf("concurrent throughput: %+v", r)
-	}
-	if r := find("NetrWkstaGetInfo(100), 64 concurrent connections: latency p99"); r.Met != "no" || r.Subject != "20.0 ms" {
-		t.Errorf("concurrent p99: %+v", r)
+	if r := find("Connection establishment"); r.Ratio != "10.00×" {
+		t.Errorf("connect: %+v", r)
 	}
 	if r := find("Memory per idle authenticated connection (1000 open): PSS"); r.Ratio != "0.05×" || r.Met != "yes" {
 		t.Errorf("memory: %+v", r)
@@ -91,10 +90,51 @@ func TestRows(t *testing.T) {
 		t.Errorf("table:\n%s", md)
 	}
 	full := sampleSuite().Markdown(Machine{CPUs: 2, SambaVersion: "Version 4.17.12"}, "note")
-	for _, want := range []string{"CPUs (nproc): 2", "Version 4.17.12", "SMB 3.1.1", "| wkssvcd | 1.0 KiB | 1.5 KiB |", "note"} {
+	for _, want := range []string{"CPUs (nproc): 2", "Version 4.17.12", "SMB 3.1.1", "| wkssvcd | 1.0 KiB | 1.5 KiB |", "note",
+		"| lean | signed | WRITE+READ | 1 | 6000 | 2000 | 3.00× | 150 µs |",
+		"| lean | sealed | TRANSCEIVE | 64 | 20.0 µs | 100 µs | 0.20× | 0.00 | 0.00 | 10.0 µs |",
+		"| go-msrpc | signed | WRITE+READ | 1 | 3000 |"} {
 		if !strings.Contains(full, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, full)
 		}
+	}
+}
+
+// Each goal is checked on the cases it applies to, missed ones first.
+func TestCheckGoals(t *testing.T) {
+	goals := sampleSuite().CheckGoals()
+	got := map[string]GoalResult{}
+	for _, g := range goals {
+		got[g.Goal] = g
+	}
+	for _, tc := range []struct {
+		goal       string
+		cases, met int
+		first      string
+	}{
+		{"throughput ≥ 2× peer, 1 connection", 1, 1, "lean, signed, WRITE+READ, 1 conn: 3.00×"},
+		{"throughput ≥ 3× peer, many connections", 1, 0, "lean, sealed, TRANSCEIVE, 64 conns: 2.50×"},
+		{"server CPU per call ≤ 1/4 of the peer's", 2, 2, ""},
+		{"p99 ≤ 1 ms, 1 connection", 1, 1, "lean, signed, WRITE+READ, 1 conn: 900 µs"},
+		{"server CPU per call ≤ 25 µs, 1 connection", 1, 1, "lean, signed, WRITE+READ, 1 conn: 20.0 µs"},
+		{"server CPU per call ≤ 15 µs, many connections", 1, 0, "lean, sealed, TRANSCEIVE, 64 conns: 20.0 µs"},
+		{"≤ 3 server context switches per call, 1 connection", 1, 1, "lean, signed, WRITE+READ, 1 conn: 2.50"},
+		{"load generator CPU per call ≤ 1/5 of the server's", 2, 1, "lean, sealed, TRANSCEIVE, 64 conns: 0.50×"},
+	} {
+		g, ok := got[tc.goal]
+		if !ok {
+			t.Errorf("goal %q not checked", tc.goal)
+			continue
+		}
+		if g.Cases != tc.cases || g.Met != tc.met || (tc.first != "" && g.Values[0] != tc.first) {
+			t.Errorf("%s: %+v", tc.goal, g)
+		}
+	}
+	if len(goals) != len(Goals) {
+		t.Errorf("%d goals checked, %d defined", len(goals), len(Goals))
+	}
+	if txt := sampleSuite().CallText(); !strings.Contains(txt, "missed: lean, sealed, TRANSCEIVE, 64 conns: 2.50×") {
+		t.Errorf("text:\n%s", txt)
 	}
 }
 

@@ -22,6 +22,10 @@ type Summary struct {
 	// ClientCPU is the CPU time the load generator itself spent during
 	// the run, when measured: client and server share the machine.
 	ClientCPU time.Duration
+	// ServerSwitches and ClientSwitches are the context switches of the
+	// server's threads and of the load generator's during the run, when
+	// measured.
+	ServerSwitches, ClientSwitches uint64
 	// FirstError is the first error seen, for the report.
 	FirstError error
 }
@@ -40,6 +44,22 @@ func (s Summary) ClientCPUPerOp() time.Duration {
 		return 0
 	}
 	return s.ClientCPU / time.Duration(s.Count)
+}
+
+// SwitchesPerOp is ServerSwitches divided by Count.
+func (s Summary) SwitchesPerOp() float64 {
+	if s.Count == 0 {
+		return 0
+	}
+	return float64(s.ServerSwitches) / float64(s.Count)
+}
+
+// ClientSwitchesPerOp is ClientSwitches divided by Count.
+func (s Summary) ClientSwitchesPerOp() float64 {
+	if s.Count == 0 {
+		return 0
+	}
+	return float64(s.ClientSwitches) / float64(s.Count)
 }
 
 // Summarize computes a Summary from latencies (which it sorts in place).
@@ -93,6 +113,8 @@ func Merge(runs []Summary) Summary {
 	out.ServerCPU = time.Duration(perOp * float64(out.Count))
 	perOp = median(runs, func(s Summary) float64 { return float64(s.ClientCPUPerOp()) })
 	out.ClientCPU = time.Duration(perOp * float64(out.Count))
+	out.ServerSwitches = uint64(median(runs, Summary.SwitchesPerOp)*float64(out.Count) + 0.5)
+	out.ClientSwitches = uint64(median(runs, Summary.ClientSwitchesPerOp)*float64(out.Count) + 0.5)
 	return out
 }
 

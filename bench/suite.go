@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 )
 
@@ -33,10 +32,16 @@ type SuiteConfig struct {
 	// per server, alternating which server goes first; the report shows
 	// the median. Default 3.
 	Rounds int
-	// CallDuration is the length of one throughput run. Default 10 s.
+	// Cases are the throughput measurements. Default DefaultCases with
+	// Concurrency.
+	Cases []CallCase
+	// CallDuration is the length of one throughput run. Default 5 s.
 	CallDuration time.Duration
+	// Warmup is the length of the calls made, untimed, before each
+	// throughput run. Default 300 ms.
+	Warmup time.Duration
 	// Concurrency is the number of connections of the concurrent
-	// throughput run. Default 64.
+	// throughput runs. Default 64.
 	Concurrency int
 	// ConnectDuration is the length of one connection-rate run. Default 5 s.
 	ConnectDuration time.Duration
@@ -61,10 +66,16 @@ func (c *SuiteConfig) fill() {
 		c.Rounds = 3
 	}
 	if c.CallDuration <= 0 {
-		c.CallDuration = 10 * time.Second
+		c.CallDuration = 5 * time.Second
+	}
+	if c.Warmup <= 0 {
+		c.Warmup = 300 * time.Millisecond
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 64
+	}
+	if len(c.Cases) == 0 {
+		c.Cases = DefaultCases(c.Concurrency)
 	}
 	if c.ConnectDuration <= 0 {
 		c.ConnectDuration = 5 * time.Second
@@ -83,20 +94,40 @@ func (c *SuiteConfig) fill() {
 	}
 }
 
-// Measurement names, in report order.
-const (
-	MeasureSequential = "sequential"
-	MeasureConcurrent = "concurrent"
-	MeasureConnect    = "connect"
-)
+// DefaultCases are the throughput measurements of a full run: the lean
+// generator signed and sealed, over WRITE+READ and TRANSCEIVE, and
+// go-msrpc signed and sealed, each over one connection and over conns.
+func DefaultCases(conns int) []CallCase {
+	var out []CallCase
+	counts := []int{1}
+	if conns != 1 {
+		counts = append(counts, conns)
+	}
+	for _, n := range counts {
+		for _, seal := range []bool{false, true} {
+			for _, io := range []PipeIO{WriteRead, Transceive} {
+				out = append(out, CallCase{Generator: GenLean, Seal: seal, IO: io, Conns: n})
+			}
+		}
+		for _, seal := range []bool{false, true} {
+			out = append(out, CallCase{Generator: GenGoMSRPC, Seal: seal, IO: WriteRead, Conns: n})
+		}
+	}
+	return out
+}
+
+// MeasureConnect is the key of the connection-rate measurement in
+// SuiteResult.Calls (the throughput measurements are keyed by
+// CallCase.Key).
+const MeasureConnect = "connect"
 
 // SuiteResult holds everything RunSuite measured, keyed by measurement
 // then by server name.
 type SuiteResult struct {
 	// Config is the configuration the suite ran with, defaults filled in.
 	Config SuiteConfig
-	// Calls holds the median Summary of each call or connect measurement
-	// (MeasureSequential, MeasureConcurrent, MeasureConnect) per server.
+	// Calls holds the median Summary of each measurement (CallCase.Key,
+	// MeasureConnect) per server.
 	Calls map[string]map[string]Summary
 	// Idle holds the memory measurement per server.
 	Idle map[string]IdleResult
@@ -114,8 +145,8 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (*SuiteResult, error) {
 			runs[m] = map[string][]Summary{}
 		}
 		runs[m][server] = append(runs[m][server], s)
-		fmt.Fprintf(cfg.Progress, "  %-10s %-8s %8.0f/s  p50 %-10v p99 %-10v CPU/call server %-8v client %-8v errors %d\n",
-			m, server, s.Rate, s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.CPUPerOp(), s.ClientCPUPerOp(), s.Errors)
+		fmt.Fprintf(cfg.Progress, "  %-34s %-8s %8.0f/s  p50 %-9v p99 %-9v server CPU/call %-8v cs/call %5.2f  generator CPU/call %-8v errors %d\n",
+			m, server, s.Rate, s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.CPUPerOp(), s.SwitchesPerOp(), s.ClientCPUPerOp(), s.Errors)
 		if s.Errors > 0 {
 			return fmt.Errorf("%s against %s: %d errors, first: %w", m, server, s.Errors, s.FirstError)
 		}
@@ -127,15 +158,24 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (*SuiteResult, error) {
 			order = []Server{cfg.Peer, cfg.Subject}
 		}
 		fmt.Fprintf(cfg.Progress, "round %d/%d\n", round+1, cfg.Rounds)
-		for _, m := range []string{MeasureSequential, MeasureConcurrent, MeasureConnect} {
+		for _, cc := range cfg.Cases {
 			for _, srv := range order {
-				s, err := runOne(ctx, cfg, m, srv)
+				s, err := MeasureCase(ctx, srv.Target, cc, cfg.Warmup, cfg.CallDuration,
+					ProcessUsage(cfg.Proc, srv.PID, srv.SameMountNS), SelfUsage(cfg.Proc))
 				if err != nil {
+					return nil, fmt.Errorf("%s against %s: %w", cc.Key(), srv.Target.Name, err)
+				}
+				if err := record(cc.Key(), srv.Target.Name, s); err != nil {
 					return nil, err
 				}
-				if err := record(m, srv.Target.Name, s); err != nil {
-					return nil, err
-				}
+			}
+		}
+		for _, srv := range order {
+			// Server CPU is not attributed here: smbd's per-connection
+			// processes exit with their connections, taking their CPU time.
+			s := RunConnect(ctx, srv.Target, cfg.ConnectWorkers, cfg.ConnectDuration)
+			if err := record(MeasureConnect, srv.Target.Name, s); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -166,50 +206,4 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (*SuiteResult, error) {
 		res.JoinRow = rows
 	}
 	return res, nil
-}
-
-// runOne performs one measurement m against srv.
-func runOne(ctx context.Context, cfg SuiteConfig, m string, srv Server) (Summary, error) {
-	t := srv.Target
-	cpu := func() time.Duration {
-		d, err := cfg.Proc.TreeCPU(srv.PID, srv.SameMountNS)
-		if err != nil {
-			return 0
-		}
-		return d
-	}
-	switch m {
-	case MeasureConnect:
-		// Server CPU is not attributed here: smbd's per-connection
-		// processes exit with their connections, taking their CPU time.
-		return RunConnect(ctx, t, cfg.ConnectWorkers, cfg.ConnectDuration), nil
-	case MeasureSequential, MeasureConcurrent:
-		n := 1
-		if m == MeasureConcurrent {
-			n = cfg.Concurrency
-		}
-		clients, err := DialN(ctx, t, n, 16)
-		if err != nil {
-			return Summary{}, err
-		}
-		defer CloseAll(clients)
-		// Warm up: the first calls pay for lazily started server helpers
-		// (Samba spawns its RPC daemons on demand).
-		if w := RunCalls(ctx, clients, GetInfoOp(), 300*time.Millisecond); w.Errors > 0 {
-			return Summary{}, fmt.Errorf("%s warm-up: %w", t.Name, w.FirstError)
-		}
-		self := func() time.Duration {
-			d, err := cfg.Proc.TreeCPU(os.Getpid(), false)
-			if err != nil {
-				return 0
-			}
-			return d
-		}
-		before, selfBefore := cpu(), self()
-		s := RunCalls(ctx, clients, GetInfoOp(), cfg.CallDuration)
-		s.ServerCPU = max(cpu()-before, 0)
-		s.ClientCPU = max(self()-selfBefore, 0)
-		return s, nil
-	}
-	return Summary{}, fmt.Errorf("unknown measurement %q", m)
 }

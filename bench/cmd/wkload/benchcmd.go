@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,13 +18,14 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wkload bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	subj, subjPID := targetFlags(fs, "wkssvcd-", "wkssvcd", "127.0.0.3", "admin", "")
-	peer, peerPID := targetFlags(fs, "peer-", "smbd", "127.0.0.4", "root", "")
+	subj := targetFlags(fs, "wkssvcd-", "wkssvcd", "127.0.0.3", "admin")
+	peer := targetFlags(fs, "peer-", "smbd", "127.0.0.4", "root")
 	peerNS := fs.Bool("peer-mount-ns", true, "count every process in the peer's mount namespace as part of it")
-	quick := fs.Bool("quick", false, "short run: 1 round, 3 s per throughput run, 200 idle connections")
+	quick := fs.Bool("quick", false, "short run: 1 round, 2 s per throughput run, 200 idle connections")
 	rounds := fs.Int("rounds", 3, "`N` rounds per measurement, alternating the servers")
-	dur := fs.Duration("duration", 10*time.Second, "length of one throughput run")
-	conc := fs.Int("concurrency", 64, "connections of the concurrent throughput run")
+	dur := fs.Duration("duration", 5*time.Second, "length of one throughput run")
+	conc := fs.Int("concurrency", 64, "connections of the concurrent throughput runs")
+	sel := caseFlags(fs)
 	cdur := fs.Duration("connect-duration", 5*time.Second, "length of one connection-rate run")
 	cworkers := fs.Int("connect-workers", 4, "goroutines establishing connections at once")
 	idle := fs.Int("idle-conns", 1000, "idle connections of the memory measurement")
@@ -34,12 +39,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *subjPID <= 0 || *peerPID <= 0 {
+	if subj.PID <= 0 || peer.PID <= 0 {
 		return usageError{fmt.Errorf("bench: --wkssvcd-pid and --peer-pid are required")}
 	}
+	cases, err := sel.cases(*conc)
+	if err != nil {
+		return err
+	}
 	cfg := bench.SuiteConfig{
-		Subject:         bench.Server{Target: *subj, PID: *subjPID},
-		Peer:            bench.Server{Target: *peer, PID: *peerPID, SameMountNS: *peerNS},
+		Subject:         bench.Server{Target: subj.Target, PID: subj.PID},
+		Peer:            bench.Server{Target: peer.Target, PID: peer.PID, SameMountNS: *peerNS},
+		Cases:           cases,
 		Rounds:          *rounds,
 		CallDuration:    *dur,
 		Concurrency:     *conc,
@@ -65,8 +75,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if *quick {
-		cfg.Rounds, cfg.CallDuration, cfg.ConnectDuration, cfg.IdleConns, cfg.Settle = 1, 3*time.Second, 2*time.Second, 200, time.Second
+		cfg.Rounds, cfg.CallDuration, cfg.ConnectDuration, cfg.IdleConns, cfg.Settle = 1, 2*time.Second, 2*time.Second, 200, time.Second
 	}
+	for _, t := range []*target{subj, peer} {
+		if err := t.resolvePassword(os.Getenv); err != nil {
+			return err
+		}
+	}
+	cfg.Subject.Target.Password, cfg.Peer.Target.Password = subj.Password, peer.Password
 	ctx, stop := withDeadline(ctx, *limit, stderr)
 	defer stop()
 	stopProf, err := startProfile(*cpuprof)
@@ -87,6 +103,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stdout, joinDetail)
 	}
 	fmt.Fprintln(stdout)
+	fmt.Fprint(stdout, res.CallText())
 	fmt.Fprint(stdout, bench.TextTable(subj.Name, peer.Name, rows))
 	if *out != "" {
 		if err := bench.UpdateDoc(*out, "Benchmarks", res.Markdown(machine, extra)); err != nil {
@@ -95,4 +112,81 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, "report written to", *out)
 	}
 	return nil
+}
+
+// caseSelection is which throughput cases a command runs.
+type caseSelection struct {
+	generators, protections, pipeIO, conns *string
+}
+
+func caseFlags(fs *flag.FlagSet) caseSelection {
+	return caseSelection{
+		generators:  fs.String("generators", "lean,go-msrpc", "load `GENERATORS` to run, comma-separated: lean, go-msrpc"),
+		protections: fs.String("protections", "signed,sealed", "message `PROTECTIONS`, comma-separated: signed, sealed"),
+		pipeIO:      fs.String("pipe-io", "write-read,transceive", "how the lean generator reaches the pipe, comma-separated: write-read, transceive"),
+		conns:       fs.String("conns", "", "connection `COUNTS`, comma-separated (default 1 and --concurrency)"),
+	}
+}
+
+// cases returns the default cases that the selection keeps.
+func (s caseSelection) cases(concurrency int) ([]bench.CallCase, error) {
+	set := func(flag, list string, valid ...string) (map[string]bool, error) {
+		m := map[string]bool{}
+		for _, v := range strings.Split(list, ",") {
+			v = strings.TrimSpace(v)
+			if v == "" {
+				continue
+			}
+			if !slices.Contains(valid, v) {
+				return nil, usageError{fmt.Errorf("--%s: %q is none of %s", flag, v, strings.Join(valid, ", "))}
+			}
+			m[v] = true
+		}
+		if len(m) == 0 {
+			return nil, usageError{fmt.Errorf("--%s: nothing selected", flag)}
+		}
+		return m, nil
+	}
+	gens, err := set("generators", *s.generators, bench.GenLean, bench.GenGoMSRPC)
+	if err != nil {
+		return nil, err
+	}
+	prots, err := set("protections", *s.protections, "signed", "sealed")
+	if err != nil {
+		return nil, err
+	}
+	ios, err := set("pipe-io", *s.pipeIO, "write-read", "transceive")
+	if err != nil {
+		return nil, err
+	}
+	counts := []int{1, concurrency}
+	if *s.conns != "" {
+		counts = nil
+		for _, v := range strings.Split(*s.conns, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 1 {
+				return nil, usageError{fmt.Errorf("--conns: %q is not a positive number", v)}
+			}
+			counts = append(counts, n)
+		}
+	}
+	var out []bench.CallCase
+	for _, n := range counts {
+		for _, cc := range bench.DefaultCases(n) {
+			if cc.Conns != n {
+				continue
+			}
+			io := "write-read"
+			if cc.IO == bench.Transceive {
+				io = "transceive"
+			}
+			if gens[cc.Generator] && prots[cc.Protection()] && (cc.Generator != bench.GenLean || ios[io]) {
+				out = append(out, cc)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, usageError{errors.New("no throughput case selected")}
+	}
+	return out, nil
 }

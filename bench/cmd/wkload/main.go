@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"bench":      {"compare wkssvcd with a peer server and write docs/benchmarks.md", runBench},
+		"calls":      {"call one server in a loop and print what a call costs it (for profiling)", runCalls},
 		"soak":       {"hold many connections under load and check the daemon for growth", runSoak},
 		"join":       {"time online domain joins: wkssvcd vs adcli join vs net ads join vs the bare LDAP operations", runJoin},
 		"goroutines": {"count the goroutines of an idle daemon after one connection (stops it with SIGQUIT)", runGoroutines},
@@ -107,16 +109,53 @@ func raiseNoFile(stderr io.Writer) {
 	}
 }
 
-// targetFlags registers the flags describing one server.
-func targetFlags(fs *flag.FlagSet, prefix, name, host, user, pass string) (*bench.Target, *int) {
-	t := &bench.Target{Name: name}
+// target is one server as the command line describes it.
+type target struct {
+	bench.Target
+	// PID is the server's main process.
+	PID    int
+	pwFile string
+	flag   string // name of the password-file flag
+	env    string
+}
+
+// targetFlags registers the flags describing one server. The password is
+// never a flag (every user of the host would see it with ps): it is the
+// first line of --PREFIXpassword-file, else $WKLOAD_PREFIXPASSWORD (e.g.
+// WKLOAD_PEER_PASSWORD for the prefix "peer-").
+func targetFlags(fs *flag.FlagSet, prefix, name, host, user string) *target {
+	t := &target{Target: bench.Target{Name: name}}
+	t.env = "WKLOAD_" + strings.ToUpper(strings.ReplaceAll(prefix, "-", "_")) + "PASSWORD"
 	fs.StringVar(&t.Name, prefix+"name", name, "label of the "+name+" server in reports")
 	fs.StringVar(&t.Host, prefix+"host", host, "IP `ADDRESS` of the "+name+" server")
 	fs.IntVar(&t.Port, prefix+"port", 445, "SMB `PORT` of the "+name+" server")
 	fs.StringVar(&t.User, prefix+"user", user, "`USER` to log on to the "+name+" server as")
-	fs.StringVar(&t.Password, prefix+"password", pass, "`PASSWORD` of that user")
-	pid := fs.Int(prefix+"pid", 0, "`PID` of the "+name+" server's main process (required)")
-	return t, pid
+	t.flag = prefix + "password-file"
+	fs.StringVar(&t.pwFile, t.flag, "", "`FILE` whose first line is that user's password (default: $"+t.env+")")
+	fs.IntVar(&t.PID, prefix+"pid", 0, "`PID` of the "+name+" server's main process (required)")
+	return t
+}
+
+// resolvePassword sets the password from the file or the environment.
+func (t *target) resolvePassword(getenv func(string) string) error {
+	if t.pwFile == "" {
+		t.Password = getenv(t.env)
+		if t.Password == "" {
+			return usageError{fmt.Errorf("the password of %s: give --%s or set $%s", t.Name, t.flag, t.env)}
+		}
+		return nil
+	}
+	b, err := os.ReadFile(t.pwFile)
+	if err != nil {
+		return err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	clear(b)
+	t.Password = strings.TrimRight(line, "\r")
+	if t.Password == "" {
+		return fmt.Errorf("%s: empty password", t.pwFile)
+	}
+	return nil
 }
 
 // withDeadline bounds a whole command: ctx ends after d, and if the

@@ -16,7 +16,7 @@ import (
 func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wkload soak", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	t, pid := targetFlags(fs, "", "wkssvcd", "127.0.0.3", "admin", "")
+	t := targetFlags(fs, "", "wkssvcd", "127.0.0.3", "admin")
 	conns := fs.Int("conns", 1000, "concurrent connections")
 	dur := fs.Duration("duration", 60*time.Second, "length of the load")
 	think := fs.Duration("think", 0, "pause of each connection between calls")
@@ -30,8 +30,11 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *pid <= 0 {
+	if t.PID <= 0 {
 		return usageError{errors.New("soak: --pid is required")}
+	}
+	if err := t.resolvePassword(os.Getenv); err != nil {
+		return err
 	}
 	ctx, stop := withDeadline(ctx, *limit, stderr)
 	defer stop()
@@ -43,8 +46,8 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "soak: %d connections to %s for %v\n", *conns, t.Addr(), *dur)
 	machine := bench.ReadMachine(proc, *samba)
 	res, err := bench.RunSoak(ctx, bench.SoakConfig{
-		Target: *t, Conns: *conns, Duration: *dur, Think: *think, After: *after,
-		Sample: bench.PIDSampler(proc, *pid), Progress: stdout,
+		Target: t.Target, Conns: *conns, Duration: *dur, Think: *think, After: *after,
+		Sample: bench.PIDSampler(proc, t.PID), Progress: stdout,
 	})
 	stopProf()
 	if err != nil {
@@ -52,7 +55,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	res.GoroutinesBefore = *before
 	if *quitLog != "" {
-		n, err := quitAndCount(ctx, proc, *pid, *quitLog)
+		n, err := quitAndCount(ctx, proc, t.PID, *quitLog)
 		if err != nil {
 			return err
 		}
@@ -101,19 +104,22 @@ func quitAndCount(ctx context.Context, proc bench.ProcFS, pid int, logPath strin
 func runGoroutines(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wkload goroutines", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	t, pid := targetFlags(fs, "", "wkssvcd", "127.0.0.3", "admin", "")
+	t := targetFlags(fs, "", "wkssvcd", "127.0.0.3", "admin")
 	logPath := fs.String("log", "", "daemon's stderr `FILE` (required)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *pid <= 0 || *logPath == "" {
+	if t.PID <= 0 || *logPath == "" {
 		return usageError{errors.New("goroutines: --pid and --log are required")}
+	}
+	if err := t.resolvePassword(os.Getenv); err != nil {
+		return err
 	}
 	ctx, stop := withDeadline(ctx, time.Minute, stderr)
 	defer stop()
 	// One full connection first, so lazily started parts of the daemon
 	// are counted in the idle baseline as well.
-	c, err := bench.Dial(ctx, *t)
+	c, err := bench.Dial(ctx, t.Target)
 	if err != nil {
 		return err
 	}
@@ -130,7 +136,7 @@ func runGoroutines(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	time.Sleep(2 * time.Second)
-	n, err := quitAndCount(ctx, bench.ProcFS{}, *pid, *logPath)
+	n, err := quitAndCount(ctx, bench.ProcFS{}, t.PID, *logPath)
 	if err != nil {
 		return err
 	}
