@@ -834,6 +834,40 @@ func (dc *DC) Kinit(ctx context.Context, keytab, principal string, enctypes ...s
 	return string(out), nil
 }
 
+// Debug sets the controller's debug level (smbcontrol samba debug, the
+// syntax of `log level`) until the test ends, when it goes back to 0, and
+// returns a function that returns what samba logged since the call.
+func (dc *DC) Debug(t testing.TB, level string) func() string {
+	t.Helper()
+	logPath := filepath.Join(dc.Dir, "samba.log")
+	var start int64
+	if fi, err := os.Stat(logPath); err == nil {
+		start = fi.Size()
+	}
+	set := func(level string) error {
+		out, err := exec.Command("smbcontrol", "-s", dc.SMBConf, "samba", "debug", level).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("smbcontrol samba debug %q: %v: %s", level, err, out)
+		}
+		return nil
+	}
+	if err := set(level); err != nil {
+		t.Fatalf("testdc: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := set("0"); err != nil {
+			t.Errorf("testdc: %v", err)
+		}
+	})
+	return func() string {
+		b, err := os.ReadFile(logPath)
+		if err != nil || int64(len(b)) < start {
+			return ""
+		}
+		return string(b[start:])
+	}
+}
+
 // Krb runs a Kerberos command of the MIT tools (kinit, kvno, klist) with
 // this controller's krb5.conf and the credential cache ccache (a file
 // path), and returns its output. Keeping the cache between calls lets a

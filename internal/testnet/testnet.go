@@ -25,6 +25,7 @@ const (
 	hostTap    = 8  // a recording proxy in front of the daemon under test (e2e, internal/smbtap)
 	hostRemote = 9  // routed to lo but never assigned: a "remote" host for Samba's net
 	hostProbe2 = 10 // a second probe source, for probes that get their address throttled
+	hostFakeDC = 11 // a man in the middle posing as the DC (internal/testdc.Impostor)
 )
 
 // Prefix returns the first three octets in use, from Env or the default.
@@ -63,6 +64,10 @@ func DC() string { return host(hostDC) }
 // TLS at all (no LDAPS, no StartTLS).
 func DCNoTLS() string { return host(hostDC2) }
 
+// Impostor is the address of the man in the middle that poses as the DC
+// in the tests of the daemon's trust rules.
+func Impostor() string { return host(hostFakeDC) }
+
 // Daemon is the address the end-to-end tests run wkssvcd on (port 445).
 func Daemon() string { return host(hostDaemon) }
 
@@ -93,18 +98,21 @@ func Tap() string { return host(hostTap) }
 func Remote() string { return host(hostRemote) }
 
 // Assigned lists the addresses that must be assigned to lo for the suite.
-func Assigned() []string { return []string{DC(), Daemon(), Peer(), Bench(), DCNoTLS(), Tap()} }
+func Assigned() []string {
+	return []string{DC(), Daemon(), Peer(), Bench(), DCNoTLS(), Tap(), Impostor()}
+}
 
 // Ports lists, for each assigned address, the TCP ports the suite listens
 // on there; something else listening on one of them makes the run fail.
 func Ports() map[string][]int {
 	return map[string][]int{
-		DC():      {53, 88, 389, 445, 464, 636},
-		DCNoTLS(): {53, 88, 389, 445, 464},
-		Daemon():  {445},
-		Peer():    {445},
-		Bench():   {445},
-		Tap():     {445},
+		DC():       {53, 88, 389, 445, 464, 636},
+		DCNoTLS():  {53, 88, 389, 445, 464},
+		Daemon():   {445},
+		Peer():     {445},
+		Bench():    {445},
+		Tap():      {445},
+		Impostor(): {53, 88, 389, 636},
 	}
 }
 

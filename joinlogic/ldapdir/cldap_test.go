@@ -2,8 +2,11 @@ package ldapdir
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
+	"net"
 	"testing"
+	"time"
 )
 
 // Datagrams exchanged with the Samba 4.17 AD DC of EXAMPLE.TEST.
@@ -93,4 +96,68 @@ func FuzzParsePingReply(f *testing.F) {
 			ParsePingResponse(v, 6)
 		}
 	})
+}
+
+// pingReply is the DC's recorded answer (cldapReplyEntry) under message
+// ID id.
+func pingReply(t *testing.T, id int32) []byte {
+	t.Helper()
+	b := mustHex(t, cldapReplyEntry)
+	entry := b[5 : 2+int(b[1])] // the SearchResultEntry of the first message
+	done := mustHex(t, "65070a010004000400")
+	out := berTLV(nil, berSequence, append(berInt(berInteger, id), entry...))
+	return append(out, berTLV(nil, berSequence, append(berInt(berInteger, id), done...))...)
+}
+
+// CLDAP message IDs are random, and only an answer carrying the ID of a
+// request is read: one with another ID is dropped even when it arrives
+// first (an answer forged by a host that cannot see the request).
+func TestCLDAPMessageIDs(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	ids := make(chan int64, 8)
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, idc, _, err := berRead(buf[:n])
+			if err != nil {
+				continue
+			}
+			_, idb, _, _ := berRead(idc)
+			id, _ := berIntValue(idb)
+			ids <- id
+			// A forged answer first, for a guessed ID, saying "not a DC of
+			// that domain" (were it read, the ping would fail); then the
+			// real one.
+			forged := berTLV(nil, berSequence, append(berInt(berInteger, int32(id+1)), mustHex(t, "65070a010004000400")...))
+			pc.WriteTo(forged, from)
+			pc.WriteTo(pingReply(t, int32(id)), from)
+		}
+	}()
+	d := New(Config{LDAPPort: pc.LocalAddr().(*net.UDPAddr).Port, Timeout: 3 * time.Second})
+	seen := map[int64]bool{}
+	for i := 0; i < 3; i++ {
+		v, err := d.cldapPing(context.Background(), "127.0.0.1", "example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := ParsePingResponse(v, NtVersion5|NtVersion5EX); err != nil || r.NetBIOSDomainName != "EXAMPLE" {
+			t.Fatalf("answer %+v %v", r, err)
+		}
+		id := <-ids
+		if id <= 0 || seen[id] {
+			t.Fatalf("message ID %d (seen %v)", id, seen)
+		}
+		seen[id] = true
+	}
+	if seen[1] && seen[2] && seen[3] {
+		t.Fatal("message IDs count from 1")
+	}
 }
