@@ -160,6 +160,7 @@ func TestAttackCampaign(t *testing.T) {
 	c.connectionSlots()
 	c.keepAlives()
 	c.reassembly()
+	c.pipeFlood()
 	c.amplification()
 	c.signatures()
 	c.stateDirectory()
@@ -326,43 +327,100 @@ func (c *campaign) reassembly() {
 		t.Errorf("a request announcing 4 MB: fault %#x, want 0x5", fault)
 	}
 	// Many pipes of two connections each left with an unfinished request
-	// of 8,000 bytes: the connection's budget (1 MiB) holds 131 of them.
+	// of 8,000 bytes: the connection's budget (1 MiB) holds the open pipes
+	// (2,048 bytes each) and as many requests as fit beside them.
 	const conns, pipes = 2, 150
-	accepted, refused := 0, 0
+	accepted, refused, openRefused := 0, 0, 0
 	for i := 0; i < conns; i++ {
 		p := c.probeConn()
 		anonymousIPC(t, p)
 		var ids []smbprobe.FileID
 		for j := 0; j < pipes; j++ {
-			id := boundPipe(t, p)
+			st, id, err := p.Create("wkssvc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st == smbprobe.StatusInsufficientResources {
+				openRefused++
+				break
+			}
+			if st, err := p.Write(id, smbprobe.Bind(1, smbprobe.WkssvcSyntax)); err != nil || st != smbprobe.StatusSuccess {
+				t.Fatalf("bind: %08x %v", st, err)
+			}
+			if st, _, err := p.Read(id, 4280); err != nil || st != smbprobe.StatusSuccess {
+				t.Fatalf("bind_ack: %08x %v", st, err)
+			}
 			ids = append(ids, id)
 			if st, err := p.Write(id, smbprobe.Request(2, smbprobe.FlagFirstFrag, 2, 16000, make([]byte, 8000))); err != nil || st != smbprobe.StatusSuccess {
 				t.Fatalf("fragment: %08x %v", st, err)
 			}
 		}
+		kept := 0
 		for _, id := range ids {
 			switch fault, pending := readOutcome(t, p, id); {
 			case pending:
-				accepted++
+				kept++
 			case fault == 0x1C00001B:
 				refused++
 			default:
 				t.Errorf("fragment outcome: fault %#x", fault)
 			}
 		}
+		if held := kept*8000 + len(ids)*2048; held > 1<<20 {
+			t.Errorf("a connection holds %d bytes of requests and pipes, more than its 1 MiB", held)
+		}
+		accepted += kept
 		if h, _, err := p.Call(smbprobe.CmdEcho, []byte{4, 0, 0, 0}); err != nil || h.Status != smbprobe.StatusSuccess {
 			t.Errorf("the connection is not usable after the refusals: %v", err)
 		}
 	}
 	grown := stats.maxRSS.Load() - before
-	if accepted != conns*131 || refused != conns*(pipes-131) {
-		t.Errorf("%d fragments kept and %d refused, want %d and %d", accepted, refused, conns*131, conns*(pipes-131))
+	if accepted < 2*100 || refused+openRefused == 0 {
+		t.Errorf("%d fragments kept, %d refused, %d opens refused", accepted, refused, openRefused)
 	}
 	c.record("2", "a fragmented request announcing 4 MB (alloc_hint) on a wkssvc pipe",
 		"fault 0x00000005 at the first fragment (`--max-rpc-request` 16 KiB), nothing buffered", fmt.Sprintf("fault %#x", fault))
-	c.record("2", fmt.Sprintf("%d anonymous connections × %d pipes, each left with an unfinished 8,000-byte request", conns, pipes),
-		"131 per connection kept (`--max-conn-buffered` 1 MiB), the rest get fault nca_s_fault_remote_no_memory (0x1C00001B); the connections stay usable",
-		fmt.Sprintf("%d kept, %d refused, RSS +%s", accepted, refused, mib(grown)))
+	c.record("2", fmt.Sprintf("%d anonymous connections, each opening up to %d pipes and leaving an unfinished 8,000-byte request on each", conns, pipes),
+		"a connection holds what fits its budget (`--max-conn-buffered` 1 MiB: 2,048 bytes per open pipe plus the requests); the request that does not fit gets fault nca_s_fault_remote_no_memory (0x1C00001B), a CREATE that does not fit STATUS_INSUFFICIENT_RESOURCES; the connections stay usable",
+		fmt.Sprintf("%d requests kept, %d refused with the fault, %d CREATEs refused; RSS +%s", accepted, refused, openRefused, mib(grown)))
+}
+
+// 2 (cont.). Open pipes cost memory whether or not they carry data: one
+// anonymous connection opens and binds as many as --max-opens allows.
+func (c *campaign) pipeFlood() {
+	t := c.t
+	stats := startProcStats(c.d.cmd.Process.Pid)
+	defer stats.close()
+	before := stats.rss()
+	p := c.probeConn()
+	anonymousIPC(t, p)
+	opened := 0
+	var last uint32
+	for i := 0; i < 1100; i++ {
+		st, id, err := p.Create("wkssvc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last = st; st != smbprobe.StatusSuccess {
+			break
+		}
+		if st, _ := p.Write(id, smbprobe.Bind(1, smbprobe.WkssvcSyntax)); st != smbprobe.StatusSuccess {
+			t.Fatalf("bind: %08x", st)
+		}
+		if st, _, _ := p.Read(id, 4280); st != smbprobe.StatusSuccess {
+			t.Fatalf("bind_ack: %08x", st)
+		}
+		opened++
+	}
+	time.Sleep(200 * time.Millisecond)
+	grown := stats.rss() - before
+	// Each open pipe holds 2,048 bytes of the 1 MiB budget.
+	if opened != (1<<20)/2048 || last != smbprobe.StatusInsufficientResources {
+		t.Errorf("%d pipes opened, then %08x; want 512 (1 MiB / 2,048), then STATUS_INSUFFICIENT_RESOURCES", opened, last)
+	}
+	c.record("2", "one anonymous connection opens and binds wkssvc pipes until refused",
+		"512 open (each holds 2,048 bytes of `--max-conn-buffered` 1 MiB; `--max-opens` is 1,024), then STATUS_INSUFFICIENT_RESOURCES; an idle pipe holds no goroutine",
+		fmt.Sprintf("%d opened, then %#08x; RSS +%s (%.1f KiB a pipe)", opened, last, mib(grown), float64(grown)/1024/float64(max(opened, 1))))
 }
 
 // 4. NDR amplification.

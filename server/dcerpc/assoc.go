@@ -90,11 +90,13 @@ type assoc struct {
 	outq       [][]byte
 	closed     bool // Close was called
 	broken     bool // fatal protocol error: no more input accepted
-	workerDone bool
+	workerDone bool // finished: no worker runs and none will (closed, or broken and drained); done is closed
+	// workerRunning is set while a worker goroutine drains items. There
+	// is none while the pipe is idle: an open pipe costs no goroutine.
+	workerRunning bool
 	// Wake-ups, made by waitOn and closed by signal: nil while nobody waits.
-	outReady  chan struct{} // outq grows or the state ends
-	space     chan struct{} // outq or items shrink
-	itemReady chan struct{} // items grows
+	outReady chan struct{} // outq grows or the state ends
+	space    chan struct{} // outq or items shrink
 }
 
 // unbounded is the budget of a pipe opened without one.
@@ -129,7 +131,6 @@ func newAssoc(s *Server, ifaces []Interface, info ipc.OpenInfo, protseq, secAddr
 		a.budget = unbounded{}
 	}
 	a.callCtx = context.WithValue(ipc.NewContext(ctx, &a.info), protseqKey{}, protseq)
-	go a.worker()
 	return a
 }
 
@@ -338,7 +339,7 @@ func (a *assoc) Close() error {
 	a.in = nil
 	signal(&a.outReady)
 	signal(&a.space)
-	signal(&a.itemReady)
+	a.settle()
 	return nil
 }
 
@@ -353,7 +354,7 @@ func (a *assoc) waitWorker(ctx context.Context) {
 // enqueue adds pre-encoded output to the work queue. Caller holds mu.
 func (a *assoc) enqueue(msgs ...[]byte) {
 	a.items = append(a.items, item{msgs: msgs})
-	signal(&a.itemReady)
+	a.settle()
 }
 
 // enqueueFault queues a fault for a call that is not executed. Caller
@@ -385,7 +386,7 @@ func (a *assoc) fail(raw []byte, err error) {
 	}
 	a.dropCur()
 	a.broken = true
-	signal(&a.itemReady)
+	a.settle()
 }
 
 // dropCur abandons the request being reassembled. Caller holds mu.
@@ -643,7 +644,7 @@ func (a *assoc) onRequest(p *pdu) {
 			stub: append([]byte(nil), q.Stub...)}
 		if last {
 			a.items = append(a.items, item{call: c})
-			signal(&a.itemReady)
+			a.settle()
 		} else {
 			a.cur = c
 		}
@@ -667,7 +668,7 @@ func (a *assoc) onRequest(p *pdu) {
 		if last {
 			a.items = append(a.items, item{call: a.cur})
 			a.cur = nil
-			signal(&a.itemReady)
+			a.settle()
 		}
 	case a.skipping && a.skipCallID == p.CallID:
 		// Rest of a call already answered with a fault.
@@ -717,16 +718,29 @@ func (a *assoc) onCancel(callID uint32, orphan bool) {
 	}
 }
 
-// worker runs queued items in order until the pipe closes, or until a
-// fatal protocol error and the queue is drained.
-func (a *assoc) worker() {
-	defer close(a.done)
-	defer func() {
-		a.mu.Lock()
+// settle starts a worker when items wait and none runs, and finishes the
+// association (workerDone, done) once it is closed, or broken with
+// nothing left to run, and no worker runs. Caller holds mu.
+func (a *assoc) settle() {
+	if a.workerRunning || a.workerDone {
+		return
+	}
+	if len(a.items) > 0 && !a.closed {
+		a.workerRunning = true
+		go a.worker()
+		return
+	}
+	if a.closed || a.broken {
 		a.workerDone = true
 		signal(&a.outReady)
-		a.mu.Unlock()
-	}()
+		close(a.done)
+	}
+}
+
+// worker runs queued items in order and returns when none is left (a
+// later item starts a new worker), when the pipe closes, or after a
+// fatal protocol error once the queue is drained.
+func (a *assoc) worker() {
 	for {
 		it, ok := a.next()
 		if !ok {
@@ -735,46 +749,46 @@ func (a *assoc) worker() {
 		if it.call == nil {
 			for _, m := range it.msgs {
 				if !a.push(m) {
+					a.workerExit()
 					return
 				}
 			}
 			continue
 		}
 		if !a.execute(it.call) {
+			a.workerExit()
 			return
 		}
 	}
 }
 
-// next pops the next item, waiting for one.
+// workerExit ends a worker that stopped early (the pipe closed).
+func (a *assoc) workerExit() {
+	a.mu.Lock()
+	a.workerRunning = false
+	a.settle()
+	a.mu.Unlock()
+}
+
+// next pops the next item; with none left (or the pipe closed) the worker
+// ends, in the same critical section, so that an item queued right after
+// starts a new one.
 func (a *assoc) next() (item, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for {
-		if a.closed {
-			return item{}, false
-		}
-		if len(a.items) > 0 {
-			it := a.items[0]
-			a.items[0] = item{}
-			a.items = a.items[1:]
-			if it.call != nil {
-				a.running = it.call
-			}
-			signal(&a.space)
-			return it, true
-		}
-		if a.broken {
-			return item{}, false
-		}
-		ch := waitOn(&a.itemReady)
-		a.mu.Unlock()
-		select {
-		case <-ch:
-		case <-a.ctx.Done():
-		}
-		a.mu.Lock()
+	if a.closed || len(a.items) == 0 {
+		a.workerRunning = false
+		a.settle()
+		return item{}, false
 	}
+	it := a.items[0]
+	a.items[0] = item{}
+	a.items = a.items[1:]
+	if it.call != nil {
+		a.running = it.call
+	}
+	signal(&a.space)
+	return it, true
 }
 
 // push queues one output message, waiting while the output queue is

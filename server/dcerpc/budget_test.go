@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
@@ -187,4 +188,32 @@ func waitQueued(t *testing.T, a *assoc, n int) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	t.Fatalf("%d messages never queued", n)
+}
+
+// An open pipe costs no goroutine while it is idle: a worker runs only
+// while calls or output wait, and ends when the queue is empty.
+func TestIdlePipesHaveNoGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	_, pipes := budgetPipes(t, 200, 1<<20, Config{})
+	waitGoroutines := func(max int) int {
+		n := 0
+		for i := 0; i < 200; i++ {
+			if n = runtime.NumGoroutine(); n <= max {
+				return n
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return n
+	}
+	if n := waitGoroutines(before + 5); n > before+5 {
+		t.Fatalf("%d goroutines for 200 idle pipes (%d before)", n, before)
+	}
+	// A call starts a worker, which ends once the answer is queued.
+	write(t, pipes[0], buildRequest(2, 3, 0, opEcho, echoStub([]byte("x"))))
+	if out, _ := readResponse(t, pipes[0], 2); string(out) != "x" {
+		t.Fatalf("echo %q", out)
+	}
+	if n := waitGoroutines(before + 5); n > before+5 {
+		t.Fatalf("%d goroutines after the call (%d before)", n, before)
+	}
 }

@@ -10,7 +10,7 @@ import (
 // The pipes of one connection share its budget (MaxConnBuffered), nested
 // in the server's (MaxBuffered); another connection has its own.
 func TestConnBudgetSharedAndNested(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.MaxConnBuffered = 1000; c.MaxBuffered = 5000 })
+	ts := startServer(t, func(c *Config) { c.MaxConnBuffered = 10000; c.MaxBuffered = 50000 })
 	r, _ := setup(t, ts, smbcrypto.Dialect311, "echo")
 	first := ts.pipes.lastOpen().Budget
 	if st, _ := r.create("echo"); st != statusSuccess {
@@ -25,13 +25,18 @@ func TestConnBudgetSharedAndNested(t *testing.T) {
 		t.Fatal("two connections share a budget")
 	}
 	b := first.(*budget.Budget)
-	if b.Limit() != 1000 || ts.srv.buffered.Limit() != 5000 {
+	if b.Limit() != 10000 || ts.srv.buffered.Limit() != 50000 {
 		t.Fatalf("limits %d and %d", b.Limit(), ts.srv.buffered.Limit())
 	}
-	if !b.TryReserve(1000) || ts.srv.buffered.Used() != 1000 || b.TryReserve(1) {
+	// Each open pipe holds openCharge: two here, one on the other
+	// connection.
+	if b.Used() != 2*openCharge || ts.srv.buffered.Used() != 3*openCharge {
+		t.Fatalf("used %d of the connection's, %d of the server's", b.Used(), ts.srv.buffered.Used())
+	}
+	if !b.TryReserve(10000-2*openCharge) || ts.srv.buffered.Used() != 10000+openCharge || b.TryReserve(1) {
 		t.Fatal("the connection budget is not nested in the server's")
 	}
-	b.Release(1000)
+	b.Release(10000 - 2*openCharge)
 }
 
 // The rest of a message a short READ leaves behind is held in the
@@ -45,13 +50,13 @@ func TestRemainderCharged(t *testing.T) {
 	if h, _ := r.call(cmdRead, readBody(id, 50)); h.Status != statusBufferOverflow {
 		t.Fatalf("short read: %08x", h.Status)
 	}
-	if n := ts.srv.buffered.Used(); n != 250 {
+	if n := ts.srv.buffered.Used(); n != 250+openCharge {
 		t.Fatalf("remainder of 250 bytes charged as %d", n)
 	}
 	if h, _ := r.call(cmdRead, readBody(id, 100)); h.Status != statusBufferOverflow {
 		t.Fatalf("second read: %08x", h.Status)
 	}
-	if n := ts.srv.buffered.Used(); n != 150 {
+	if n := ts.srv.buffered.Used(); n != 150+openCharge {
 		t.Fatalf("remainder of 150 bytes charged as %d", n)
 	}
 	if h, _ := r.call(cmdClose, fileIDBody(id)); h.Status != statusSuccess {
@@ -60,4 +65,28 @@ func TestRemainderCharged(t *testing.T) {
 	if n := ts.srv.buffered.Used(); n != 0 {
 		t.Fatalf("%d bytes charged after close", n)
 	}
+}
+
+// An open pipe holds openCharge of its connection's budget until it is
+// closed: at the limit a CREATE succeeds, one past it fails with
+// STATUS_INSUFFICIENT_RESOURCES, and a CLOSE gives the room back.
+func TestOpenCharged(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.MaxConnBuffered = 3 * openCharge })
+	r, first := setup(t, ts, smbcrypto.Dialect311, "echo")
+	for i := 0; i < 2; i++ {
+		if st, _ := r.create("echo"); st != statusSuccess {
+			t.Fatalf("open %d at the limit: %08x", i+2, st)
+		}
+	}
+	if st, _ := r.create("echo"); st != statusInsufficientResources {
+		t.Fatalf("open past the limit: %08x", st)
+	}
+	if h, _ := r.call(cmdClose, fileIDBody(first)); h.Status != statusSuccess {
+		t.Fatal(h.Status)
+	}
+	if st, _ := r.create("echo"); st != statusSuccess {
+		t.Fatalf("open after a close: %08x", st)
+	}
+	r.Conn.Close()
+	waitFor(t, func() bool { return ts.srv.buffered.Used() == 0 })
 }

@@ -54,9 +54,15 @@ func (c *conn) handleCreate(req *request) (result, error) {
 	if n >= c.cfg.MaxOpens {
 		return errResult(statusInsufficientResources), nil
 	}
+	// An open pipe costs memory whether or not it carries data: its fixed
+	// cost is held in the connection's budget while it is open.
+	if !c.buffered.TryReserve(openCharge) {
+		return errResult(statusInsufficientResources), nil
+	}
 	octx, cancel := context.WithCancel(ipc.NewContext(c.ctx, info))
 	p, err := c.cfg.Pipes.OpenPipe(octx, *info)
 	if err != nil {
+		c.buffered.Release(openCharge)
 		cancel()
 		switch {
 		case errors.Is(err, ipc.ErrNoSuchPipe):
@@ -183,15 +189,23 @@ func (o *open) takeRemainder() []byte {
 	return r
 }
 
-// shut ends the open: calls on the pipe are cancelled, the pipe closes
-// and the kept remainder leaves the budget.
+// shut ends the open: calls on the pipe are cancelled, the pipe closes,
+// and its fixed cost and the kept remainder leave the budget.
 func (o *open) shut() {
 	o.cancel()
 	o.pipe.Close()
 	o.mu.Lock()
 	o.takeRemainder()
 	o.mu.Unlock()
+	o.budget.Release(openCharge)
 }
+
+// openCharge is what an open pipe is counted for in the connection's
+// budget (MaxConnBuffered): the measured memory of an idle bound pipe, the
+// SMB open and the RPC association together, is about 2 KiB. With the
+// default budgets a connection holds at most 512 idle pipes and the whole
+// server 32,768.
+const openCharge = 2048
 
 // asyncOp is a READ or TRANSCEIVE that waits for a pipe message after
 // its interim response (MS-SMB2 3.3.4.2).
