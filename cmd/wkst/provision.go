@@ -286,6 +286,10 @@ func provisionOne(ctx context.Context, ps *joinlogic.ProvisionSession, c *provis
 		if uerr := undo(context.WithoutCancel(ctx)); uerr != nil {
 			return "", fmt.Errorf("%s: %w; and putting the directory back failed: %v", m, err, uerr)
 		}
+		if !pm.Created {
+			// unicodePwd cannot be read back: the reset stays.
+			return "", fmt.Errorf("%s: %w (the account's attributes were put back, but its password was reset and is lost: provision it again with --reuse)", m, err)
+		}
 		return "", fmt.Errorf("%s: %w (the account was taken back)", m, err)
 	}
 	verb := "created"
