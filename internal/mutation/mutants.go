@@ -95,8 +95,8 @@ var All = []Mutant{
 		Edits: []Edit{{conn, `if h.Command == cmdTreeConnect && c.dialect == smbcrypto.Dialect311 && !s.identity.Anonymous {`, `if false && h.Command == cmdTreeConnect {`}},
 		Tests: []Run{signTable, smb2Unit}},
 	{ID: "smbcrypto-verify-always", Area: "signing",
-		What:  "Verify accepts any signature",
-		Edits: []Edit{{sign, `return subtle.ConstantTimeCompare(mac[:], msg[sigOffset:sigOffset+sigSize]) == 1`, `return ok || subtle.ConstantTimeCompare(mac[:], msg[sigOffset:sigOffset+sigSize]) == 1`}},
+		What:  "Verify (and a session's Signer) accepts any signature",
+		Edits: []Edit{{sign, `return subtle.ConstantTimeCompare(mac[:], msg[sigOffset:sigOffset+sigSize]) == 1`, `return len(msg) > 0 || subtle.ConstantTimeCompare(mac[:], msg[sigOffset:sigOffset+sigSize]) == 1`}},
 		Tests: []Run{smbcUnit, signTable}},
 
 	// Encryption (MS-SMB2 3.3.4.1.4, 3.3.5.2.1.1, 3.3.5.2.9).

@@ -50,6 +50,12 @@ func Verify(alg uint16, key, msg []byte) bool {
 	if !ok {
 		return false
 	}
+	return matches(mac, msg)
+}
+
+// matches reports, in constant time, whether mac is the Signature field
+// of msg. Verify and Signer.Verify both decide here.
+func matches(mac [sigSize]byte, msg []byte) bool {
 	return subtle.ConstantTimeCompare(mac[:], msg[sigOffset:sigOffset+sigSize]) == 1
 }
 
@@ -190,8 +196,7 @@ func (s *Signer) Verify(msg []byte) bool {
 	if len(msg) < headerSize {
 		return false
 	}
-	mac := s.signature(msg, false)
-	return subtle.ConstantTimeCompare(mac[:], msg[sigOffset:sigOffset+sigSize]) == 1
+	return matches(s.signature(msg, false), msg)
 }
 
 // signature computes the signature of msg as if its Signature field were
