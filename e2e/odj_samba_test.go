@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -197,4 +198,53 @@ func requestODJ(t *testing.T, state, name string, args ...string) (string, error
 	all := append([]string{"requestodj", "--state-dir", state, "--keytab", filepath.Join(state, "krb5.keytab"), "--netbios-name", name,
 		"--dns-hostname", strings.ToLower(name) + "." + testdc.DNSDomain}, args...)
 	return run(t, time.Minute, filepath.Join(binDir, "wkssvcd"), all...)
+}
+
+// Provisioning and applying, ours and Samba's, alternated in one run
+// against the same DC: the medians are printed (no claim is asserted; the
+// machine is shared and noisy).
+func TestOfflineJoinTimesAgainstSamba(t *testing.T) {
+	requireE2E(t)
+	dc := testdc.Start(t, testdc.Options{})
+	const rounds = 5
+	prov := newSambaMember(t, dc, "PROVISIONER")
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pwFile, []byte(dc.AdminPassword), 0o600)
+	var ours, samba, applyOurs, applySamba []time.Duration
+	for i := 0; i < rounds; i++ {
+		on, sn := fmt.Sprintf("ODJTIMEW%d", i), fmt.Sprintf("ODJTIMES%d", i)
+		t.Cleanup(func() { deleteComputer(t, dc, on); deleteComputer(t, dc, sn) })
+		of, sf := filepath.Join(t.TempDir(), on+".txt"), filepath.Join(t.TempDir(), sn+".txt")
+		start := time.Now()
+		if out, err := wkstProvision(t, dc, "--machine", on, "--savefile", of); err != nil {
+			t.Fatalf("wkst provision: %v\n%s", err, out)
+		}
+		ours = append(ours, time.Since(start))
+		start = time.Now()
+		if out, err := prov.net(t, "offlinejoin", "provision", "domain="+testdc.DNSDomain, "machine_name="+sn,
+			"dcname="+testdc.HostFQDN, "savefile="+sf, "-U", testdc.AdminUser+"%"+dc.AdminPassword); err != nil {
+			t.Fatalf("net offlinejoin provision: %v\n%s", err, out)
+		}
+		samba = append(samba, time.Since(start))
+		start = time.Now()
+		if out, err := requestODJ(t, t.TempDir(), on, "--loadfile", of); err != nil {
+			t.Fatalf("requestodj: %v\n%s", err, out)
+		}
+		applyOurs = append(applyOurs, time.Since(start))
+		m := newSambaMember(t, dc, sn)
+		start = time.Now()
+		if out, err := m.net(t, "offlinejoin", "requestodj", "loadfile="+sf); err != nil {
+			t.Fatalf("net offlinejoin requestodj: %v\n%s", err, out)
+		}
+		applySamba = append(applySamba, time.Since(start))
+	}
+	med := func(d []time.Duration) time.Duration {
+		s := append([]time.Duration(nil), d...)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	t.Logf("provision, median of %d: wkst provision %v, net offlinejoin provision %v (ratio %.2f)", rounds,
+		med(ours).Round(time.Millisecond), med(samba).Round(time.Millisecond), float64(med(ours))/float64(med(samba)))
+	t.Logf("apply, median of %d: wkssvcd requestodj %v, net offlinejoin requestodj %v (ratio %.2f)", rounds,
+		med(applyOurs).Round(time.Millisecond), med(applySamba).Round(time.Millisecond), float64(med(applyOurs))/float64(med(applySamba)))
 }
