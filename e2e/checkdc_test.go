@@ -82,6 +82,7 @@ func TestCheckDC(t *testing.T) {
 			"[ OK ] locate a writable domain controller: dc1.example.test at " + dc.Addr,
 			"[ OK ] sasl/Kerberos: bound as EXAMPLE\\Administrator over SASL GSS-SPNEGO/Kerberos sign+seal",
 			"[ OK ] sasl/NTLM: bound as EXAMPLE\\Administrator over SASL GSS-SPNEGO/NTLM sign+seal",
+			"[ OK ] sasl/GSSAPI: bound as EXAMPLE\\Administrator over SASL GSSAPI/Kerberos sign+seal",
 			// Without --ldap-ca the system roots do not know Samba's CA.
 			"[FAIL] ldaps: ",
 			"the configured transport (auto) works",

@@ -98,6 +98,9 @@ func TestManInTheMiddleIsRefused(t *testing.T) {
 			"did not prove it is the domain controller"},
 		{"sasl/ping naming another host", testdc.ImpostorOptions{PingHostName: evil}, nil,
 			"did not prove it is the domain controller"},
+		// Refusing GSS-SPNEGO gets GSSAPI (Kerberos again), never NTLM.
+		{"sasl/GSS-SPNEGO refused", testdc.ImpostorOptions{RefuseSPNEGO: true}, nil,
+			"GSSAPI/Kerberos bind to dc1.example.test (" + testdc.ImpostorAddr() + ")"},
 		{"ldaps/certificate from another CA", testdc.ImpostorOptions{Certificate: otherCA.issue(t, testdc.HostFQDN)},
 			[]string{"--ldap-transport", "ldaps", "--ldap-ca", dc.CAFile}, "certificate signed by unknown authority"},
 		{"starttls/certificate from another CA", testdc.ImpostorOptions{Certificate: otherCA.issue(t, testdc.HostFQDN)},

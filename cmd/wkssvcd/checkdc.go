@@ -47,7 +47,7 @@ func checkDCCommand() *command {
 		name:    "check-dc",
 		summary: "check that a domain's controller can be found and reached the way a join reaches it",
 		about: "check-dc runs what a domain join does before it writes anything, and prints every step with its outcome: " +
-			"the DNS SRV lookup, the LDAP ping, then each transport (sealed SASL with Kerberos and with NTLM, LDAPS, StartTLS) " +
+			"the DNS SRV lookup, the LDAP ping, then each transport (sealed SASL GSS-SPNEGO with Kerberos and with NTLM, GSSAPI, LDAPS, StartTLS) " +
 			"with a bind as --account (when given) and a read of the rootDSE. It uses the same --dns-server, --dc, --ldap-transport " +
 			"and --ldap-ca as the daemon (--config reads them from its configuration file). Exit status 0 when the configured " +
 			"transport works, 1 when it does not, 2 for a usage mistake.",

@@ -46,6 +46,10 @@ type ImpostorOptions struct {
 	// Certificate, when set, is served on 636 and after StartTLS on 389.
 	// Default none: port 636 is closed and StartTLS refused.
 	Certificate *tls.Certificate
+	// RefuseSPNEGO answers GSS-SPNEGO binds with authMethodNotSupported,
+	// as a server without that mechanism would (an attempt to push the
+	// client towards a weaker one).
+	RefuseSPNEGO bool
 	// Relay makes it a passive tap instead: the LDAP ping, LDAP (389 and
 	// 636) and Kerberos go to the real DC unchanged, and what the client
 	// sends on each connection is recorded (Streams). Its DNS server
@@ -386,7 +390,16 @@ func (im *Impostor) answerBind(c net.Conn, id int64, op *ber.Packet) {
 			c.Write(ldapResult(id, ldap.ApplicationBindResponse, ldap.LDAPResultInvalidCredentials, nil))
 			return
 		}
+		if im.opts.RefuseSPNEGO && mech == "GSS-SPNEGO" {
+			im.event("bind sasl " + mech + " refused")
+			c.Write(ldapResult(id, ldap.ApplicationBindResponse, ldap.LDAPResultAuthMethodNotSupported, nil))
+			return
+		}
 		im.event("bind sasl " + mech + " kerberos")
+		if mech == "GSSAPI" {
+			c.Write(ldapResult(id, ldap.ApplicationBindResponse, ldap.LDAPResultSaslBindInProgress, forgedKRB5APRep()))
+			return
+		}
 		c.Write(ldapResult(id, ldap.ApplicationBindResponse, ldap.LDAPResultSuccess, forgedAPRep()))
 	default:
 		im.event("bind other")
@@ -394,10 +407,10 @@ func (im *Impostor) answerBind(c net.Conn, id int64, op *ber.Packet) {
 	}
 }
 
-// forgedAPRep is an SPNEGO accept-completed answer carrying a Kerberos
-// AP-REP sealed under a key the impostor made up: it has no other, since
+// forgedKRB5APRep is a Kerberos AP-REP in its GSS framing (RFC 1964
+// 1.1.2), sealed under a key the impostor made up: it has no other, since
 // it never saw the DC's service key.
-func forgedAPRep() []byte {
+func forgedKRB5APRep() []byte {
 	key := types.EncryptionKey{KeyType: etypeID.AES256_CTS_HMAC_SHA1_96, KeyValue: make([]byte, 32)}
 	rand.Read(key.KeyValue)
 	ap, err := messages.NewAPRep(key, messages.NewEncAPRepPart(12345))
@@ -409,8 +422,13 @@ func forgedAPRep() []byte {
 		panic(err)
 	}
 	oid, _ := asn1.Marshal(asn1.ObjectIdentifier{1, 2, 840, 113554, 1, 2, 2})
-	tok := asn1tools.AddASNAppTag(append(append(oid, 0x02, 0x00), b...), 0)
-	resp := &spnego.NegTokenResp{State: spnego.AcceptCompleted, SupportedMech: asn1.ObjectIdentifier{1, 2, 840, 113554, 1, 2, 2}, ResponseToken: tok}
+	return asn1tools.AddASNAppTag(append(append(oid, 0x02, 0x00), b...), 0)
+}
+
+// forgedAPRep is an SPNEGO accept-completed answer carrying
+// forgedKRB5APRep.
+func forgedAPRep() []byte {
+	resp := &spnego.NegTokenResp{State: spnego.AcceptCompleted, SupportedMech: asn1.ObjectIdentifier{1, 2, 840, 113554, 1, 2, 2}, ResponseToken: forgedKRB5APRep()}
 	out, err := resp.Marshal(context.Background())
 	if err != nil {
 		panic(err)

@@ -35,8 +35,8 @@ type CheckRequest struct {
 
 // Check runs what a join does before it writes anything, step by step,
 // and reports each step with its outcome: the DNS SRV lookup, the LDAP
-// ping of the locator, then every transport — sealed SASL with Kerberos,
-// with NTLM, LDAPS and StartTLS — each with its bind (with req.Cred) and a
+// ping of the locator, then every transport — sealed SASL GSS-SPNEGO with
+// Kerberos and with NTLM, GSSAPI, LDAPS and StartTLS — each with its bind (with req.Cred) and a
 // read of the rootDSE (and of the domain's identity when bound). It is
 // the diagnosis `adcli info` and `net ads testjoin` give, for this
 // daemon's own code paths. It returns whether the configured Transport
@@ -70,13 +70,14 @@ func (d *Directory) Check(ctx context.Context, req CheckRequest, report func(Che
 	report(CheckStep{Step: "locate a writable domain controller", OK: true, Detail: describeDC(dc)})
 
 	type transport struct {
-		name  string
-		tr    Transport
-		kinds []authKind
+		name    string
+		tr      Transport
+		methods []saslMethod
 	}
 	checks := []transport{
-		{"sasl/Kerberos", TransportSASL, []authKind{authKerberos}},
-		{"sasl/NTLM", TransportSASL, []authKind{authNTLM}},
+		{"sasl/Kerberos", TransportSASL, []saslMethod{{mechGSSSPNEGO, authKerberos}}},
+		{"sasl/NTLM", TransportSASL, []saslMethod{{mechGSSSPNEGO, authNTLM}}},
+		{"sasl/GSSAPI", TransportSASL, []saslMethod{{mechGSSAPI, authKerberos}}},
 		{"ldaps", TransportLDAPS, nil},
 		{"starttls", TransportStartTLS, nil},
 	}
@@ -84,13 +85,13 @@ func (d *Directory) Check(ctx context.Context, req CheckRequest, report func(Che
 	for _, c := range checks {
 		step := CheckStep{Step: c.name}
 		if req.Cred == nil && c.tr == TransportSASL {
-			if c.kinds[0] == authNTLM {
+			if c.name != "sasl/Kerberos" {
 				continue // the anonymous check of port 389 is reported once
 			}
 			step.Step = "sasl (port 389, without credentials)"
 			step.OK, step.Detail = d.checkAnonymous(ctx, dc)
 			step.Detail += "; give --account and --password-file to check the Kerberos and NTLM binds"
-			works[c.name], works["sasl/NTLM"] = step.OK, step.OK
+			works[c.name], works["sasl/NTLM"], works["sasl/GSSAPI"] = step.OK, step.OK, step.OK
 			report(step)
 			continue
 		}
@@ -102,7 +103,7 @@ func (d *Directory) Check(ctx context.Context, req CheckRequest, report func(Che
 		var desc string
 		switch c.tr {
 		case TransportSASL:
-			conn, desc, err = d.openSASLWith(ctx, dc, dc.DCAddress, cred, c.kinds)
+			conn, desc, err = d.openSASLWith(ctx, dc, dc.DCAddress, cred, c.methods)
 		default:
 			conn, desc, err = d.openTLS(ctx, dc, dc.DCAddress, cred, c.tr == TransportStartTLS)
 		}
@@ -142,9 +143,9 @@ func (d *Directory) Check(ctx context.Context, req CheckRequest, report func(Che
 	case TransportStartTLS:
 		return works["starttls"]
 	case TransportSASL:
-		return works["sasl/Kerberos"] || works["sasl/NTLM"]
+		return works["sasl/Kerberos"] || works["sasl/NTLM"] || works["sasl/GSSAPI"]
 	}
-	return works["sasl/Kerberos"] || works["sasl/NTLM"] || works["ldaps"]
+	return works["sasl/Kerberos"] || works["sasl/NTLM"] || works["sasl/GSSAPI"] || works["ldaps"]
 }
 
 // describeDC says what the locator found.

@@ -647,3 +647,32 @@ func joinlogicCode(err error) joinlogic.Code {
 	errors.As(err, &c)
 	return c
 }
+
+// The GSSAPI mechanism (RFC 4752), with its security layer negotiation,
+// binds and seals as GSS-SPNEGO does; check-dc and servers without
+// GSS-SPNEGO use it.
+func TestBindGSSAPI(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	d := newDir(t, dc)
+	ctx := context.Background()
+	info := locate(t, d, joinlogic.LocateRequest{Domain: dc.DNSDomain, Writable: true})
+	conn, desc, err := d.openSASLWith(ctx, info, info.DCAddress, admin(dc), []saslMethod{{mechGSSAPI, authKerberos}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Session{d: d, dc: info, addr: info.DCAddress, conn: conn, desc: desc}
+	defer s.Close()
+	if !strings.Contains(desc, "SASL GSSAPI/Kerberos sign+seal") {
+		t.Errorf("bound over %s", desc)
+	}
+	if err := s.readRootDSE(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if di, err := s.DomainInfo(ctx); err != nil || di.NetBIOSName != dc.Domain {
+		t.Fatalf("DomainInfo = %+v, %v", di, err)
+	}
+	bad := admin(dc)
+	bad.Password += "x"
+	_, _, err = d.openSASLWith(ctx, info, info.DCAddress, bad, []saslMethod{{mechGSSAPI, authKerberos}})
+	wantCode(t, err, joinlogic.ERROR_LOGON_FAILURE)
+}

@@ -12,8 +12,10 @@
 //
 // It reaches the directory over one of the Transports: by default LDAP on
 // port 389 with a GSS-SPNEGO SASL bind (Kerberos with mutual
-// authentication, NTLM when Kerberos is not possible) and every message
-// signed and sealed afterwards (sasl.go, on go-msrpc's ssp mechanisms);
+// authentication, NTLM when Kerberos is not possible; GSSAPI with its
+// RFC 4752 layer negotiation when the DC refuses GSS-SPNEGO, never NTLM
+// then) and every message signed and sealed afterwards (sasl.go, on
+// go-msrpc's ssp mechanisms);
 // LDAPS or StartTLS on request, the certificate verified for that name
 // (internal/tlsverify) before a simple bind. Every transport authenticates
 // the controller before a password is written to it; none sends one in

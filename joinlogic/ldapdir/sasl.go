@@ -19,6 +19,9 @@ import (
 	"github.com/oiweiwei/go-msrpc/ssp/ntlm"
 	"github.com/oiweiwei/go-msrpc/ssp/spnego"
 	krbconfig "github.com/oiweiwei/gokrb5.fork/v9/config"
+	krbcrypto "github.com/oiweiwei/gokrb5.fork/v9/crypto"
+	"github.com/oiweiwei/gokrb5.fork/v9/iana/etypeID"
+	"github.com/oiweiwei/gokrb5.fork/v9/iana/keyusage"
 )
 
 // The sealed SASL bind on port 389 (RFC 4513 5.2.1, RFC 4422), the way
@@ -39,6 +42,23 @@ import (
 // SASL mechanism names (RFC 4752, and GSS-SPNEGO as AD registers it).
 const (
 	mechGSSSPNEGO = "GSS-SPNEGO"
+	mechGSSAPI    = "GSSAPI"
+)
+
+// saslMethod is a SASL mechanism with the GSS mechanism inside it:
+// GSS-SPNEGO with Kerberos or NTLM, or GSSAPI (Kerberos only).
+type saslMethod struct {
+	mech string
+	kind authKind
+}
+
+func (m saslMethod) String() string { return m.mech + "/" + m.kind.String() }
+
+// RFC 4752 3.3 security layers.
+const (
+	layerNone      = 0x01
+	layerIntegrity = 0x02
+	layerConf      = 0x04
 )
 
 // Limits on what a server may make this client hold.
@@ -109,6 +129,10 @@ var errDCNotAuthenticated = errors.New("the server did not prove it is the domai
 
 // errNoSealing marks a server that will not seal the connection.
 var errNoSealing = errors.New("the server does not offer a sealed connection")
+
+// errMechUnsupported marks a server that refused the SASL mechanism
+// itself (authMethodNotSupported).
+var errMechUnsupported = errors.New("SASL mechanism not supported")
 
 // kerberosRefusals are the KDC error codes (RFC 4120 7.5.9) that refuse
 // the client's credentials; any other Kerberos failure makes the bind
@@ -277,7 +301,8 @@ func (c *cappedKDCConn) Read(p []byte) (int, error) {
 // gssContext builds the go-msrpc security context of one SPNEGO bind with
 // one mechanism: Kerberos (with the mutual authentication rule) or NTLM,
 // both asked for integrity and confidentiality.
-func gssContext(ctx context.Context, kind authKind, id saslIdentity, timeout time.Duration) (context.Context, *mutualKerberosFactory, error) {
+func gssContext(ctx context.Context, m saslMethod, id saslIdentity, timeout time.Duration) (context.Context, *mutualKerberosFactory, error) {
+	kind := m.kind
 	caps := gssapi.Integrity | gssapi.Confidentiality | gssapi.ReplayDetection | gssapi.Sequencing
 	spnegoCfg := &spnego.Config{}
 	var opts []gssapi.ContextOption
@@ -318,11 +343,16 @@ func gssContext(ctx context.Context, kind authKind, id saslIdentity, timeout tim
 			gssapi.WithMechanismFactory(f),
 		)
 	}
-	opts = append(opts,
-		gssapi.WithMechanismFactory(spnego.Mechanism{}, spnegoCfg),
-		gssapi.WithRequest(caps),
-		gssapi.WithMechanismType(spnego.Mechanism{}.Type()),
-	)
+	if m.mech == mechGSSAPI {
+		// The Kerberos mechanism alone (RFC 4752).
+		opts = append(opts, gssapi.WithRequest(caps), gssapi.WithMechanismType(krb5.MechanismType))
+	} else {
+		opts = append(opts,
+			gssapi.WithMechanismFactory(spnego.Mechanism{}, spnegoCfg),
+			gssapi.WithRequest(caps),
+			gssapi.WithMechanismType(spnego.Mechanism{}.Type()),
+		)
+	}
 	if kind == authKerberos {
 		opts = append(opts, gssapi.WithTargetName(id.Service))
 	}
@@ -331,11 +361,15 @@ func gssContext(ctx context.Context, kind authKind, id saslIdentity, timeout tim
 	return gssapi.NewSecurityContext(context.WithoutCancel(ctx), opts...), kf, nil
 }
 
-// saslBind runs the GSS-SPNEGO bind with kind on raw, a fresh connection
-// to the LDAP port, and returns the connection with its security layer
-// in place. raw is left open on error; the caller closes it.
-func saslBind(ctx context.Context, raw net.Conn, kind authKind, id saslIdentity, timeout time.Duration) (*saslConn, error) {
-	gctx, kf, err := gssContext(ctx, kind, id, timeout)
+// saslBind runs the SASL bind m on raw, a connection to the LDAP port,
+// and returns the connection with its security layer in place. raw is
+// left open on error; the caller closes it.
+func saslBind(ctx context.Context, raw net.Conn, m saslMethod, id saslIdentity, timeout time.Duration) (*saslConn, error) {
+	kind := m.kind
+	if m.mech == mechGSSAPI && kind != authKerberos {
+		return nil, fmt.Errorf("%w: GSSAPI is Kerberos only", errKerberosUnavailable)
+	}
+	gctx, kf, err := gssContext(ctx, m, id, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +394,7 @@ func saslBind(ctx context.Context, raw net.Conn, kind authKind, id saslIdentity,
 		if round > maxBindRounds {
 			return nil, fmt.Errorf("%w: the bind did not end after %d rounds", errDCNotAuthenticated, maxBindRounds)
 		}
-		res, err := bindRound(raw, int64(round), mechGSSSPNEGO, out.Payload)
+		res, err := bindRound(raw, int64(round), m.mech, out.Payload)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -371,14 +405,19 @@ func saslBind(ctx context.Context, raw net.Conn, kind authKind, id saslIdentity,
 		case ldap.LDAPResultSuccess, ldap.LDAPResultSaslBindInProgress:
 		case ldap.LDAPResultInvalidCredentials:
 			return nil, fmt.Errorf("%w: %s bind: %w", errCredentials, kind, res.err)
-		case ldap.LDAPResultAuthMethodNotSupported, ldap.LDAPResultStrongAuthRequired, ldap.LDAPResultConfidentialityRequired:
-			return nil, fmt.Errorf("%w: %s bind: %w", errNoSealing, kind, res.err)
+		case ldap.LDAPResultAuthMethodNotSupported:
+			return nil, fmt.Errorf("%w: %w: %s bind: %w", errNoSealing, errMechUnsupported, m, res.err)
+		case ldap.LDAPResultStrongAuthRequired, ldap.LDAPResultConfidentialityRequired:
+			return nil, fmt.Errorf("%w: %s bind: %w", errNoSealing, m, res.err)
 		default:
 			return nil, fmt.Errorf("%s bind: %w", kind, res.err)
 		}
 		if len(res.creds) > 0 || res.code == ldap.LDAPResultSaslBindInProgress {
 			out, err = gssapi.InitSecurityContext(gctx, &gssapi.Token{Payload: res.creds})
 			if err != nil {
+				if errors.Is(err, errDCNotAuthenticated) {
+					return nil, err
+				}
 				if kind == authKerberos && kf.mech != nil && kf.mech.sentAPReq {
 					return nil, fmt.Errorf("%w: %v", errDCNotAuthenticated, err)
 				}
@@ -386,6 +425,14 @@ func saslBind(ctx context.Context, raw net.Conn, kind authKind, id saslIdentity,
 			}
 		}
 		if res.code == ldap.LDAPResultSuccess {
+			break
+		}
+		if m.mech == mechGSSAPI && gssapi.IsComplete(gctx) && kf.mech != nil && kf.mech.verified {
+			// The context is established; RFC 4752 3.1 negotiates the
+			// security layer next.
+			if err := gssapiLayer(raw, gctx, int64(round+1)); err != nil {
+				return nil, err
+			}
 			break
 		}
 		if out == nil || len(out.Payload) == 0 {
@@ -398,7 +445,89 @@ func saslBind(ctx context.Context, raw net.Conn, kind authKind, id saslIdentity,
 	if kind == authKerberos && (kf.mech == nil || !kf.mech.verified) {
 		return nil, fmt.Errorf("%w: no verified Kerberos AP-REP", errDCNotAuthenticated)
 	}
-	return newSASLConn(raw, gctx, kind), nil
+	return newSASLConn(raw, gctx, m), nil
+}
+
+// gssapiLayer is the security layer negotiation of the GSSAPI mechanism
+// (RFC 4752 3.1): an empty response, the server's offer in an unsealed
+// wrap token (layers and maximum buffer size), then the choice of the
+// confidentiality layer, wrapped. A server that does not offer
+// confidentiality is refused.
+func gssapiLayer(raw net.Conn, gctx context.Context, msgID int64) error {
+	res, err := bindRound(raw, msgID, mechGSSAPI, []byte{})
+	if err != nil {
+		return err
+	}
+	if res.code != ldap.LDAPResultSaslBindInProgress || len(res.creds) == 0 {
+		return fmt.Errorf("%w: no GSSAPI security layer offer (result %d: %v)", errDCNotAuthenticated, res.code, res.err)
+	}
+	key, _ := gssapi.GetAttribute(gctx, gssapi.AttributeSessionKey)
+	kb, _ := key.([]byte)
+	offer, err := unwrapUnsealed(res.creds, kb)
+	if err != nil {
+		return fmt.Errorf("%w: the GSSAPI security layer offer does not verify: %v", errDCNotAuthenticated, err)
+	}
+	if len(offer) < 4 {
+		return fmt.Errorf("%w: a GSSAPI security layer offer of %d bytes", errDCNotAuthenticated, len(offer))
+	}
+	if offer[0]&layerConf == 0 {
+		return fmt.Errorf("%w: the GSSAPI layers offered (0x%02x) do not include confidentiality", errNoSealing, offer[0])
+	}
+	size := min(uint32(offer[1])<<16|uint32(offer[2])<<8|uint32(offer[3]), maxSASLBuffer-1)
+	choice := []byte{layerConf, byte(size >> 16), byte(size >> 8), byte(size)}
+	// RFC 4752 asks for a wrap without confidentiality; the token is
+	// sealed here (servers unwrap both, Samba among them) so that it
+	// takes its sequence number in go-msrpc's context.
+	tok, err := gssapi.Wrap(gctx, &gssapi.MessageToken{Payload: choice, Capabilities: gssapi.Confidentiality | gssapi.Integrity})
+	if err != nil {
+		return fmt.Errorf("wrapping the GSSAPI security layer choice: %w", err)
+	}
+	res, err = bindRound(raw, msgID+1, mechGSSAPI, append(append([]byte(nil), tok.Signature...), tok.Payload...))
+	if err != nil {
+		return err
+	}
+	if res.code != ldap.LDAPResultSuccess {
+		return fmt.Errorf("%w: the GSSAPI security layer choice was refused: %v", errNoSealing, res.err)
+	}
+	return nil
+}
+
+// unwrapUnsealed verifies a wrap token without confidentiality from the
+// acceptor (RFC 4121 4.2.4: the data in clear, then a checksum over the
+// data and the header with EC and RRC zero, the whole rotated by RRC)
+// with key, an AES key of the context, and returns the data.
+func unwrapUnsealed(tok, key []byte) ([]byte, error) {
+	var et int32
+	switch len(key) {
+	case 32:
+		et = etypeID.AES256_CTS_HMAC_SHA1_96
+	case 16:
+		et = etypeID.AES128_CTS_HMAC_SHA1_96
+	default:
+		return nil, fmt.Errorf("no AES key (%d bytes)", len(key))
+	}
+	e, err := krbcrypto.GetEtype(et)
+	if err != nil {
+		return nil, err
+	}
+	n := e.GetHMACBitLength() / 8
+	if len(tok) < 16+n || tok[0] != 0x05 || tok[1] != 0x04 || tok[3] != 0xff {
+		return nil, errors.New("not an RFC 4121 wrap token")
+	}
+	if tok[2]&cfxSentByAcceptor == 0 || tok[2]&cfxSealed != 0 {
+		return nil, fmt.Errorf("wrap token flags 0x%02x", tok[2])
+	}
+	if ec := int(binary.BigEndian.Uint16(tok[4:6])); ec != n {
+		return nil, fmt.Errorf("checksum length %d, want %d", ec, n)
+	}
+	body := rotateLeft(tok[16:], int(binary.BigEndian.Uint16(tok[6:8])))
+	data, sum := body[:len(body)-n], body[len(body)-n:]
+	hdr := append([]byte(nil), tok[:16]...)
+	clear(hdr[4:8])
+	if !e.VerifyChecksum(key, append(append([]byte(nil), data...), hdr...), sum, keyusage.GSSAPI_ACCEPTOR_SEAL) {
+		return nil, errors.New("checksum mismatch")
+	}
+	return data, nil
 }
 
 // bindResult is one BindResponse.
@@ -508,6 +637,7 @@ func readBERElement(r io.Reader, limit int) ([]byte, error) {
 type saslConn struct {
 	net.Conn
 	kind authKind
+	mech string
 
 	gmu  sync.Mutex
 	gctx context.Context
@@ -520,8 +650,8 @@ type saslConn struct {
 	krbSeqSet bool
 }
 
-func newSASLConn(c net.Conn, gctx context.Context, kind authKind) *saslConn {
-	return &saslConn{Conn: c, gctx: gctx, kind: kind}
+func newSASLConn(c net.Conn, gctx context.Context, m saslMethod) *saslConn {
+	return &saslConn{Conn: c, gctx: gctx, kind: m.kind, mech: m.mech}
 }
 
 // Write wraps p into one sealed SASL buffer.
@@ -670,5 +800,5 @@ func rotateLeft(b []byte, n int) []byte {
 
 // String describes the layer for logs.
 func (c *saslConn) String() string {
-	return "SASL " + mechGSSSPNEGO + "/" + c.kind.String() + " sign+seal to " + c.RemoteAddr().String()
+	return "SASL " + c.mech + "/" + c.kind.String() + " sign+seal to " + c.RemoteAddr().String()
 }

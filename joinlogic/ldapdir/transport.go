@@ -105,11 +105,16 @@ func (d *Directory) identity(dc joinlogic.DCInfo, addr string, cred joinlogic.Cr
 // Once the LDAP server has answered a Kerberos attempt — and so could
 // be an impostor — nothing else is tried.
 func (d *Directory) openSASL(ctx context.Context, dc joinlogic.DCInfo, addr string, cred joinlogic.Credentials) (*ldap.Conn, string, error) {
-	return d.openSASLWith(ctx, dc, addr, cred, []authKind{authKerberos, authNTLM})
+	return d.openSASLWith(ctx, dc, addr, cred, defaultMethods)
 }
 
+// defaultMethods are the SASL binds tried in order: GSS-SPNEGO with
+// Kerberos, with NTLM when Kerberos is not possible, and GSSAPI when the
+// server does not offer GSS-SPNEGO.
+var defaultMethods = []saslMethod{{mechGSSSPNEGO, authKerberos}, {mechGSSSPNEGO, authNTLM}, {mechGSSAPI, authKerberos}}
+
 // openSASLWith is openSASL with the mechanisms to try, in order.
-func (d *Directory) openSASLWith(ctx context.Context, dc joinlogic.DCInfo, addr string, cred joinlogic.Credentials, kinds []authKind) (*ldap.Conn, string, error) {
+func (d *Directory) openSASLWith(ctx context.Context, dc joinlogic.DCInfo, addr string, cred joinlogic.Credentials, methods []saslMethod) (*ldap.Conn, string, error) {
 	raw, err := d.dialTCP(ctx, addr, d.cfg.LDAPPort)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -125,37 +130,61 @@ func (d *Directory) openSASLWith(ctx context.Context, dc joinlogic.DCInfo, addr 
 		return conn, "anonymous LDAP to " + addr, nil
 	}
 	id := d.identity(dc, addr, cred)
-	for i, kind := range kinds {
+	// NTLM only where Kerberos could not even be tried: a server that
+	// answered a Kerberos bind could be an impostor, and must not get an
+	// NTLM response (crackable offline) by refusing the mechanism.
+	kerberosUnavailable, unsupported := false, map[string]bool{}
+	usable := func(m saslMethod, first bool) bool {
+		switch {
+		case unsupported[m.mech]:
+			return false
+		case m.kind == authKerberos:
+			return !kerberosUnavailable
+		default:
+			return first || kerberosUnavailable
+		}
+	}
+	var lastErr error
+	var lastWho string
+	for i, m := range methods {
+		if !usable(m, i == 0) {
+			continue
+		}
 		bctx, cancel := context.WithTimeout(ctx, d.opTimeout(ctx))
-		sc, err := saslBind(bctx, raw, kind, id, d.opTimeout(ctx))
+		sc, err := saslBind(bctx, raw, m, id, d.opTimeout(ctx))
 		cancel()
 		if err == nil {
 			conn := ldap.NewConn(sc, false)
 			conn.Start()
 			return conn, sc.String(), nil
 		}
-		who := fmt.Sprintf("%s bind to %s (%s) as %s", kind, dc.DCName, addr, accountString(cred.Account))
+		lastErr, lastWho = err, fmt.Sprintf("%s bind to %s (%s) as %s", m, dc.DCName, addr, accountString(cred.Account))
 		switch {
 		case ctx.Err() != nil:
 			raw.Close()
 			return nil, "", fmt.Errorf("%w (%v)", ctx.Err(), err)
-		case kind == authKerberos && errors.Is(err, errKerberosUnavailable) && i+1 < len(kinds):
-			// Nothing was sent on raw yet: NTLM uses it.
-			d.log.InfoContext(ctx, "ldapdir: Kerberos not possible, binding with NTLM", "dc", dc.DCName, "addr", addr, "reason", err.Error())
+		case m.kind == authKerberos && errors.Is(err, errKerberosUnavailable):
+			// Nothing was sent on raw yet: the next method uses it.
+			d.log.InfoContext(ctx, "ldapdir: Kerberos not possible", "dc", dc.DCName, "addr", addr, "reason", err.Error())
+			kerberosUnavailable = true
 			continue
-		case errors.Is(err, errCredentials):
-			raw.Close()
-			return nil, "", codeError(joinlogic.ERROR_LOGON_FAILURE, "ldapdir: %s: %w", who, err)
-		case errors.Is(err, errNoSealing):
-			raw.Close()
-			return nil, "", codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: %s: %w", who, err)
-		default:
-			raw.Close()
-			return nil, "", codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: %s: %w", who, err)
+		case errors.Is(err, errMechUnsupported):
+			// The server refused the mechanism itself; the connection
+			// stays usable for another bind (RFC 4513 5.2.1).
+			d.log.InfoContext(ctx, "ldapdir: the DC does not offer "+m.mech, "dc", dc.DCName, "reason", err.Error())
+			unsupported[m.mech] = true
+			continue
 		}
+		break
 	}
 	raw.Close()
-	return nil, "", codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: no SASL mechanism left for %s", dc.DCName)
+	if lastErr == nil {
+		return nil, "", codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: no SASL mechanism to try with %s", dc.DCName)
+	}
+	if errors.Is(lastErr, errCredentials) {
+		return nil, "", codeError(joinlogic.ERROR_LOGON_FAILURE, "ldapdir: %s: %w", lastWho, lastErr)
+	}
+	return nil, "", codeError(joinlogic.ERROR_NO_SUCH_DOMAIN, "ldapdir: %s: %w", lastWho, lastErr)
 }
 
 // openTLS connects with LDAPS, or LDAP and StartTLS, verifying the
