@@ -245,6 +245,9 @@ var failRE = regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`)
 func failedTests(out string) string {
 	var names []string
 	for _, m := range failRE.FindAllStringSubmatch(out, -1) {
+		if strings.Contains(m[1], "/") {
+			continue // a subtest; its parent is listed too
+		}
 		if len(names) == 3 {
 			names = append(names, "…")
 			break
