@@ -11,16 +11,16 @@ import (
 // buildCharged is build with a CreditCharge (MS-SMB2 3.3.5.2.5), which
 // payloads above 64 KiB need; it uses that many MessageIds.
 func (r *rawClient) buildCharged(cmd uint16, body []byte, charge uint16) []byte {
-	h := header{Command: cmd, CreditCharge: charge, Credit: 64, MessageID: r.msgID, SessionID: r.sessionID, TreeID: r.treeID}
-	r.msgID += uint64(charge)
+	h := header{Command: cmd, CreditCharge: charge, Credit: 64, MessageID: r.MsgID, SessionID: r.SessionID, TreeID: r.TreeID}
+	r.MsgID += uint64(charge)
 	m := make([]byte, headerSize+len(body))
-	if r.sign && r.signKey != nil {
+	if r.Sign && r.SignKey != nil {
 		h.Flags |= flagSigned
 	}
 	h.put(m)
 	copy(m[headerSize:], body)
-	if r.sign && r.signKey != nil {
-		smbcrypto.Sign(r.signAlg, r.signKey, m)
+	if r.Sign && r.SignKey != nil {
+		smbcrypto.Sign(r.SignAlg, r.SignKey, m)
 	}
 	return m
 }
@@ -146,17 +146,17 @@ func TestReadTimeoutBoundary(t *testing.T) {
 	m := r.build(cmdEcho, []byte{4, 0, 0, 0})
 	frame := append([]byte{0, 0, 0, byte(len(m))}, m...)
 	half := len(frame) / 2
-	if _, err := r.c.Write(frame[:half]); err != nil {
+	if _, err := r.Conn.Write(frame[:half]); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(rt / 4)
-	if _, err := r.c.Write(frame[half:]); err != nil {
+	if _, err := r.Conn.Write(frame[half:]); err != nil {
 		t.Fatal(err)
 	}
 	if h, _ := r.recv(); h.Status != statusSuccess {
 		t.Fatalf("ECHO finished within the read timeout: %08x", h.Status)
 	}
-	if _, err := r.c.Write(frame[:half]); err != nil {
+	if _, err := r.Conn.Write(frame[:half]); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
