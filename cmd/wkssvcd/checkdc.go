@@ -87,8 +87,11 @@ func checkDC(ctx context.Context, inv *invocation) error {
 	fmt.Fprintf(stdout, "check-dc: domain %s, transport %s\n", cfg.Check.Domain, cfg.Directory.Transport)
 	ok := dir.Check(ctx, ldapdir.CheckRequest{Domain: cfg.Check.Domain, DC: firstDC(cfg), Cred: cred}, func(s ldapdir.CheckStep) {
 		mark := "FAIL"
-		if s.OK {
+		switch {
+		case s.OK:
 			mark = " OK "
+		case s.Skipped:
+			mark = "SKIP"
 		}
 		fmt.Fprintf(stdout, "[%s] %s: %s\n", mark, s.Step, s.Detail)
 	})

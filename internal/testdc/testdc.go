@@ -600,7 +600,17 @@ func (dc *DC) start() error {
 		return fmt.Errorf("starting samba: %w", err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() {
+		cmd.Wait()
+		close(done)
+		// A controller that ended by itself (samba crashed) is started
+		// again by the next Start.
+		dc.mu.Lock()
+		if dc.done == done {
+			dc.running = false
+		}
+		dc.mu.Unlock()
+	}()
 	dc.proc, dc.stdin, dc.done, dc.running = cmd.Process, stdin, done, true
 	if err := dc.waitReady(done); err != nil {
 		dc.mu.Unlock()

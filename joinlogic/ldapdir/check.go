@@ -95,6 +95,19 @@ func (d *Directory) Check(ctx context.Context, req CheckRequest, report func(Che
 			report(step)
 			continue
 		}
+		if c.tr == TransportStartTLS {
+			// A Samba DC with `tls enabled = no` (4.17) crashes on a
+			// StartTLS request; one that serves no TLS on 636 is not sent
+			// one.
+			probe, err := d.dialTCP(ctx, dc.DCAddress, d.cfg.LDAPSPort)
+			if err != nil {
+				step.Skipped = true
+				step.Detail = fmt.Sprintf("not tried: nothing answers on port %d, so the DC serves no TLS (and a Samba DC without TLS crashes on a StartTLS request)", d.cfg.LDAPSPort)
+				report(step)
+				continue
+			}
+			probe.Close()
+		}
 		cred := joinlogic.Credentials{Anonymous: true}
 		if req.Cred != nil {
 			cred = *req.Cred
