@@ -33,6 +33,17 @@ type Caller struct {
 	Admin bool
 	// Anonymous is true for a null session; it wins over Admin.
 	Anonymous bool
+	// SIDs are a domain caller's SIDs, the user's first (empty for local
+	// accounts); they reach the log of every join and unjoin.
+	SIDs []string
+}
+
+// userSID is the caller's own SID, or "".
+func (c Caller) userSID() string {
+	if len(c.SIDs) == 0 {
+		return ""
+	}
+	return c.SIDs[0]
 }
 
 // PasswordSource decrypts the caller's password when the state machine
@@ -383,7 +394,7 @@ func (j *Joiner) Join(ctx context.Context, r JoinRequest) Code {
 		domain = *r.DomainName
 	}
 	j.log.Log(ctx, resultLevel(c), "joinlogic: join", "method", r.Method, logsafe.String("domain", domain),
-		"options", fmt.Sprintf("0x%08x", r.Options), logsafe.String("caller", r.Caller.Domain+`\`+r.Caller.User), "result", c.String())
+		"options", fmt.Sprintf("0x%08x", r.Options), logsafe.String("caller", r.Caller.Domain+`\`+r.Caller.User), "caller_sid", r.Caller.userSID(), "caller_admin", r.Caller.Admin, "result", c.String())
 	return c
 }
 
@@ -702,7 +713,7 @@ func firstNonEmpty(s ...string) string {
 func (j *Joiner) Unjoin(ctx context.Context, r UnjoinRequest) Code {
 	c := j.unjoin(ctx, r)
 	j.log.Log(ctx, resultLevel(c), "joinlogic: unjoin", "method", r.Method,
-		"options", fmt.Sprintf("0x%08x", r.Options), logsafe.String("caller", r.Caller.Domain+`\`+r.Caller.User), "result", c.String())
+		"options", fmt.Sprintf("0x%08x", r.Options), logsafe.String("caller", r.Caller.Domain+`\`+r.Caller.User), "caller_sid", r.Caller.userSID(), "caller_admin", r.Caller.Admin, "result", c.String())
 	return c
 }
 
@@ -723,7 +734,7 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 	if c := j.settleBeforeChange(ctx); c != NERR_Success {
 		return c
 	}
-	pw, _, c := decryptPassword(r.Password)
+	pw, havePw, c := decryptPassword(r.Password)
 	if c != NERR_Success {
 		return c
 	}
@@ -771,6 +782,13 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 		acctName, c := callerAccount(r.AccountName, r.Caller)
 		if c != NERR_Success {
 			return c
+		}
+		if !havePw {
+			// Password NULL: "the caller's security context MUST be used",
+			// and a logon to this server cannot be delegated to the DC.
+			j.log.InfoContext(ctx, "joinlogic: NETSETUP_ACCT_DELETE without a password: the caller's logon cannot be used at the domain controller; send AccountName and Password to disable the computer account",
+				"caller", r.Caller.Domain+`\`+r.Caller.User)
+			return ERROR_LOGON_FAILURE
 		}
 		cred := Credentials{Account: acctName, Password: pw}
 		sess, err := dir.Bind(ctx, dc, cred)

@@ -86,7 +86,7 @@ func callOf(ctx context.Context) call {
 		return c
 	}
 	id := info.Identity
-	c.caller = joinlogic.Caller{User: id.User, Domain: id.Domain, Admin: id.Admin, Anonymous: id.Anonymous}
+	c.caller = joinlogic.Caller{User: id.User, Domain: id.Domain, Admin: id.Admin, Anonymous: id.Anonymous, SIDs: id.SIDs}
 	c.key = info.SessionKey
 	return c
 }

@@ -156,6 +156,12 @@ func canQuery(id ipc.Identity) bool {
 	return !id.Anonymous && (id.User != "" || id.Admin)
 }
 
+// denied logs a refused access check with the caller's identity.
+func (s *Server) denied(id ipc.Identity, op string, args ...any) {
+	s.log.Info("wkssvc: access denied", append([]any{"op", op, "user", id.User, "domain", id.Domain,
+		"user_sid", id.UserSID(), "anonymous", id.Anonymous, "admin", id.Admin}, args...)...)
+}
+
 // canChange is the WKSTA_NETAPI_CHANGE_CONFIG check of MS-WKST 3.2.1.1:
 // granted to administrators (BA) only.
 func canChange(id ipc.Identity) bool {
@@ -182,6 +188,7 @@ func (s *Server) GetInfo(ctx context.Context, req *wkst.GetInfoRequest) (*wkst.G
 		return resp, nil
 	}
 	if !allowed {
+		s.denied(id, "NetrWkstaGetInfo", "level", req.Level)
 		resp.Return = errAccessDenied
 		return resp, nil
 	}

@@ -44,7 +44,7 @@ func commands() []*command {
 		{
 			name:    "serve",
 			summary: `serve \PIPE\wkssvc over SMB2/3 until SIGTERM (the default command)`,
-			groups:  []string{groupGeneral, groupServer, groupAccounts, groupDirectory, groupLogging, groupLimits},
+			groups:  []string{groupGeneral, groupServer, groupAccounts, groupDirectory, groupMember, groupLogging, groupLimits},
 			run:     serve,
 		},
 		checkDCCommand(),

@@ -72,6 +72,9 @@ type config struct {
 	// else krb5.keytab in StateDir (defaultKeytab).
 	Keytab string
 
+	// Member holds the settings of a domain member (member_options.go).
+	Member memberSettings
+
 	// Limits bound the resources one client can take.
 	Limits limits
 

@@ -41,6 +41,7 @@ type daemon struct {
 	joiner *joinlogic.Joiner
 	names  *joinlogic.FileNameStore
 	store  *joinlogic.Store
+	member *member
 }
 
 func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daemon, error) {
@@ -53,8 +54,9 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 	if err != nil {
 		return nil, err
 	}
-	auth := newAuthenticator(memberAuth{cfg: cfg, names: names, accounts: accounts, store: store, logger: logger})
 	dir := ldapdir.New(cfg.directoryConfig(logger))
+	member := newMember(cfg, names, store, dir, logger)
+	auth := member.authenticator(accounts)
 	kt, err := keytab.NewFileStore(cfg.Keytab)
 	if err != nil {
 		return nil, err
@@ -99,7 +101,7 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 		return nil, err
 	}
 	host.smb = smb
-	return &daemon{smb: smb, joiner: joiner, names: names, store: store}, nil
+	return &daemon{smb: smb, joiner: joiner, names: names, store: store, member: member}, nil
 }
 
 // openStore opens the membership file in the state directory. A host with

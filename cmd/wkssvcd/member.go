@@ -1,56 +1,175 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/wkssvcd/wkssvcd/joinlogic"
+	"github.com/wkssvcd/wkssvcd/joinlogic/netlogon"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 	"github.com/wkssvcd/wkssvcd/server/kerberos"
 	"github.com/wkssvcd/wkssvcd/server/ntlm"
 	"github.com/wkssvcd/wkssvcd/server/spnego"
 )
 
-// memberAuth is what the logons of a domain member need from the rest of
-// the daemon.
-type memberAuth struct {
-	cfg      *config
-	names    ipc.ComputerNames
-	accounts ntlm.AccountDB
-	store    *joinlogic.Store
-	logger   *slog.Logger
+// member is what makes the host behave as a domain member once joined:
+// Kerberos logons with the machine keytab, NTLM logons of domain accounts
+// checked by a DC over the Netlogon secure channel.
+type member struct {
+	cfg    *config
+	names  ipc.ComputerNames
+	store  *joinlogic.Store
+	netlog *netlogon.Client
+	logger *slog.Logger
+	dir    joinlogic.Directory
+	authz  *authorizer
+
+	stop context.CancelFunc
+	done chan struct{}
 }
 
-// newAuthenticator builds the SPNEGO acceptor of SESSION_SETUP: Kerberos
+func newMember(cfg *config, names ipc.ComputerNames, store *joinlogic.Store, dir joinlogic.Directory, logger *slog.Logger) *member {
+	m := &member{cfg: cfg, names: names, store: store, dir: dir, logger: logger}
+	m.netlog = netlogon.New(netlogon.Config{
+		Machine: m.machine,
+		Locate:  m.locate,
+		Logger:  logger.With("component", "netlogon"),
+	})
+	m.authz = &authorizer{m: m}
+	return m
+}
+
+// start runs the member's background work until close: resolving
+// --admin-group names once a domain controller answers.
+func (m *member) start() {
+	ctx, stop := context.WithCancel(context.Background())
+	m.stop, m.done = stop, make(chan struct{})
+	m.authz.mu.Lock()
+	m.authz.ctx = ctx
+	m.authz.mu.Unlock()
+	go func() {
+		defer close(m.done)
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			m.authz.resolve(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// authenticator builds the SPNEGO acceptor of SESSION_SETUP: Kerberos
 // with the machine keytab, offered while the host is a domain member and
-// the keytab holds its keys, then NTLM for the local accounts.
-func newAuthenticator(m memberAuth) *spnego.Acceptor {
+// the keytab holds its keys, then NTLM for the local accounts and, through
+// the secure channel, the domain's.
+func (m *member) authenticator(accounts ntlm.AccountDB) *spnego.Acceptor {
 	krb := kerberos.NewMechanism(kerberos.Config{
-		Keys:   &kerberos.KeytabKeys{Path: m.cfg.Keytab, Account: membershipAccount(m.store)},
+		Keys:   &kerberos.KeytabKeys{Path: m.cfg.Keytab, Account: m.account},
 		Logger: m.logger.With("component", "kerberos"),
 	})
 	nt := ntlm.NewMechanism(ntlm.Config{
 		// Local accounts: the computer is its own domain, and both follow
 		// a rename.
 		Names:          m.names,
-		Accounts:       m.accounts,
+		Accounts:       accounts,
 		AllowAnonymous: m.cfg.AllowAnonymous,
+		PassThrough:    passThrough{m},
 		Logger:         m.logger.With("component", "ntlm"),
 	})
 	return spnego.New(spnego.Config{
 		Mechanisms: []spnego.Mechanism{krb, nt},
+		Authorize:  m.authz.authorize,
 		Logger:     m.logger.With("component", "spnego"),
 	})
 }
 
-// membershipAccount returns the machine account and realm of the saved
-// membership, for the keytab lookup; ok is false while not joined.
-func membershipAccount(store *joinlogic.Store) func() (string, string, bool) {
-	return func() (string, string, bool) {
-		m, err := store.Load()
-		if err != nil || !m.Joined() || m.ClientName == "" || m.DomainFQDN == "" {
-			return "", "", false
-		}
-		return m.ClientName, strings.ToUpper(m.DomainFQDN), true
+// close stops the background work and drops the secure channel.
+func (m *member) close() {
+	if m.stop != nil {
+		m.stop()
+		<-m.done
 	}
+	m.netlog.Close()
+}
+
+// account returns the machine account and realm of the saved membership,
+// for the keytab lookup; ok is false while not joined.
+func (m *member) account() (string, string, bool) {
+	ms, err := m.store.Load()
+	if err != nil || !ms.Joined() || ms.ClientName == "" || ms.DomainFQDN == "" {
+		return "", "", false
+	}
+	return ms.ClientName, strings.ToUpper(ms.DomainFQDN), true
+}
+
+// machine is the secure channel's view of the membership.
+func (m *member) machine() (netlogon.Machine, bool) {
+	ms, err := m.store.Load()
+	if err != nil || !ms.Joined() || ms.Password == "" {
+		return netlogon.Machine{}, false
+	}
+	acct := ms.ClientName
+	if acct == "" {
+		acct = strings.ToUpper(m.names.NetBIOSName()) + "$"
+	}
+	return netlogon.Machine{
+		Domain:     ms.DomainNetBIOS,
+		DomainFQDN: ms.DomainFQDN,
+		Computer:   strings.TrimSuffix(acct, "$"),
+		Account:    acct,
+		Password:   ms.Password.Reveal(),
+		Previous:   ms.PreviousPassword.Reveal(),
+	}, true
+}
+
+// locate finds a DC of the domain with the join's locator.
+func (m *member) locate(ctx context.Context, domain string) (netlogon.DC, error) {
+	dc, err := m.dir.Locate(ctx, joinlogic.LocateRequest{Domain: domain})
+	if err != nil {
+		return netlogon.DC{}, err
+	}
+	return netlogon.DC{Name: dc.DCName, Address: dc.DCAddress}, nil
+}
+
+// passThrough adapts the secure channel to ntlm.PassThrough.
+type passThrough struct{ m *member }
+
+func (p passThrough) Domain() (string, string, bool) {
+	ms, err := p.m.store.Load()
+	if err != nil || !ms.Joined() {
+		return "", "", false
+	}
+	return ms.DomainNetBIOS, ms.DomainFQDN, true
+}
+
+func (p passThrough) Logon(ctx context.Context, l ntlm.NetworkLogon) (*ntlm.Validation, error) {
+	v, err := p.m.netlog.NetworkLogon(ctx, netlogon.NetworkLogon{
+		User: l.User, Domain: l.Domain, Workstation: l.Workstation,
+		ServerChallenge: l.ServerChallenge, NTResponse: l.NTResponse, LMResponse: l.LMResponse,
+	})
+	if err != nil {
+		var se *netlogon.StatusError
+		if errors.As(err, &se) && se.Status != 0xC0000022 /* STATUS_ACCESS_DENIED: the channel, not the user */ {
+			return nil, refused{se}
+		}
+		return nil, err
+	}
+	return &ntlm.Validation{User: v.User, Domain: v.Domain, SIDs: v.SIDs, SessionKey: v.SessionKey}, nil
+}
+
+// refused is a logon the DC refused: it wraps ntlm.ErrPassThroughRefused
+// and carries the DC's status as the reason.
+type refused struct{ se *netlogon.StatusError }
+
+func (r refused) Error() string  { return r.se.Error() }
+func (r refused) Reason() string { return r.se.Reason() }
+func (r refused) Unwrap() []error {
+	return []error{ntlm.ErrPassThroughRefused, r.se}
 }

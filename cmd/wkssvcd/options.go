@@ -55,13 +55,14 @@ var groupTitles = map[string]string{
 	groupServer:    "Server",
 	groupAccounts:  "Local accounts",
 	groupDirectory: "Domain controllers",
+	groupMember:    "Domain membership",
 	groupLogging:   "Logging",
 	groupLimits:    "Resource limits (docs/limits.md)",
 	groupCheck:     "Domain controller check",
 	groupODJ:       "Offline domain join",
 }
 
-var groupOrder = []string{groupGeneral, groupCheck, groupServer, groupAccounts, groupDirectory, groupLogging, groupLimits, groupODJ}
+var groupOrder = []string{groupGeneral, groupCheck, groupServer, groupAccounts, groupDirectory, groupMember, groupLogging, groupLimits, groupODJ}
 
 // value is a typed setting inside a config.
 type value interface {
@@ -152,6 +153,7 @@ func options() []*option {
 	}
 	opts = append(opts, directoryOptions()...)
 	opts = append(opts, checkOptions()...)
+	opts = append(opts, memberOptions()...)
 	opts = append(opts, limitOptions()...)
 	opts = append(opts, odjOptions()...)
 	opts = append(opts, workstationOptions()...)

@@ -73,6 +73,7 @@ func serve(ctx context.Context, inv *invocation) error {
 	}
 	status := fmt.Sprintf("serving \\\\%s on %s", d.names.NetBIOSName(), ln.Addr())
 
+	d.member.start()
 	errc := make(chan error, 1)
 	go func() { errc <- d.smb.Serve(ln) }()
 	notify(logger, sddaemon.SdNotifyReady+"\nSTATUS="+status)
@@ -81,6 +82,7 @@ func serve(ctx context.Context, inv *invocation) error {
 		case err := <-errc:
 			notify(logger, sddaemon.SdNotifyStopping+"\nSTATUS=stopped: "+err.Error())
 			d.joiner.Close()
+			d.member.close()
 			return err
 		case <-inv.env.hup:
 			notify(logger, sddaemon.SdNotifyReloading+"\n"+sddaemon.SdNotifyMonotonicUsec()+"STATUS=reloading")
@@ -103,6 +105,7 @@ func serve(ctx context.Context, inv *invocation) error {
 	if err := d.joiner.Close(); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	d.member.close()
 	if err := <-errc; err != nil && !errors.Is(err, smb2.ErrServerClosed) {
 		return err
 	}

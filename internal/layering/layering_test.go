@@ -53,6 +53,8 @@ var rules = []rule{
 	{pkg: "joinlogic", says: "It must not touch SMB, NDR or RPC wire types",
 		deny: cat(network, wireTypes, []string{module + "/wkssvc", module + "/joinlogic/ldapdir"}), allow: []string{"github.com/oiweiwei/go-msrpc/msrpc/erref/"}},
 	{pkg: "joinlogic/ldapdir", says: "It owns no local state", deny: cat(network, []string{module + "/wkssvc", module + "/joinlogic/keytab"})},
+	{pkg: "joinlogic/netlogon", says: "It must not import the SMB, NTLM or RPC server packages",
+		deny: cat(network, []string{module + "/wkssvc", module + "/joinlogic/keytab", module + "/joinlogic/ldapdir"})},
 	{pkg: "joinlogic/keytab", says: "It owns only the keytab file", deny: cat(network, wireTypes, []string{module + "/wkssvc", module + "/joinlogic/ldapdir"})},
 	{pkg: "internal/atomicfile", says: "It does no other I/O and keeps no state", deny: everyPkg},
 	{pkg: "server/budget", says: "It must not import the SMB, RPC or authentication packages", deny: everyPkg},

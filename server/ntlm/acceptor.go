@@ -56,6 +56,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Rand is the source of server challenges. Default crypto/rand.Reader.
 	Rand io.Reader
+	// PassThrough, when set, has logons of domain accounts checked by a
+	// domain controller while the host is joined: a logon naming a domain
+	// other than this computer, or naming none for a user that is not a
+	// local account. Default nil: local accounts only.
+	PassThrough PassThrough
+	// PassThroughTimeout bounds one pass-through logon. Default
+	// DefaultPassThroughTimeout.
+	PassThroughTimeout time.Duration
 
 	// Set by NewMechanism: the domain names follow Names.
 	netbiosDomainFollows, dnsDomainFollows bool
@@ -136,6 +144,28 @@ func NewMechanism(cfg Config) *Mechanism {
 // TargetInfo without the timestamp (MS-NLMP 3.2.5.1.1), from Config.Names
 // when set.
 func (m *Mechanism) target() (name []byte, info []avPair) {
+	name, info = m.localTarget()
+	if m.cfg.PassThrough == nil {
+		return name, info
+	}
+	// A domain member names its domain (see PassThrough.Domain).
+	if nb, dns, ok := m.cfg.PassThrough.Domain(); ok {
+		for i := range info {
+			switch info[i].ID {
+			case avNbDomainName:
+				info[i].Value = utf16le(strings.ToUpper(nb))
+			case avDNSDomainName:
+				if dns != "" {
+					info[i].Value = utf16le(strings.ToLower(dns))
+				}
+			}
+		}
+	}
+	return name, info
+}
+
+// localTarget is target for a computer that is its own domain.
+func (m *Mechanism) localTarget() (name []byte, info []avPair) {
 	if m.cfg.Names == nil {
 		return m.targetName, append([]avPair(nil), m.targetInfo...)
 	}
@@ -343,7 +373,30 @@ func (c *Context) authenticate(msg []byte) error {
 		return fail("LM/NTLMv1 response refused", fmt.Errorf("%w: %w", errNTLMv1, err))
 	}
 
+	// MS-APDS 3.1.5.1: an account of this computer is checked here, any
+	// other by a domain controller of the joined domain (pass-through).
 	acct, found := c.m.cfg.Accounts.LookupAccount(user)
+	if domainDomain, joined := c.m.passThroughDomain(); joined && (!c.m.isLocalDomain(domain) || (!found && domain == "")) {
+		ws, _ := decodeString(am.Workstation, am.Flags)
+		if err := c.checkSkew(cc.Timestamp); err != nil {
+			return fail("client clock outside the allowed skew", err)
+		}
+		logonDomain := domain
+		if logonDomain == "" {
+			logonDomain = domainDomain
+		}
+		v, err := c.m.passThrough(user, logonDomain, ws, c.challenge.ServerChallenge, nt, am.LmChallengeResponse)
+		if err != nil {
+			return fail(passThroughReason(err), fmt.Errorf("%w: %w", errBadCredential, err))
+		}
+		id := ipc.Identity{User: v.User, Domain: v.Domain, SIDs: v.SIDs, Mechanism: MechanismName}
+		if err := c.finishKeys(am, msg, cc, v.SessionKey[:], fail); err != nil {
+			return err
+		}
+		c.identity = id
+		log.Info("ntlm: logon", logsafe.String("user", id.User), logsafe.String("domain", id.Domain), "passthrough", true, "sids", len(id.SIDs))
+		return nil
+	}
 	if !found {
 		// Same work as for a wrong password, so timing does not tell
 		// unknown users apart.
@@ -367,21 +420,42 @@ func (c *Context) authenticate(msg []byte) error {
 		return fail("wrong password", errBadCredential)
 	}
 
-	if skew := c.m.cfg.MaxClockSkew; skew > 0 {
-		// Compared in FILETIME ticks so that no client value can overflow.
-		now := timeToFiletime(c.m.cfg.Now())
-		d := now - cc.Timestamp
-		if cc.Timestamp > now {
-			d = cc.Timestamp - now
-		}
-		if d > uint64(skew/100) {
-			return fail("client clock outside the allowed skew", errClockSkew)
-		}
+	if err := c.checkSkew(cc.Timestamp); err != nil {
+		return fail("client clock outside the allowed skew", err)
 	}
 
-	// MS-NLMP 3.3.2: SessionBaseKey; 3.4.5.1: KXKEY is SessionBaseKey for
-	// NTLMv2.
-	keyExchangeKey := hmacMD5(responseKeyNT, nt[:16])
+	// MS-NLMP 3.3.2: SessionBaseKey.
+	if err := c.finishKeys(am, msg, cc, hmacMD5(responseKeyNT, nt[:16]), fail); err != nil {
+		return err
+	}
+	c.identity = ipc.Identity{User: acct.Name, Domain: domain, Admin: acct.Admin, Mechanism: MechanismName}
+	log.Info("ntlm: logon", "user", acct.Name, logsafe.String("domain", domain), "admin", acct.Admin)
+	return nil
+}
+
+// checkSkew bounds the NTLMv2 client timestamp (MS-NLMP 3.2.5.1.2 <39>).
+func (c *Context) checkSkew(ts uint64) error {
+	skew := c.m.cfg.MaxClockSkew
+	if skew <= 0 {
+		return nil
+	}
+	// Compared in FILETIME ticks so that no client value can overflow.
+	now := timeToFiletime(c.m.cfg.Now())
+	d := now - ts
+	if ts > now {
+		d = ts - now
+	}
+	if d > uint64(skew/100) {
+		return errClockSkew
+	}
+	return nil
+}
+
+// finishKeys derives the ExportedSessionKey from the SessionBaseKey (the
+// KeyExchangeKey for NTLMv2, MS-NLMP 3.4.5.1), checks the MIC and records
+// the keys.
+func (c *Context) finishKeys(am *authenticateMessage, msg []byte, cc *ntlmv2ClientChallenge, sessionBaseKey []byte, fail func(string, error) error) error {
+	keyExchangeKey := sessionBaseKey
 	negFlags := c.challenge.Flags & am.Flags
 	exported := keyExchangeKey
 	// MS-NLMP 3.2.5.1.2: "If NTLMSSP_NEGOTIATE_KEY_EXCH is set, the server
@@ -411,12 +485,9 @@ func (c *Context) authenticate(msg []byte) error {
 			return fail("MIC mismatch", errMIC)
 		}
 	}
-
 	c.sessionKey = exported
 	c.negFlags = negFlags
 	c.ntlmMIC = micPresent
-	c.identity = ipc.Identity{User: acct.Name, Domain: domain, Admin: acct.Admin, Mechanism: MechanismName}
-	log.Info("ntlm: logon", "user", acct.Name, logsafe.String("domain", domain), "admin", acct.Admin)
 	return nil
 }
 

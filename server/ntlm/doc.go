@@ -4,8 +4,10 @@
 //
 // It owns the NTLM message codecs (NEGOTIATE, CHALLENGE, AUTHENTICATE, AV
 // pairs), NTLMv2 response and MIC verification against local accounts,
-// the mechListMIC with NTLM keys, and the key derivation up to the
-// ExportedSessionKey handed to the SMB layer.
+// the choice between a local account and a domain account (whose response
+// it hands to a PassThrough, a domain controller's check over Netlogon,
+// MS-APDS 3.1.5.1), the mechListMIC with NTLM keys, and the key derivation
+// up to the ExportedSessionKey handed to the SMB layer.
 //
 // It must not touch anything above that key: no SMB signing, sealing or
 // dialect-specific key derivation, no transport I/O, no global state, and
