@@ -171,5 +171,9 @@ type refused struct{ se *netlogon.StatusError }
 func (r refused) Error() string  { return r.se.Error() }
 func (r refused) Reason() string { return r.se.Reason() }
 func (r refused) Unwrap() []error {
-	return []error{ntlm.ErrPassThroughRefused, r.se}
+	errs := []error{ntlm.ErrPassThroughRefused, r.se}
+	if r.se.Status == 0xC0000064 { // STATUS_NO_SUCH_USER
+		errs = append(errs, ntlm.ErrPassThroughNoSuchUser)
+	}
+	return errs
 }

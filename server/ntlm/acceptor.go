@@ -377,25 +377,13 @@ func (c *Context) authenticate(msg []byte) error {
 	// other by a domain controller of the joined domain (pass-through).
 	acct, found := c.m.cfg.Accounts.LookupAccount(user)
 	if domainDomain, joined := c.m.passThroughDomain(); joined && (!c.m.isLocalDomain(domain) || (!found && domain == "")) {
-		ws, _ := decodeString(am.Workstation, am.Flags)
-		if err := c.checkSkew(cc.Timestamp); err != nil {
-			return fail("client clock outside the allowed skew", err)
-		}
-		logonDomain := domain
-		if logonDomain == "" {
-			logonDomain = domainDomain
-		}
-		v, err := c.m.passThrough(user, logonDomain, ws, c.challenge.ServerChallenge, nt, am.LmChallengeResponse)
-		if err != nil {
-			return fail(passThroughReason(err), fmt.Errorf("%w: %w", errBadCredential, err))
-		}
-		id := ipc.Identity{User: v.User, Domain: v.Domain, SIDs: v.SIDs, Mechanism: MechanismName}
-		if err := c.finishKeys(am, msg, cc, v.SessionKey[:], fail); err != nil {
+		done, err := c.passThroughLogon(am, msg, cc, user, domain, domainDomain, nt, found, fail)
+		if done || err != nil {
 			return err
 		}
-		c.identity = id
-		log.Info("ntlm: logon", logsafe.String("user", id.User), logsafe.String("domain", id.Domain), "passthrough", true, "sids", len(id.SIDs))
-		return nil
+		// The domain has no such account, but this computer has: a client
+		// whose configuration names the domain as its workgroup (Samba's
+		// tools do) sends it with a local account's logon.
 	}
 	if !found {
 		// Same work as for a wrong password, so timing does not tell
@@ -431,6 +419,35 @@ func (c *Context) authenticate(msg []byte) error {
 	c.identity = ipc.Identity{User: acct.Name, Domain: domain, Admin: acct.Admin, Mechanism: MechanismName}
 	log.Info("ntlm: logon", "user", acct.Name, logsafe.String("domain", domain), "admin", acct.Admin)
 	return nil
+}
+
+// passThroughLogon has a DC check the logon (MS-APDS 3.1.5.1). done is
+// false, with no error, only when the DC does not know the user and a
+// local account of that name exists: the caller checks it then.
+func (c *Context) passThroughLogon(am *authenticateMessage, msg []byte, cc *ntlmv2ClientChallenge, user, domain, joinedDomain string,
+	nt []byte, localExists bool, fail func(string, error) error) (bool, error) {
+	ws, _ := decodeString(am.Workstation, am.Flags)
+	if err := c.checkSkew(cc.Timestamp); err != nil {
+		return true, fail("client clock outside the allowed skew", err)
+	}
+	logonDomain := domain
+	if logonDomain == "" {
+		logonDomain = joinedDomain
+	}
+	v, err := c.m.passThrough(user, logonDomain, ws, c.challenge.ServerChallenge, nt, am.LmChallengeResponse)
+	if err != nil {
+		if localExists && errors.Is(err, ErrPassThroughNoSuchUser) {
+			return false, nil
+		}
+		return true, fail(passThroughReason(err), fmt.Errorf("%w: %w", errBadCredential, err))
+	}
+	id := ipc.Identity{User: v.User, Domain: v.Domain, SIDs: v.SIDs, Mechanism: MechanismName}
+	if err := c.finishKeys(am, msg, cc, v.SessionKey[:], fail); err != nil {
+		return true, err
+	}
+	c.identity = id
+	c.m.cfg.Logger.Info("ntlm: logon", logsafe.String("user", id.User), logsafe.String("domain", id.Domain), "passthrough", true, "sids", len(id.SIDs))
+	return true, nil
 }
 
 // checkSkew bounds the NTLMv2 client timestamp (MS-NLMP 3.2.5.1.2 <39>).

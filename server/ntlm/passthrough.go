@@ -45,6 +45,10 @@ type Validation struct {
 // ErrPassThroughRefused marks a logon the domain controller refused.
 var ErrPassThroughRefused = errors.New("ntlm: the domain controller refused the logon")
 
+// ErrPassThroughNoSuchUser marks a refusal because the domain has no such
+// account (STATUS_NO_SUCH_USER); it also wraps ErrPassThroughRefused.
+var ErrPassThroughNoSuchUser = errors.New("ntlm: the domain has no such account")
+
 // reasoner is implemented by errors that carry an operator's reason.
 type reasoner interface{ Reason() string }
 

@@ -25,7 +25,7 @@ type dcRefusal string
 func (r dcRefusal) Error() string  { return string(r) }
 func (r dcRefusal) Reason() string { return string(r) }
 func (r dcRefusal) Is(err error) bool {
-	return err == ErrPassThroughRefused
+	return err == ErrPassThroughRefused || (err == ErrPassThroughNoSuchUser && r == "no such user")
 }
 
 func (f *fakeDC) Domain() (string, string, bool) {
@@ -79,6 +79,8 @@ func TestPassThroughRouting(t *testing.T) {
 		{name: "domain account named like a local one", c: v2Client{user: "alice", pass: "domain-alice", domain: "EXAMPLE"}, wantDC: true, wantUser: "alice", wantDomain: "EXAMPLE"},
 		{name: "wrong domain password", c: v2Client{user: "carol", pass: "nope", domain: "EXAMPLE"}, wantDC: true, wantErr: "wrong password (domain controller)"},
 		{name: "unknown domain user", c: v2Client{user: "dave", pass: "x", domain: "EXAMPLE"}, wantDC: true, wantErr: "no such user (domain controller)"},
+		{name: "local account unknown to the domain, domain named", c: v2Client{user: "bob", pass: "hunter2", domain: "EXAMPLE"}, wantDC: true, wantUser: "Bob", wantDomain: "EXAMPLE"},
+		{name: "local account unknown to the domain, wrong password", c: v2Client{user: "bob", pass: "nope", domain: "EXAMPLE"}, wantDC: true, wantErr: "wrong password"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dc.calls = nil
@@ -103,7 +105,7 @@ func TestPassThroughRouting(t *testing.T) {
 			if !strings.EqualFold(id.User, tc.wantUser) || id.Domain != tc.wantDomain {
 				t.Fatalf("identity %+v", id)
 			}
-			if tc.wantDC && (len(id.SIDs) != 2 || id.Admin) {
+			if tc.wantDC && tc.wantUser != "Bob" && (len(id.SIDs) != 2 || id.Admin) {
 				t.Fatalf("domain identity %+v", id)
 			}
 			if !bytes.Equal(ex.SessionKey(), tc.c.exportedKey) {
