@@ -119,6 +119,9 @@ type Config struct {
 	// NETSETUP_ACCT_DELETE likewise, and NetSetupDomain validation checks
 	// syntax only.
 	Directory Directory
+	// PasswordChanger changes the machine password at a DC for
+	// RotatePassword. Default nil: RotatePassword fails.
+	PasswordChanger PasswordChanger
 	// Keytab, when set, receives the Kerberos keys of the machine account:
 	// a domain join installs them after the directory work succeeded and
 	// before the membership is saved, and a failure of any later step puts
@@ -416,6 +419,11 @@ func (j *Joiner) join(ctx context.Context, r JoinRequest) Code {
 		return RPC_S_CALL_IN_PROGRESS // <70>, <133>
 	}
 	defer j.busy.Unlock()
+	unlock, ok := j.tryLockState()
+	if !ok {
+		return RPC_S_CALL_IN_PROGRESS // another process changes the membership
+	}
+	defer unlock()
 	if c := checkChangeConfig(r.Caller); c != NERR_Success {
 		return c
 	}
@@ -728,6 +736,11 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 		return RPC_S_CALL_IN_PROGRESS
 	}
 	defer j.busy.Unlock()
+	unlock, ok := j.tryLockState()
+	if !ok {
+		return RPC_S_CALL_IN_PROGRESS
+	}
+	defer unlock()
 	if c := checkChangeConfig(r.Caller); c != NERR_Success {
 		return c
 	}

@@ -86,7 +86,7 @@ func (in Intent) LogValue() slog.Value {
 // validate checks what recovery relies on.
 func (in Intent) validate() error {
 	switch in.Op {
-	case IntentJoin, IntentOfflineJoin:
+	case IntentJoin, IntentOfflineJoin, IntentRotate:
 		if !in.Next.Joined() || in.Next.Password == "" {
 			return errors.New("join intent without the joined membership")
 		}
@@ -108,7 +108,7 @@ func (in Intent) validate() error {
 	}
 	// Recovery of a join always asks the controller (also for read-only
 	// joins, whose key version it reads), of an unjoin only after a write.
-	if (in.Op == IntentJoin || in.DirectoryWrite) && in.DC.DCName == "" && in.DC.DCAddress == "" {
+	if (isJoinLike(in.Op) || in.DirectoryWrite) && in.DC.DCName == "" && in.DC.DCAddress == "" {
 		return errors.New("no domain controller to settle the intent with")
 	}
 	return nil

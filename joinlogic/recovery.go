@@ -166,9 +166,15 @@ func (j *Joiner) recoveryLoop(ctx context.Context, done chan<- struct{}) {
 		if !j.busy.TryLock() {
 			continue // a join or unjoin is running; it settles first itself
 		}
+		unlock, ok := j.tryLockState()
+		if !ok {
+			j.busy.Unlock()
+			continue // another process changes the membership
+		}
 		actx, cancel := context.WithTimeout(ctx, j.cfg.RecoveryTimeout)
 		pending, err := j.settle(actx)
 		cancel()
+		unlock()
 		j.busy.Unlock()
 		switch {
 		case err != nil:
@@ -239,11 +245,11 @@ func (j *Joiner) settle(ctx context.Context) (pending bool, err error) {
 		return true, nil
 	}
 	switch {
-	case in.Op == IntentJoin && err == nil:
-		log.InfoContext(ctx, "joinlogic: recovery: the join's directory write was applied; completing the join")
+	case isJoinLike(in.Op) && err == nil:
+		log.InfoContext(ctx, "joinlogic: recovery: the "+string(in.Op)+"'s directory write was applied; completing it")
 		return j.finish(ctx, in, sess)
-	case in.Op == IntentJoin:
-		log.InfoContext(ctx, "joinlogic: recovery: the join's directory write was not applied; the previous membership stands")
+	case isJoinLike(in.Op):
+		log.InfoContext(ctx, "joinlogic: recovery: the "+string(in.Op)+"'s directory write was not applied; the previous membership stands")
 	case err == nil:
 		log.InfoContext(ctx, "joinlogic: recovery: the unjoin's directory write was not applied; the machine stays joined")
 	default:
@@ -269,7 +275,7 @@ func (j *Joiner) finish(ctx context.Context, in Intent, sess Session) (pending b
 // for an unjoin the keytab removal and the cleared membership. Each step
 // is idempotent, so a crash during recovery is recovered again.
 func (j *Joiner) rollForward(ctx context.Context, in Intent, sess Session) error {
-	if in.Op == IntentJoin && j.cfg.Keytab != nil && in.Keytab {
+	if isJoinLike(in.Op) && j.cfg.Keytab != nil && in.Keytab {
 		acct, found, err := sess.FindComputer(ctx, in.SAMAccountName)
 		if err == nil && !found {
 			err = fmt.Errorf("joinlogic: %s not found: %w", in.SAMAccountName, ERROR_NONE_MAPPED)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wkssvcd/wkssvcd/internal/atomicfile"
@@ -209,8 +210,29 @@ func encodeState(m Membership) ([]byte, error) {
 type Store struct {
 	path string
 
-	mu  sync.Mutex
-	cur Membership
+	mu    sync.Mutex
+	cur   Membership
+	stamp fileStamp // of the file cur was read from or saved to
+}
+
+// fileStamp identifies one version of a file: another process replacing it
+// (atomically, with a rename) changes the inode.
+type fileStamp struct {
+	size  int64
+	mtime time.Time
+	ino   uint64
+}
+
+func stampOf(path string) (fileStamp, bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, false
+	}
+	st := fileStamp{size: fi.Size(), mtime: fi.ModTime()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = sys.Ino
+	}
+	return st, true
 }
 
 // OpenStore reads the membership file at path. A missing file yields the
@@ -244,7 +266,28 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("joinlogic: %s: %w", path, err)
 	}
 	s.cur = m
+	s.stamp, _ = stampOf(path)
 	return s, nil
+}
+
+// readMembershipFile reads and parses the membership file again.
+func readMembershipFile(path string) (Membership, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return DefaultMembership(), nil
+	}
+	if err != nil {
+		return Membership{}, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxStoreFileSize+1))
+	if err != nil {
+		return Membership{}, err
+	}
+	if len(data) > maxStoreFileSize {
+		return Membership{}, fmt.Errorf("%s is larger than %d bytes", path, maxStoreFileSize)
+	}
+	return parseState(data)
 }
 
 var _ MembershipStore = (*Store)(nil)
@@ -252,10 +295,20 @@ var _ MembershipStore = (*Store)(nil)
 // Path returns the file the store writes.
 func (s *Store) Path() string { return s.path }
 
-// Load returns the current membership (as last opened or saved).
+// Load returns the current membership: as last opened or saved, or as
+// another process (wkssvcd rotate-password) saved it since — the file is
+// read again when it changed on disk. A changed file that cannot be read
+// is an error; the last good value is kept.
 func (s *Store) Load() (Membership, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if st, ok := stampOf(s.path); ok && st != s.stamp {
+		m, err := readMembershipFile(s.path)
+		if err != nil {
+			return s.cur, fmt.Errorf("joinlogic: re-reading %s: %w", s.path, err)
+		}
+		s.cur, s.stamp = m, st
+	}
 	return s.cur, nil
 }
 
@@ -279,5 +332,6 @@ func (s *Store) Save(ctx context.Context, m Membership) error {
 		return fmt.Errorf("joinlogic: saving membership: %w", err)
 	}
 	s.cur = m
+	s.stamp, _ = stampOf(s.path)
 	return nil
 }

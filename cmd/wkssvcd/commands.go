@@ -49,6 +49,8 @@ func commands() []*command {
 		},
 		checkDCCommand(),
 		requestODJCommand(),
+		memberCommands()[0],
+		memberCommands()[1],
 		{
 			name:    "version",
 			summary: "print the version and exit (also --version)",

@@ -62,16 +62,18 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 		return nil, err
 	}
 	joiner, err := joinlogic.New(joinlogic.Config{
-		Names:      names,
-		Store:      store,
-		Directory:  dir,
-		Keytab:     kt,
-		NameChecks: cfg.Workstation.nameChecks(),
-		Logger:     logger.With("component", "join"),
+		Names:           names,
+		Store:           store,
+		Directory:       dir,
+		Keytab:          kt,
+		NameChecks:      cfg.Workstation.nameChecks(),
+		PasswordChanger: member,
+		Logger:          logger.With("component", "join"),
 	})
 	if err != nil {
 		return nil, err
 	}
+	member.joiner = joiner
 	// Settle a join or unjoin a crash interrupted before serving; retries
 	// in the background while the domain controller is unreachable.
 	if err := joiner.StartRecovery(context.Background()); err != nil {

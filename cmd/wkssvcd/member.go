@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type member struct {
 	logger *slog.Logger
 	dir    joinlogic.Directory
 	authz  *authorizer
+	joiner *joinlogic.Joiner // set once built: the password rotation
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -50,12 +52,20 @@ func (m *member) start() {
 	m.authz.mu.Lock()
 	m.authz.ctx = ctx
 	m.authz.mu.Unlock()
+	tick := time.Minute
+	if r := m.cfg.Member.RotationRetry; r > 0 && r < tick {
+		tick = r
+	}
 	go func() {
 		defer close(m.done)
-		t := time.NewTicker(time.Minute)
+		t := time.NewTicker(tick)
 		defer t.Stop()
+		var retryAt time.Time
 		for {
 			m.authz.resolve(ctx)
+			if time.Now().After(retryAt) && !m.rotate(ctx) {
+				retryAt = time.Now().Add(m.retryWait())
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -63,6 +73,44 @@ func (m *member) start() {
 			}
 		}
 	}()
+}
+
+// retryWait is --machine-password-retry with its default.
+func (m *member) retryWait() time.Duration {
+	if r := m.cfg.Member.RotationRetry; r > 0 {
+		return r
+	}
+	return DefaultRotationRetry
+}
+
+// rotate changes the machine password once it is older than
+// --machine-password-max-age; false means a change failed and is retried
+// after --machine-password-retry.
+func (m *member) rotate(ctx context.Context) bool {
+	if m.joiner == nil || m.cfg.Member.MachinePasswordMaxAge <= 0 {
+		return true
+	}
+	res, err := m.joiner.RotatePassword(ctx, joinlogic.RotateRequest{MaxAge: m.cfg.Member.MachinePasswordMaxAge})
+	switch {
+	case errors.Is(err, joinlogic.ErrNotJoined), ctx.Err() != nil:
+		return true
+	case err != nil:
+		m.logger.Warn("machine password change failed; retrying later", "err", err, "retry_in", m.retryWait().String())
+		return false
+	case res.Rotated:
+		m.netlog.Reset()
+	}
+	return true
+}
+
+// ChangeMachinePassword implements joinlogic.PasswordChanger with the
+// Netlogon secure channel (NetrServerPasswordSet2) at dc.
+func (m *member) ChangeMachinePassword(ctx context.Context, dc joinlogic.DCInfo, _ joinlogic.Membership, next string) error {
+	err := m.netlog.ChangePasswordAt(ctx, netlogon.DC{Name: dc.DCName, Address: dc.DCAddress}, next)
+	if errors.Is(err, netlogon.ErrNotSent) {
+		return fmt.Errorf("%w: %w", joinlogic.ErrChangeNotSent, err)
+	}
+	return err
 }
 
 // authenticator builds the SPNEGO acceptor of SESSION_SETUP: Kerberos

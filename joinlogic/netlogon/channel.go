@@ -199,6 +199,13 @@ func (c *Client) build(ctx context.Context, m Machine) (*channel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: locating a DC of %s: %v", ErrUnreachable, domain, err)
 	}
+	return c.buildAt(ctx, m, dc)
+}
+
+// buildAt establishes a channel to dc.
+func (c *Client) buildAt(ctx context.Context, m Machine, dc DC) (*channel, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
 	ch, err := c.connect(ctx, m, dc, m.Password)
 	if errors.Is(err, ErrAccessDenied) && m.Previous != "" && m.Previous != m.Password {
 		c.log.Warn("netlogon: the DC refused the current machine password; trying the previous one", "dc", dc.Name)

@@ -56,21 +56,38 @@ const maxTrustPassword = 512
 // works; the channel is dropped afterwards, the next call building one
 // with the new password.
 func (c *Client) ChangePassword(ctx context.Context, password string) error {
+	return c.ChangePasswordAt(ctx, DC{}, password)
+}
+
+// ErrNotSent marks a password change that failed before the request was
+// sent: the DC's password is unchanged.
+var ErrNotSent = errors.New("netlogon: the password change was not sent")
+
+// ChangePasswordAt is ChangePassword at a given DC (the zero DC: one the
+// locator finds). An error wrapping ErrNotSent means the DC still has the
+// old password; any other error leaves it unknown.
+func (c *Client) ChangePasswordAt(ctx context.Context, dc DC, password string) error {
 	pw := utf16.Encode([]rune(password))
 	if len(pw) == 0 || 2*len(pw) > maxTrustPassword {
-		return fmt.Errorf("netlogon: a machine password must be 1 to %d UTF-16 bytes", maxTrustPassword)
+		return fmt.Errorf("%w: a machine password must be 1 to %d UTF-16 bytes", ErrNotSent, maxTrustPassword)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m, ok := c.cfg.Machine()
 	if !ok {
-		return ErrNotJoined
+		return fmt.Errorf("%w: %w", ErrNotSent, ErrNotJoined)
 	}
 	// A channel of its own, built now with the password the DC holds.
 	c.dropLocked()
-	ch, err := c.build(ctx, m)
+	var ch *channel
+	var err error
+	if dc.Name == "" && dc.Address == "" {
+		ch, err = c.build(ctx, m)
+	} else {
+		ch, err = c.buildAt(ctx, m, dc)
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrNotSent, err)
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -97,7 +114,7 @@ func (c *Client) ChangePassword(ctx context.Context, password string) error {
 	enc, err := ch.cred.Encrypt(cctx, buf)
 	clear(buf)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrNotSent, err)
 	}
 	tp := &logon.TrustPassword{Buffer: make([]uint16, maxTrustPassword/2), Length: binary.LittleEndian.Uint32(enc[maxTrustPassword:])}
 	for i := range tp.Buffer {
@@ -107,7 +124,7 @@ func (c *Client) ChangePassword(ctx context.Context, password string) error {
 	ts := uint32(time.Now().Unix())
 	credNext, err := ch.cred.Next(cctx, ts)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrNotSent, err)
 	}
 	resp, err := ch.cli.PasswordSet2(cctx, &logon.PasswordSet2Request{
 		PrimaryName:       `\\` + ch.dc.Name,

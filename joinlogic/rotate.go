@@ -1,0 +1,233 @@
+package joinlogic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	wkcrypto "github.com/wkssvcd/wkssvcd/crypto"
+)
+
+// IntentRotate records a machine password change: Next is the membership
+// with the new password (the old one as PreviousPassword). Recovery treats
+// it like a join: a bind as the machine account with the new password
+// tells whether the DC applied the change.
+const IntentRotate IntentOp = "rotate"
+
+// PasswordChanger changes the machine account's password at a domain
+// controller, authenticating with the current one (Netlogon's
+// NetrServerPasswordSet2, MS-NRPC 3.4.5.2.5).
+type PasswordChanger interface {
+	// ChangeMachinePassword sets the password of cur's machine account to
+	// next at dc. An error wrapping ErrChangeNotSent means the request
+	// never reached the DC (its password is unchanged); any other error
+	// leaves it unknown.
+	ChangeMachinePassword(ctx context.Context, dc DCInfo, cur Membership, next string) error
+}
+
+// ErrChangeNotSent marks a password change that did not reach the DC.
+var ErrChangeNotSent = errors.New("joinlogic: the password change did not reach the domain controller")
+
+// Errors of RotatePassword.
+var (
+	ErrNotJoined     = errors.New("joinlogic: the host is not joined to a domain")
+	ErrRotatePending = errors.New("joinlogic: an interrupted join, unjoin or password change awaits the domain controller")
+)
+
+// RotateRequest asks for a machine password change.
+type RotateRequest struct {
+	// Force changes the password whatever its age.
+	Force bool
+	// MaxAge is the age at which the password is changed; 0 never
+	// (unless Force).
+	MaxAge time.Duration
+}
+
+// RotateResult says what RotatePassword did.
+type RotateResult struct {
+	Rotated bool
+	// NotDue: the password is younger than MaxAge (or MaxAge is 0).
+	NotDue bool
+	// Age of the password before the call; KVNO the key version of the
+	// new keys; DC the controller that took the change.
+	Age  time.Duration
+	KVNO uint32
+	DC   string
+}
+
+// RotatePassword changes the machine password, as Windows members do
+// every 30 days and `adcli update` does on demand, in the order that keeps
+// a working secret at every moment a process may die:
+//
+//  1. the intent (new password, old one kept as previous) is journaled;
+//  2. the DC's password is changed through the PasswordChanger;
+//  3. the new key version is read as the machine account with the new
+//     password, the keytab gets the new keys (keeping the previous
+//     version's, so tickets issued before the change still decrypt), the
+//     membership is saved and the intent cleared.
+//
+// A crash after 1 is settled by recovery like an interrupted join: if the
+// new password binds, the change happened and is completed; if it is
+// refused, the old password stands. A change that did not reach the DC
+// clears the intent and returns the error, to be retried later.
+//
+// It waits for a join or unjoin in progress (of this process, and of other
+// processes on the same state directory: wkssvcd rotate-password beside a
+// running daemon).
+func (j *Joiner) RotatePassword(ctx context.Context, r RotateRequest) (RotateResult, error) {
+	if err := lockCtx(ctx, &j.busy); err != nil {
+		return RotateResult{}, err
+	}
+	defer j.busy.Unlock()
+	unlock, err := j.lockState(ctx)
+	if err != nil {
+		return RotateResult{}, err
+	}
+	defer unlock()
+	pending, err := j.settle(ctx)
+	if err != nil {
+		return RotateResult{}, err
+	}
+	if pending {
+		j.startLoop()
+		return RotateResult{}, ErrRotatePending
+	}
+	cur, err := j.cfg.Store.Load()
+	if err != nil {
+		return RotateResult{}, err
+	}
+	if !cur.Joined() {
+		return RotateResult{}, ErrNotJoined
+	}
+	res := RotateResult{Age: j.cfg.Now().Sub(cur.PasswordSetTime)}
+	if cur.PasswordSetTime.IsZero() {
+		res.Age = 0
+	}
+	if !r.Force && (r.MaxAge <= 0 || (!cur.PasswordSetTime.IsZero() && res.Age < r.MaxAge)) {
+		res.NotDue = true
+		return res, nil
+	}
+	if j.cfg.PasswordChanger == nil || j.cfg.Directory == nil {
+		return res, errors.New("joinlogic: no way to reach the domain controller to change the password")
+	}
+	log := j.log.With("account", cur.ClientName)
+	dc, err := j.cfg.Directory.Locate(ctx, LocateRequest{Domain: firstNonEmpty(cur.DomainFQDN, cur.DomainNetBIOS), Writable: true})
+	if err != nil {
+		return res, fmt.Errorf("%w: locating a writable DC: %w", ErrChangeNotSent, err)
+	}
+	res.DC = dc.DCName
+	pw, err := wkcrypto.GenerateMachinePassword(j.cfg.Rand)
+	if err != nil {
+		return res, err
+	}
+	next := cur
+	next.PreviousPassword = cur.Password
+	next.Password = Secret(pw)
+	next.PasswordSetTime = j.cfg.Now().UTC()
+	in := Intent{Op: IntentRotate, DC: dc, SAMAccountName: firstNonEmpty(cur.ClientName, j.netbiosName()+"$"),
+		DirectoryWrite: true, Next: next, Previous: cur, Keytab: j.cfg.Keytab != nil, Started: j.cfg.Now().UTC()}
+	if err := j.recordIntent(ctx, in); err != nil {
+		return res, fmt.Errorf("joinlogic: recording the password change: %w", err)
+	}
+	log.InfoContext(ctx, "joinlogic: changing the machine password", "dc", dc.DCName, "age", res.Age.Round(time.Second).String())
+	if err := j.cfg.PasswordChanger.ChangeMachinePassword(ctx, dc, cur, pw); err != nil {
+		if errors.Is(err, ErrChangeNotSent) {
+			j.clearIntent(ctx)
+			log.WarnContext(ctx, "joinlogic: machine password change failed; the old password stands", "err", err)
+			return res, err
+		}
+		// The DC may or may not have taken it: ask it now, as recovery
+		// would; if it cannot tell, recovery keeps asking.
+		log.WarnContext(ctx, "joinlogic: machine password change answered with an error; asking the DC which password it holds", "err", err)
+		if pending, serr := j.settle(ctx); serr != nil || pending {
+			j.startLoop()
+			return res, errors.Join(err, serr, ErrRotatePending)
+		}
+		now, lerr := j.cfg.Store.Load()
+		if lerr == nil && now.Password == next.Password {
+			res.Rotated = true
+			log.InfoContext(ctx, "joinlogic: the DC took the new password after all")
+			return res, nil
+		}
+		return res, err
+	}
+	// Step 3: the key version the DC gave the new keys, then the local
+	// state, exactly as recovery rolls a join forward.
+	sess, err := j.cfg.Directory.Bind(ctx, dc, Credentials{Account: Account{User: in.SAMAccountName, Domain: cur.DomainNetBIOS}, Password: pw})
+	if err != nil {
+		log.ErrorContext(ctx, "joinlogic: the password was changed but the DC refuses a bind with it; recovery will retry", "err", err)
+		j.startLoop()
+		return res, errors.Join(err, ErrRotatePending)
+	}
+	defer sess.Close()
+	if err := j.rollForward(ctx, in, sess); err != nil {
+		log.ErrorContext(ctx, "joinlogic: the password was changed but the local state could not be updated; recovery will retry", "err", err)
+		j.startLoop()
+		return res, errors.Join(err, ErrRotatePending)
+	}
+	if acct, found, err := sess.FindComputer(ctx, in.SAMAccountName); err == nil && found {
+		res.KVNO, _ = sess.KeyVersionNumber(ctx, acct.DN)
+	}
+	res.Rotated = true
+	log.InfoContext(ctx, "joinlogic: machine password changed", "dc", dc.DCName, "kvno", res.KVNO)
+	return res, nil
+}
+
+// lockState takes the cross-process lock of the state directory (an
+// exclusive flock on the intent journal's lock file) for a change of the
+// membership, waiting while another process holds it.
+func (j *Joiner) lockState(ctx context.Context) (func(), error) {
+	st, ok := j.cfg.Store.(*Store)
+	if !ok {
+		return func() {}, nil
+	}
+	path := IntentPath(st.Path()) + ".lock"
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("joinlogic: state lock: %w", err)
+	}
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("joinlogic: state lock %s: %w", path, err)
+		}
+		if ctx.Err() != nil {
+			f.Close()
+			return nil, fmt.Errorf("joinlogic: waiting for the state lock (%s, held by another wkssvcd): %w", path, ctx.Err())
+		}
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+}
+
+// tryLockState is lockState without waiting: ok is false while another
+// process holds the lock. An unusable lock file does not block a change
+// (the in-process lock still orders this process's changes).
+func (j *Joiner) tryLockState() (unlock func(), ok bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	u, err := j.lockState(ctx)
+	if err == nil {
+		return u, true
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil, false
+	}
+	j.log.Warn("joinlogic: state lock unusable", "err", err)
+	return func() {}, true
+}
+
+// isJoinLike reports the intents recovery settles by binding with the new
+// machine password.
+func isJoinLike(op IntentOp) bool { return op == IntentJoin || op == IntentRotate }
