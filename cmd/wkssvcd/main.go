@@ -90,7 +90,7 @@ func newDaemon(cfg *config, accounts ntlm.AccountDB, logger *slog.Logger) (*daem
 		return nil, err
 	}
 	wk := wkssvc.New(wkCfg)
-	rpcCfg := dcerpc.Config{Logger: logger.With("component", "dcerpc")}
+	rpcCfg := dcerpc.Config{Auth: auth, Logger: logger.With("component", "dcerpc")}
 	smbCfg := smb2.Config{Auth: auth, Logger: logger.With("component", "smb2")}
 	cfg.Limits.apply(&smbCfg, &rpcCfg)
 	rpc := dcerpc.NewServer(rpcCfg)

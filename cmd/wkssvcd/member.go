@@ -119,7 +119,7 @@ func (m *member) ChangeMachinePassword(ctx context.Context, dc joinlogic.DCInfo,
 // the secure channel, the domain's.
 func (m *member) authenticator(accounts ntlm.AccountDB) *spnego.Acceptor {
 	krb := kerberos.NewMechanism(kerberos.Config{
-		Keys:   &kerberos.KeytabKeys{Path: m.cfg.Keytab, Account: m.account},
+		Keys:   &kerberos.KeytabKeys{Path: m.cfg.Keytab, Account: m.account, Aliases: m.realmAliases},
 		Logger: m.logger.With("component", "kerberos"),
 	})
 	nt := ntlm.NewMechanism(ntlm.Config{
@@ -155,6 +155,16 @@ func (m *member) account() (string, string, bool) {
 		return "", "", false
 	}
 	return ms.ClientName, strings.ToUpper(ms.DomainFQDN), true
+}
+
+// realmAliases are the other names of the domain's realm tickets may
+// carry: its NetBIOS name.
+func (m *member) realmAliases() []string {
+	ms, err := m.store.Load()
+	if err != nil || !ms.Joined() || ms.DomainNetBIOS == "" {
+		return nil
+	}
+	return []string{ms.DomainNetBIOS}
 }
 
 // machine is the secure channel's view of the membership.

@@ -6,7 +6,10 @@ NetrJoinDomain2, RC4 blob), unjoin2.
 keys: domain=, ou=, account=, joinpw= (the password sent in the blob; absent
 = NULL pointer), options= (integer), key=wrong (encrypt with a wrong key),
 tamper=authdata (flip a bit of AuthData), anonymous=1 (null session),
-syntax=NDR64 (bind with NDR64 alone; default NDR).
+syntax=NDR64 (bind with NDR64 alone; default NDR),
+rpcauth=ntlm with rpclevel=connect|integrity|privacy (authenticate the RPC
+bind as USER too; above connect the blobs are encrypted with the constant
+key "SystemLibraryDTC", as Windows clients do).
 Prints "dialect=", "sessionkey=" and "code=0x%08x" (the method's return).
 """
 import hashlib
@@ -16,7 +19,7 @@ import struct
 import sys
 
 from Cryptodome.Cipher import AES, ARC4
-from impacket.dcerpc.v5 import transport, wkst
+from impacket.dcerpc.v5 import rpcrt, transport, wkst
 from impacket.dcerpc.v5.dtypes import DWORD, LPWSTR, NULL, ULONG, WSTR
 from impacket.dcerpc.v5.ndr import NDRCALL, NDRPOINTER, NDRSTRUCT, NDRUniConformantArray
 from impacket.dcerpc.v5.rpcrt import DCERPCException
@@ -123,7 +126,17 @@ def main():
     if opts.get("key") == "wrong" or not key:
         key = bytes(16) if key else b"\x00" * 16
     rpc = transport.SMBTransport(host, int(port), filename=r"\wkssvc", smb_connection=conn)
+    if opts.get("rpcauth") == "ntlm":
+        rpc.set_credentials(user, password, "", "", "", None)
     dce = rpc.get_dce_rpc()
+    if opts.get("rpcauth") == "ntlm":
+        levels = {"connect": rpcrt.RPC_C_AUTHN_LEVEL_CONNECT, "integrity": rpcrt.RPC_C_AUTHN_LEVEL_PKT_INTEGRITY,
+                  "privacy": rpcrt.RPC_C_AUTHN_LEVEL_PKT_PRIVACY}
+        level = opts.get("rpclevel", "privacy")
+        dce.set_auth_type(rpcrt.RPC_C_AUTHN_WINNT)
+        dce.set_auth_level(levels[level])
+        if level != "connect":
+            key = b"SystemLibraryDTC"
     dce.connect()
     if opts.get("syntax") == "NDR64":
         dce.bind(wkst.MSRPC_UUID_WKST, transfer_syntax=NDR64)

@@ -7,6 +7,8 @@ keys: krb=1 (SMB logon with Kerberos, impacket -k; needs kdc=), kdc=ADDR,
       level=N (NetrWkstaGetInfo level, default 100),
       rpcauth=ntlm|krb (authenticate the RPC bind too),
       rpclevel=connect|integrity|privacy (default integrity),
+      rpcuser=USER, rpcpass=PASSWORD (the RPC bind's account, default the
+      SMB logon's),
       tamper=1 (flip a byte of the signed request's stub: the server must
       refuse it), dialect=2.1|3.0.
 Prints "code=0x%08x" for the call's return (or the RPC fault status),
@@ -42,7 +44,7 @@ def main():
     rpc = transport.SMBTransport(name, 445, filename=r"\wkssvc", smb_connection=conn)
     rpcauth = opts.get("rpcauth")
     if rpcauth:
-        rpc.set_credentials(user, password, domain, "", "", None)
+        rpc.set_credentials(opts.get("rpcuser", user), opts.get("rpcpass", password), domain, "", "", None)
         if rpcauth == "krb":
             rpc.set_kerberos(True, kdcHost=kdc)
     dce = rpc.get_dce_rpc()

@@ -45,7 +45,7 @@ var rules = []rule{
 		deny: cat(joining, []string{module + "/server/smb2", module + "/server/ntlm", module + "/server/kerberos", module + "/server/dcerpc", "net"})},
 	{pkg: "server/kerberos", says: "must not write them, touch the transport",
 		deny: cat(joining, []string{module + "/server/smb2", module + "/server/ntlm", module + "/server/dcerpc", "net"})},
-	{pkg: "server/dcerpc", says: "must not touch the SMB layer", deny: cat(joining, []string{module + "/server/smb2", module + "/server/ntlm", module + "/server/srvsvc"})},
+	{pkg: "server/dcerpc", says: "must not touch the SMB layer", deny: cat(joining, []string{module + "/server/smb2", module + "/server/ntlm", module + "/server/kerberos", module + "/server/spnego", module + "/server/srvsvc"})},
 	{pkg: "server/srvsvc", says: "must not import the SMB layer", deny: cat(joining, []string{module + "/server/smb2", module + "/server/ntlm"})},
 	{pkg: "wkssvc", says: "It must not parse PDUs, touch the SMB layer", deny: []string{module + "/server/smb2", module + "/server/ntlm", module + "/server/srvsvc"}},
 	{pkg: "wkssvc/hostinfo", says: "It only reads", deny: cat(everyPkg, wireTypes)},

@@ -36,8 +36,9 @@ type call struct {
 	opnum  uint16
 	drep   [4]byte
 	iface  *Interface
-	ndr64  bool   // the stub is NDR64 (the context negotiated it)
-	stub   []byte // charged to the association's budget until the call ran
+	ndr64  bool      // the stub is NDR64 (the context negotiated it)
+	stub   []byte    // charged to the association's budget until the call ran
+	sec    *security // the established security context it came on, or nil
 
 	// Guarded by assoc.mu.
 	cancelled bool
@@ -80,6 +81,7 @@ type assoc struct {
 	frag       int // negotiated fragment size
 	assocGroup uint32
 	contexts   map[uint16]presentation
+	sec        *security // RPC-level security context, nil without one
 	sawCall    bool
 	lastCallID uint32
 	cur        *call // request being reassembled
@@ -416,15 +418,13 @@ func (a *assoc) handlePDU(raw []byte) {
 	case ptAlterContext:
 		a.onAlterContext(p, raw)
 	case ptRequest:
-		a.onRequest(p)
+		a.onRequest(p, raw)
 	case ptCoCancel:
 		a.onCancel(p.CallID, false)
 	case ptOrphaned:
 		a.onCancel(p.CallID, true)
 	case ptAuth3:
-		// No security context is ever negotiated (binds with auth get
-		// bind_nak), so a stray rpc_auth_3 has nothing to complete and no
-		// response is defined for it (MS-RPCE 2.2.2.10): ignore it.
+		a.onAuth3(p)
 	default:
 		a.fail(raw, fmt.Errorf("%w: unexpected PDU type %d", errMalformed, p.Type))
 	}
@@ -434,12 +434,6 @@ func (a *assoc) handlePDU(raw []byte) {
 func (a *assoc) onBind(p *pdu, raw []byte) {
 	if a.bound {
 		a.fail(raw, fmt.Errorf("%w: second bind on an association", errMalformed))
-		return
-	}
-	if p.hasAuth {
-		// MS-RPCE 3.3.3.5.3: RPC-level authentication is not offered.
-		a.log.Info("dcerpc: bind with RPC authentication refused", "auth_type", p.authType)
-		a.enqueue(encodeBindNak(p.CallID, nakAuthTypeNotRecognized))
 		return
 	}
 	b, err := parseBind(p)
@@ -454,8 +448,22 @@ func (a *assoc) onBind(p *pdu, raw []byte) {
 		a.enqueue(encodeBindNak(p.CallID, nakProtocolVersionNS))
 		return
 	}
+	var token []byte
+	if p.hasAuth {
+		// MS-RPCE 3.3.1.5.2.1: the first leg of a security context.
+		if token, err = a.authLeg(p); err != nil {
+			a.sec = nil
+			reason := uint16(nakReasonNotSpecified)
+			if errors.Is(err, errAuthType) || errors.Is(err, errAuthLevel) {
+				reason = nakAuthTypeNotRecognized
+			}
+			a.enqueue(encodeBindNak(p.CallID, reason))
+			return
+		}
+	}
 	results, err := a.negotiate(b.Contexts)
 	if err != nil {
+		a.sec = nil
 		a.enqueue(encodeBindNak(p.CallID, nakLocalLimitExceeded))
 		return
 	}
@@ -465,7 +473,11 @@ func (a *assoc) onBind(p *pdu, raw []byte) {
 	if a.assocGroup == 0 {
 		a.assocGroup = a.srv.newAssocGroup()
 	}
-	a.enqueue(encodeBindAck(ptBindAck, p.CallID, uint16(frag), a.assocGroup, a.secAddr, results))
+	ack := encodeBindAck(ptBindAck, p.CallID, uint16(frag), a.assocGroup, a.secAddr, results)
+	if p.hasAuth {
+		ack = withAuth(ack, a.sec, token)
+	}
+	a.enqueue(ack)
 }
 
 // onAlterContext adds presentation contexts (C706 12.6.4.1).
@@ -474,21 +486,50 @@ func (a *assoc) onAlterContext(p *pdu, raw []byte) {
 		a.fail(raw, fmt.Errorf("%w: alter_context before bind", errMalformed))
 		return
 	}
-	if p.hasAuth {
-		a.enqueueFault(p.CallID, 0, statusUnknownAuthnService)
-		return
-	}
 	b, err := parseBind(p)
 	if err != nil {
 		a.fail(raw, err)
 		return
+	}
+	var token []byte
+	if p.hasAuth {
+		// A leg of the security context, or its start on an association
+		// bound without one (MS-RPCE 3.3.1.5.2.1).
+		if token, err = a.authLeg(p); err != nil {
+			status := statusAccessDenied
+			if errors.Is(err, errAuthType) || errors.Is(err, errAuthLevel) {
+				status = statusUnknownAuthnService
+			}
+			a.enqueueFault(p.CallID, 0, status)
+			return
+		}
 	}
 	results, err := a.negotiate(b.Contexts)
 	if err != nil {
 		a.enqueueFault(p.CallID, 0, StatusProtocolError)
 		return
 	}
-	a.enqueue(encodeBindAck(ptAlterContextResp, p.CallID, uint16(a.frag), a.assocGroup, "", results))
+	resp := encodeBindAck(ptAlterContextResp, p.CallID, uint16(a.frag), a.assocGroup, "", results)
+	switch {
+	case p.hasAuth:
+		resp = withAuth(resp, a.sec, token)
+	case a.sec != nil && a.sec.done && a.sec.headerSign && p.Flags&pfcSupportHeaderSign != 0:
+		// A new presentation context on the established security
+		// context: header signing stays agreed (MS-RPCE 3.3.1.5.2.2).
+		resp[3] |= pfcSupportHeaderSign
+	}
+	a.enqueue(resp)
+}
+
+// onAuth3 takes the last leg of a security context (MS-RPCE 3.3.1.5.2.1):
+// no response is defined; a failure shows on the next request, which is
+// refused. A stray rpc_auth_3 is ignored.
+func (a *assoc) onAuth3(p *pdu) {
+	if !a.bound || !p.hasAuth || a.sec == nil || a.sec.done || a.sec.failed {
+		a.log.Debug("dcerpc: rpc_auth_3 with no security context to complete, ignored")
+		return
+	}
+	_, _ = a.authLeg(p) // logged; a.sec is failed on error
 }
 
 // lookup finds the interface for an abstract syntax: same UUID and major
@@ -589,9 +630,26 @@ func (a *assoc) negotiate(elems []contextElem) ([]contextResult, error) {
 // connection's byte budget with nca_s_fault_remote_no_memory. Either way
 // only that call fails; its remaining fragments are dropped and the pipe
 // keeps serving.
-func (a *assoc) onRequest(p *pdu) {
+func (a *assoc) onRequest(p *pdu, raw []byte) {
+	sec := a.sec
+	if sec != nil {
+		if !sec.done {
+			// MS-RPCE 3.3.1.5.2.1: a context that failed (or is not
+			// complete) refuses the calls made on it.
+			if a.cur != nil && a.cur.callID == p.CallID {
+				a.dropCur()
+			}
+			a.skip(p.CallID)
+			a.enqueueFault(p.CallID, 0, statusAccessDenied)
+			return
+		}
+		if err := a.unprotect(sec, p, raw); err != nil {
+			a.failSecurity(p.CallID, err)
+			return
+		}
+	}
 	q, err := parseRequest(p)
-	if err != nil || p.hasAuth {
+	if err != nil || (p.hasAuth && sec == nil) {
 		// A request that cannot be read, or that carries a verifier
 		// although no security context exists, is a protocol error.
 		if a.cur != nil && a.cur.callID == p.CallID {
@@ -641,7 +699,7 @@ func (a *assoc) onRequest(p *pdu) {
 			return
 		}
 		c := &call{callID: p.CallID, ctxID: q.ContextID, opnum: q.Opnum, drep: p.Drep, iface: pc.iface, ndr64: pc.ndr64,
-			stub: append([]byte(nil), q.Stub...)}
+			stub: append([]byte(nil), q.Stub...), sec: sec}
 		if last {
 			a.items = append(a.items, item{call: c})
 			a.settle()
@@ -830,7 +888,12 @@ func (a *assoc) pushCharged(m []byte, reserved bool) bool {
 // execute dispatches one call and queues its response fragments or
 // fault. It returns false once the pipe is closed.
 func (a *assoc) execute(c *call) bool {
-	ctx, cancel := context.WithCancel(a.callCtx)
+	base := a.callCtx
+	if c.sec != nil {
+		// MS-RPCE 3.3.1.5.2.1: the call runs as the RPC-level identity.
+		base = c.sec.ctx
+	}
+	ctx, cancel := context.WithCancel(base)
 	defer cancel()
 	a.mu.Lock()
 	c.cancel = cancel
@@ -866,22 +929,33 @@ func (a *assoc) execute(c *call) bool {
 	}
 	// C706 12.6.4.10 and MS-RPCE 2.2.2.6: split the stub by the
 	// negotiated size; alloc_hint is what remains from this fragment on.
-	maxStub := (frag - responseHdrLen) &^ 7
 	var frags [][]byte
 	total := 0
-	for off, first := 0, true; first || off < len(stub); first = false {
-		n := min(maxStub, len(stub)-off)
-		var flags uint8
-		if first {
-			flags |= pfcFirstFrag
+	if c.sec != nil && c.sec.protects() {
+		var err error
+		if frags, err = protectedFragments(c.sec, frag, c.callID, c.ctxID, stub); err != nil {
+			a.log.Warn("dcerpc: response cannot be protected", "err", err, "call_id", c.callID)
+			return a.push(encodeFault(c.callID, 0, c.ctxID, StatusFaultUnspec))
 		}
-		if off+n == len(stub) {
-			flags |= pfcLastFrag
+		for _, m := range frags {
+			total += len(m)
 		}
-		m := encodeResponse(c.callID, flags, uint32(len(stub)-off), c.ctxID, stub[off:off+n])
-		frags = append(frags, m)
-		total += len(m)
-		off += n
+	} else {
+		maxStub := (frag - responseHdrLen) &^ 7
+		for off, first := 0, true; first || off < len(stub); first = false {
+			n := min(maxStub, len(stub)-off)
+			var flags uint8
+			if first {
+				flags |= pfcFirstFrag
+			}
+			if off+n == len(stub) {
+				flags |= pfcLastFrag
+			}
+			m := encodeResponse(c.callID, flags, uint32(len(stub)-off), c.ctxID, stub[off:off+n])
+			frags = append(frags, m)
+			total += len(m)
+			off += n
+		}
 	}
 	// The whole response waits for the client: it must fit the budget,
 	// or the call ends with nca_s_fault_remote_no_memory instead.

@@ -9,6 +9,12 @@
 // response fragmentation, faults and the per-pipe dispatch goroutine. It implements ipc.Handler, ipc.Pipe and
 // ipc.MessageTryReader and hands decoded calls to go-msrpc generated server handles; it knows
 // nothing of any particular interface and must not touch the SMB layer,
-// authentication or interface semantics. RPC-level authentication
-// (auth_type other than none) is refused with bind_nak.
+// the authentication mechanisms or interface semantics.
+//
+// RPC-level authentication (MS-RPCE 3.3.1.5.2) runs through the
+// ipc.RPCAuthenticator seam: the runtime carries the tokens of bind,
+// alter_context and rpc_auth_3 PDUs to the security context the seam
+// gives for the sec_trailer's auth_type, runs the association's calls as
+// its identity, and signs, verifies, seals and unseals request and
+// response fragments with its ipc.PDUProtection at the negotiated level.
 package dcerpc

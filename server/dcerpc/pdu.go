@@ -61,6 +61,7 @@ const (
 	nakLocalLimitExceeded      = 2
 	nakProtocolVersionNS       = 4
 	nakAuthTypeNotRecognized   = 8
+	nakInvalidChecksum         = 9
 	rpcVersion                 = 5
 	rpcVersionMinorMax         = 1
 	littleEndianDrep0          = 0x10 // integer little-endian, ASCII characters
@@ -158,10 +159,29 @@ func peekFragLength(b []byte) (int, bool) {
 // and the sec_trailer) and the authentication verifier, if any.
 type pdu struct {
 	header
-	body     []byte
-	authType uint8
-	hasAuth  bool
+	body      []byte
+	authType  uint8
+	hasAuth   bool
+	trailer   secTrailer // when hasAuth
+	trailerAt int        // offset of the sec_trailer in the fragment
+	authValue []byte     // the auth_value (token or verifier), aliasing the fragment
 }
+
+// secTrailer is a sec_trailer (MS-RPCE 2.2.2.11).
+type secTrailer struct {
+	Type, Level, PadLen uint8
+	ContextID           uint32
+}
+
+// Authentication levels (MS-RPCE 2.2.1.1.8).
+const (
+	levelNone      = 1
+	levelConnect   = 2
+	levelCall      = 3
+	levelPkt       = 4
+	levelIntegrity = 5
+	levelPrivacy   = 6
+)
 
 // parsePDU parses exactly one fragment; len(b) must equal its frag_length.
 // The body aliases b.
@@ -191,6 +211,9 @@ func parsePDU(b []byte) (*pdu, error) {
 		}
 		p.hasAuth = true
 		p.authType = b[t]
+		p.trailer = secTrailer{Type: b[t], Level: b[t+1], PadLen: b[t+2], ContextID: o.Uint32(b[t+4:])}
+		p.trailerAt = t
+		p.authValue = b[t+secTrailerLen:]
 		end = t
 	}
 	p.body = b[headerLen:end]

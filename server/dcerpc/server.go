@@ -79,6 +79,12 @@ type Config struct {
 	// do). Decoding is CPU and memory work proportional to the stub; the
 	// bound keeps many clients from doing it all at once. Default 8.
 	MaxDecodes int
+	// Auth accepts RPC-level authentication (MS-RPCE 3.3.1.5.2): binds
+	// and alter_contexts with an auth verifier build a security context
+	// whose identity the calls on the association run as, with the
+	// request and response PDUs signed or sealed per its level. Nil
+	// refuses them (bind_nak authentication_type_not_recognized).
+	Auth ipc.RPCAuthenticator
 	// Logger receives diagnostics; it never sees stub data. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -327,6 +333,14 @@ func (s *Server) newAssocGroup() uint32 {
 			return v
 		}
 	}
+}
+
+// addrString is a remote address for the log, "" when unknown.
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }
 
 type protseqKey struct{}

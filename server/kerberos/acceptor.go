@@ -104,6 +104,9 @@ func (m *Mechanism) Enabled() bool {
 // IsRawToken reports whether tok is a GSS-framed Kerberos token.
 func (m *Mechanism) IsRawToken(tok []byte) bool { return isGSSKrb5(tok) }
 
+// RPCAuthType implements spnego.RPCMechanism: RPC_C_AUTHN_GSS_KERBEROS.
+func (m *Mechanism) RPCAuthType() uint8 { return ipc.RPCAuthKerberos }
+
 // NewContext starts one security context.
 func (m *Mechanism) NewContext() spnego.Context { return m.NewKerberosContext() }
 
@@ -332,7 +335,7 @@ func (c *Context) verify(req *messages.APReq) error {
 	if err != nil || !ok {
 		return logonError("", "", "host has no machine keys (not joined?)", err)
 	}
-	if !strings.EqualFold(req.Ticket.Realm, keys.Realm) {
+	if !keys.isOwnRealm(req.Ticket.Realm) {
 		return logonError("", "", fmt.Sprintf("ticket for realm %q, this host is in %q", req.Ticket.Realm, keys.Realm), nil)
 	}
 	et := req.Ticket.EncPart.EType
@@ -395,7 +398,10 @@ func (c *Context) verify(req *messages.APReq) error {
 		return fmt.Errorf("%w: authenticator: %v", ErrBadToken, err)
 	}
 	auth := &req.Authenticator
-	if !auth.CName.Equal(enc.CName) || !strings.EqualFold(auth.CRealm, enc.CRealm) {
+	// The realms match when equal, or when both name this host's domain
+	// (a client may write its NetBIOS name, as impacket does).
+	sameRealm := strings.EqualFold(auth.CRealm, enc.CRealm) || (keys.isOwnRealm(auth.CRealm) && keys.isOwnRealm(enc.CRealm))
+	if !auth.CName.Equal(enc.CName) || !sameRealm {
 		return logonError(user, realm, "authenticator client differs from the ticket's", nil)
 	}
 	ct := auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)

@@ -122,6 +122,7 @@ type apReqOpts struct {
 	raw      bool // no GSS framing (DCE style)
 	ctime    time.Time
 	seq      int64
+	crealm   string // the authenticator's crealm, if not the client's realm
 }
 
 // apReq builds an AP-REQ for tkt as the client would (RFC 4120 5.5.1,
@@ -136,6 +137,9 @@ func apReq(t *testing.T, cl *client.Client, tkt messages.Ticket, key types.Encry
 		auth.CTime, auth.Cusec = o.ctime, 0
 	}
 	auth.SeqNumber = o.seq
+	if o.crealm != "" {
+		auth.CRealm = o.crealm
+	}
 	if !o.noSubkey {
 		et, _ := krbcrypto.GetEtype(key.KeyType)
 		sub, err := types.GenerateEncryptionKey(et)
@@ -528,5 +532,37 @@ func TestTicketForOtherRealmOrUser2User(t *testing.T) {
 	}
 	if ok := f.mechanism(Config{Keys: StaticKeys(ServiceKeys{})}).Enabled(); ok {
 		t.Fatal("enabled without keys")
+	}
+}
+
+// TestRealmAliases: the domain's NetBIOS name is accepted as its realm in
+// the ticket and in the authenticator (impacket writes it there), and
+// only for this host's domain.
+func TestRealmAliases(t *testing.T) {
+	f := kdc(t)
+	cl, tkt, key := f.ticket(t)
+	// The host's realm is the NetBIOS name here and the ticket names the
+	// DNS realm: accepted only as an alias.
+	keys := f.keys
+	keys.Realm, keys.Aliases = "EXAMPLE", []string{testdc.Realm}
+	tok, _ := apReq(t, cl, tkt, key, apReqOpts{gssFlags: gssMutualFlag})
+	if _, _, err := f.mechanism(Config{Keys: StaticKeys(keys)}).NewContext().Accept(tok); err != nil {
+		t.Fatalf("ticket realm given as an alias: %v", err)
+	}
+	// The authenticator names the client's realm by the NetBIOS name.
+	keys = f.keys
+	keys.Aliases = []string{"EXAMPLE"}
+	tok, _ = apReq(t, cl, tkt, key, apReqOpts{gssFlags: gssMutualFlag, crealm: "EXAMPLE"})
+	if _, _, err := f.mechanism(Config{Keys: StaticKeys(keys)}).NewContext().Accept(tok); err != nil {
+		t.Fatalf("authenticator crealm by NetBIOS name: %v", err)
+	}
+	// Without the alias, or naming another realm, it is refused.
+	tok, _ = apReq(t, cl, tkt, key, apReqOpts{gssFlags: gssMutualFlag, crealm: "EXAMPLE"})
+	if _, _, err := f.mechanism(Config{}).NewContext().Accept(tok); !errors.Is(err, ipc.ErrLogonFailure) {
+		t.Fatalf("crealm EXAMPLE without the alias: %v", err)
+	}
+	tok, _ = apReq(t, cl, tkt, key, apReqOpts{gssFlags: gssMutualFlag, crealm: "OTHER"})
+	if _, _, err := f.mechanism(Config{Keys: StaticKeys(keys)}).NewContext().Accept(tok); !errors.Is(err, ipc.ErrLogonFailure) {
+		t.Fatalf("crealm OTHER: %v", err)
 	}
 }

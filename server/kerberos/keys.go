@@ -25,10 +25,28 @@ type Key struct {
 type ServiceKeys struct {
 	// Realm is the account's realm, upper case.
 	Realm string
+	// Aliases are other names of the realm that a ticket may carry (the
+	// domain's NetBIOS name, which Active Directory KDCs accept as a
+	// realm name and put in the tickets they issue for it).
+	Aliases []string
 	// Account is the account name, e.g. "WKHOST$".
 	Account string
 	// Keys holds every key version kept (current and previous).
 	Keys []Key
+}
+
+// isOwnRealm reports whether realm names the account's realm: the realm
+// or one of its aliases, in any case.
+func (k ServiceKeys) isOwnRealm(realm string) bool {
+	if strings.EqualFold(realm, k.Realm) {
+		return true
+	}
+	for _, a := range k.Aliases {
+		if strings.EqualFold(a, realm) {
+			return true
+		}
+	}
+	return false
 }
 
 // KeySource supplies the service keys. ServiceKeys returns ok=false while
@@ -59,6 +77,9 @@ type KeytabKeys struct {
 	// Account returns the account (NAME$) and realm whose keys are used;
 	// ok=false while the host is not a domain member.
 	Account func() (account, realm string, ok bool)
+	// Aliases, if set, returns the other names of the realm (see
+	// ServiceKeys.Aliases).
+	Aliases func() []string
 
 	mu     sync.Mutex
 	stamp  fileStamp
@@ -94,15 +115,22 @@ func (k *KeytabKeys) ServiceKeys() (ServiceKeys, bool, error) {
 	id := strings.ToUpper(acct) + "@" + strings.ToUpper(realm)
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	var aliases []string
+	if k.Aliases != nil {
+		aliases = k.Aliases()
+	}
 	if st == k.stamp && id == k.forAcc {
-		return k.keys, k.ok, nil
+		out := k.keys
+		out.Aliases = aliases
+		return out, k.ok, nil
 	}
 	keys, err := readKeytab(k.Path, acct, realm)
 	if err != nil {
 		return ServiceKeys{}, false, err
 	}
 	k.stamp, k.forAcc, k.keys, k.ok = st, id, keys, len(keys.Keys) > 0
-	return k.keys, k.ok, nil
+	keys.Aliases = aliases
+	return keys, k.ok, nil
 }
 
 // readKeytab returns the keys of account@realm in the keytab at path. A

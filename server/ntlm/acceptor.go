@@ -199,6 +199,9 @@ func (m *Mechanism) Enabled() bool { return true }
 // IsRawToken reports whether tok starts with the NTLMSSP signature.
 func (m *Mechanism) IsRawToken(tok []byte) bool { return isNTLMSSP(tok) }
 
+// RPCAuthType implements spnego.RPCMechanism: RPC_C_AUTHN_WINNT.
+func (m *Mechanism) RPCAuthType() uint8 { return ipc.RPCAuthNTLM }
+
 // NewContext starts a new security context.
 func (m *Mechanism) NewContext() spnego.Context { return &Context{m: m} }
 
@@ -245,6 +248,10 @@ type Context struct {
 	negFlags   uint32 // CHALLENGE flags ∩ AUTHENTICATE flags
 	ntlmMIC    bool   // the AUTHENTICATE carried a verified MIC
 	identity   ipc.Identity
+	// micIn and micOut count the mechListMICs checked and made: each used
+	// a sequence number of its direction, which message protection
+	// continues from (the RC4 handles start afresh, MS-SPNG 3.1.5.1).
+	micIn, micOut uint32
 }
 
 // SessionKey returns the ExportedSessionKey, nil for a null session.
@@ -519,10 +526,11 @@ func (c *Context) VerifyMechListMIC(mechTypes, mic []byte) error {
 		// (MS-NLMP 3.4.5.2): a client mechListMIC cannot be verified.
 		return errNoESS
 	}
-	want := deriveKeys(c.negFlags, c.sessionKey).getMIC(true, mechTypes)
+	want := deriveKeys(c.negFlags, c.sessionKey).getMIC(true, c.micIn, mechTypes)
 	if subtle.ConstantTimeCompare(want, mic) != 1 {
 		return errMechListMIC
 	}
+	c.micIn++
 	return nil
 }
 
@@ -539,7 +547,9 @@ func (c *Context) MechListMIC(mechTypes []byte, expected bool) ([]byte, error) {
 	if c.negFlags&flagExtendedSessionSecurity == 0 {
 		return nil, nil
 	}
-	return deriveKeys(c.negFlags, c.sessionKey).getMIC(false, mechTypes), nil
+	mic := deriveKeys(c.negFlags, c.sessionKey).getMIC(false, c.micOut, mechTypes)
+	c.micOut++
+	return mic, nil
 }
 
 // decodeString decodes an AUTHENTICATE name field per the UNICODE flag.

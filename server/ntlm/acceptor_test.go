@@ -435,7 +435,7 @@ func TestSPNEGOMechListMICRules(t *testing.T) {
 		}
 		if tc.wantMIC {
 			k := deriveKeys(flag128|flagKeyExch|flagExtendedSessionSecurity, c.exportedKey)
-			if !bytes.Equal(r.MechListMIC, k.getMIC(false, spnego.MarshalMechTypes(mechs))) {
+			if !bytes.Equal(r.MechListMIC, k.getMIC(false, 0, spnego.MarshalMechTypes(mechs))) {
 				t.Fatalf("%s: wrong server mechListMIC", tc.name)
 			}
 		}

@@ -113,10 +113,10 @@ func deriveKeys(flags uint32, exportedSessionKey []byte) sessionKeys {
 	}
 }
 
-// getMIC is GSS_GetMIC (MS-NLMP 3.4.4.2) with a fresh sealing handle and
-// sequence number 0, as SPNEGO's mechListMIC uses it (MS-SPNG 3.1.5.1):
-// client selects the client-to-server keys.
-func (k sessionKeys) getMIC(client bool, msg []byte) []byte {
+// getMIC is GSS_GetMIC (MS-NLMP 3.4.4.2) with a fresh sealing handle, as
+// SPNEGO's mechListMIC uses it (MS-SPNG 3.1.5.1): client selects the
+// client-to-server keys.
+func (k sessionKeys) getMIC(client bool, seq uint32, msg []byte) []byte {
 	sign, seal := k.serverSign, k.serverSeal
 	if client {
 		sign, seal = k.clientSign, k.clientSeal
@@ -129,5 +129,5 @@ func (k sessionKeys) getMIC(client bool, msg []byte) []byte {
 		}
 		h = c
 	}
-	return signatureESS(sign, h, 0, msg)
+	return signatureESS(sign, h, seq, msg)
 }

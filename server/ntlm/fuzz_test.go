@@ -124,7 +124,7 @@ func FuzzExchange(f *testing.F) {
 		f.Add(uint8(0), auth)
 		k := deriveKeys(c.flags&mustChallengeFlags(f), c.exportedKey)
 		der := spnego.MarshalMechTypes([]asn1.ObjectIdentifier{OID})
-		f.Add(uint8(1), (&spnego.NegTokenResp{NegState: spnego.StateAbsent, ResponseToken: auth, MechListMIC: k.getMIC(true, der)}).Marshal())
+		f.Add(uint8(1), (&spnego.NegTokenResp{NegState: spnego.StateAbsent, ResponseToken: auth, MechListMIC: k.getMIC(true, 0, der)}).Marshal())
 		f.Add(uint8(1), (&spnego.NegTokenResp{NegState: spnego.StateAbsent, ResponseToken: auth}).Marshal())
 	}
 	f.Add(uint8(2), marshalAuthenticate(authFields{Lm: []byte{0}, Flags: flagUnicode}))

@@ -14,7 +14,7 @@ import (
 // accounts, as a DC would, and records what it was asked.
 type fakeDC struct {
 	joined   bool
-	nb, dns  string // default EXAMPLE, example.test
+	nb, dns  string            // default EXAMPLE, example.test
 	accounts map[string]string // user -> password
 	calls    []NetworkLogon
 	down     bool

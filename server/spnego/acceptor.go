@@ -150,6 +150,12 @@ type Exchange struct {
 
 	key      []byte
 	identity ipc.Identity
+
+	// rpc is set for RPC-level authentication, where only
+	// the auth type's tokens are taken: SPNEGO tokens when only is nil,
+	// else the raw tokens of that mechanism.
+	rpc  bool
+	only Mechanism
 }
 
 // Context returns the mechanism context once one was chosen (the RPC
@@ -212,8 +218,19 @@ func (e *Exchange) finish() {
 func (e *Exchange) step(in []byte) ([]byte, bool, error) {
 	switch e.state {
 	case stateInitial:
+		if e.only != nil {
+			// RPC_C_AUTHN_WINNT, RPC_C_AUTHN_GSS_KERBEROS: the mechanism
+			// parses its first token itself (a DCE-style AP-REQ may come
+			// without GSS framing).
+			e.state = stateRaw
+			e.mctx = e.only.NewContext()
+			return e.mctx.Accept(in)
+		}
 		if IsInitialContextToken(in) {
 			return e.first(in)
+		}
+		if e.rpc {
+			return nil, false, fmt.Errorf("%w: not an SPNEGO token", ErrBadToken)
 		}
 		for _, m := range e.a.cfg.Mechanisms {
 			if m.Enabled() && m.IsRawToken(in) {
