@@ -6,7 +6,11 @@
 // alter_context, with the NDR and NDR64 transfer syntaxes: NDR64 is
 // preferred, as 64-bit Windows servers do, MS-RPCE 3.3.1.5.6), the coding
 // of every call's stub in its context's syntax, request reassembly,
-// response fragmentation, faults and the per-pipe dispatch goroutine. It implements ipc.Handler, ipc.Pipe and
+// response fragmentation, faults and the per-pipe dispatch goroutine
+// (started only while calls wait), the accounting of what a pipe holds for
+// its client against the connection's ipc.Budget, and the bounds on
+// decoding (NDR counts against the bytes left, Config.MaxDecodes). It
+// implements ipc.Handler, ipc.Pipe and
 // ipc.MessageTryReader and hands decoded calls to go-msrpc generated server handles; it knows
 // nothing of any particular interface and must not touch the SMB layer,
 // the authentication mechanisms or interface semantics.

@@ -183,7 +183,7 @@ func (c *conn) handshakeExpired(now time.Time) bool {
 // handshake in time, rate-limited like connection refusals.
 func (c *conn) logHandshakeTimeout() {
 	remote := c.nc.RemoteAddr().String()
-	c.srv.refusals.do("handshake-timeout", func(suppressed int) {
+	c.srv.refusals.Do("handshake-timeout", func(suppressed int) {
 		c.cfg.Logger.Info("connection closed: no session established within the handshake timeout",
 			"remote", remote, "timeout", c.cfg.HandshakeTimeout, "closures_not_logged", suppressed)
 	})

@@ -13,6 +13,7 @@ import (
 	msntlm "github.com/oiweiwei/go-msrpc/ssp/ntlm"
 	"github.com/oiweiwei/go-msrpc/ssp/spnego"
 
+	"github.com/wkssvcd/wkssvcd/internal/logsafe"
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
 )
 
@@ -162,7 +163,7 @@ func TestRefusalLogsRateLimited(t *testing.T) {
 	ts := startServerHook(t, func(c *Config) {
 		c.MaxConnections = 1
 		c.Logger = slog.New(rec)
-	}, func(s *Server) { s.refusals = newLogLimiter(refusalLogInterval, clock.Now) })
+	}, func(s *Server) { s.refusals = logsafe.NewLimiter(refusalLogInterval, 8, clock.Now) })
 	first := dialRaw(t, ts)
 	first.negotiate(smbcrypto.Dialect311)
 	for i := 0; i < 20; i++ {
@@ -177,35 +178,6 @@ func TestRefusalLogsRateLimited(t *testing.T) {
 	if len(got) != 2 || !strings.Contains(got[1], "refusals_not_logged=19") || !strings.Contains(got[1], "reason=limit") {
 		t.Fatalf("refusal lines: %q", got)
 	}
-}
-
-func TestLogLimiter(t *testing.T) {
-	clock := newFakeClock()
-	l := newLogLimiter(time.Minute, clock.Now)
-	var got []int
-	emit := func(n int) { got = append(got, n) }
-	l.do("a", emit)
-	l.do("a", emit)
-	l.do("b", emit) // keys are independent
-	clock.Advance(59 * time.Second)
-	l.do("a", emit)
-	clock.Advance(time.Second)
-	l.do("a", emit)
-	if want := []int{0, 0, 2}; !equalInts(got, want) {
-		t.Fatalf("emitted %v, want %v", got, want)
-	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // firstLeg sends the first SESSION_SETUP leg of a new session (SPNEGO

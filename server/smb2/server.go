@@ -165,9 +165,9 @@ const (
 type Server struct {
 	cfg Config
 
-	throttle *authThrottle  // nil when disabled
-	buffered *budget.Budget // MaxBuffered; each connection's budget is nested in it
-	refusals *logLimiter    // rate-limited logs of refused connections
+	throttle *authThrottle    // nil when disabled
+	buffered *budget.Budget   // MaxBuffered; each connection's budget is nested in it
+	refusals *logsafe.Limiter // refused connections and handshake timeouts: one line a minute per reason
 	// unknownUsers rate-limits the lines of logons naming no known
 	// account: one a minute per address.
 	unknownUsers *logsafe.Limiter
@@ -231,7 +231,7 @@ func NewServer(cfg Config) (*Server, error) {
 		listeners:    make(map[net.Listener]struct{}),
 		conns:        make(map[*conn]struct{}),
 		perAddr:      make(map[netip.Addr]int),
-		refusals:     newLogLimiter(refusalLogInterval, time.Now),
+		refusals:     logsafe.NewLimiter(refusalLogInterval, 8, nil),
 		unknownUsers: logsafe.NewLimiter(refusalLogInterval, cfg.AuthFailAddrs, nil),
 		buffered:     budget.New(int64(cfg.MaxBuffered), nil),
 		ctx:          ctx,
@@ -381,7 +381,7 @@ func (s *Server) admit(nc net.Conn) bool {
 		s.mu.Unlock()
 		if reason != "closing" {
 			remote := nc.RemoteAddr().String()
-			s.refusals.do(reason, func(suppressed int) {
+			s.refusals.Do(reason, func(suppressed int) {
 				s.cfg.Logger.Warn("connection refused", "remote", remote, "reason", reason, "refusals_not_logged", suppressed)
 			})
 		}
