@@ -13,7 +13,11 @@
 //     CERT_PROVIDER; parts of unknown types are kept as they came;
 //   - the payloads of the DirectAccess parts: registry policy files
 //     (MS-GPREG 2.2.1, "PReg") and serialized certificate stores (SST,
-//     MS-OSHARED 2.3.9.1).
+//     MS-OSHARED 2.3.9.1);
+//   - the shape of the file djoin writes (BuildProvision): which blobs and
+//     parts, in which order, with which flags and Options, settled against
+//     a file Windows Server 2019 wrote (the same bytes but for the
+//     referent IDs).
 //
 // The package is pure: no I/O, no logging, no global state. Decoding never
 // panics and allocates no more than the input's size, whatever the input.

@@ -278,7 +278,7 @@ func provisionOne(ctx context.Context, ps *joinlogic.ProvisionSession, c *provis
 	if err != nil {
 		return "", provisionError("provisioning "+m, err)
 	}
-	file, err := provisioningFile(pm, c.reuse, c.defaultPassword, extra)
+	file, err := provisioningFile(pm, c.reuse, c.defaultPassword, nil, extra)
 	if err == nil {
 		err = writeOutput(c, out, file, e.stdout)
 	}
@@ -310,11 +310,12 @@ func provisionOne(ctx context.Context, ps *joinlogic.ProvisionSession, c *provis
 	return s + " -> " + where, nil
 }
 
-// provisioningFile builds the binary form of the file for pm, as djoin
-// does: the WIN7 blob, then a package with JOIN_PROVIDER (essential),
-// JOIN_PROVIDER3 and JOIN_PROVIDER4 (RID, SID, objectGUID) and the extra
-// parts.
-func provisioningFile(pm *joinlogic.ProvisionedMachine, reuse, defpwd bool, extra []odj.Part) ([]byte, error) {
+// provisioningFile builds the binary form of the file for pm in the shape
+// djoin writes (odj.BuildProvision, proven against a Windows Server 2019
+// file): the WIN7 blob, then a package with JOIN_PROVIDER (essential),
+// JOIN_PROVIDER2 when prov2 is set, JOIN_PROVIDER3 and JOIN_PROVIDER4
+// (RID, SID, objectGUID) and the extra parts.
+func provisioningFile(pm *joinlogic.ProvisionedMachine, reuse, defpwd bool, prov2 *odj.JoinProv2, extra []odj.Part) ([]byte, error) {
 	sid, err := odj.ParseSID(pm.Domain.SID)
 	if err != nil {
 		return nil, err
@@ -328,42 +329,16 @@ func provisioningFile(pm *joinlogic.ProvisionedMachine, reuse, defpwd bool, extr
 		return nil, fmt.Errorf("account GUID: %w", err)
 	}
 	dc := pm.DC
-	// The DS_DNS_* flags of DsGetDcName's answer (MS-NRPC 2.2.1.2.1):
-	// the names below are DNS names.
-	const dsDNSController, dsDNSDomain, dsDNSForest = 0x20000000, 0x40000000, 0x80000000
-	flags := dc.Flags | dsDNSDomain | dsDNSForest
-	if strings.Contains(dc.DCName, ".") {
-		flags |= dsDNSController
-	}
-	var options uint32 // the NETSETUP_PROVISION_* flags, as Windows echoes them
-	if reuse {
-		options |= 0x2 // NETSETUP_PROVISION_REUSE_ACCOUNT
-	}
-	if defpwd {
-		options |= 0x4 // NETSETUP_PROVISION_USE_DEFAULT_PASSWORD
-	}
-	domainDNS := strings.ToLower(pm.Domain.DNSName)
-	forest := strings.ToLower(firstNonEmpty(pm.Domain.ForestName, domainDNS))
-	w := &odj.Win7Blob{
-		Domain:          domainDNS,
-		MachineName:     strings.TrimSuffix(pm.Name, "$"),
-		MachinePassword: odj.PasswordFromString(pm.Password.Reveal()),
-		DomainInfo: odj.DNSDomainInfo{
-			Name: strings.ToUpper(pm.Domain.NetBIOSName), DNSDomainName: domainDNS, DNSForestName: forest,
-			DomainGUID: guid, SID: &sid,
-		},
-		DCInfo: odj.DCInfo{
-			DCName: `\\` + dc.DCName, DCAddress: `\\` + dc.DCAddress, AddressType: odj.DSInetAddress, DomainGUID: guid,
-			DomainName: domainDNS, DNSForestName: forest, Flags: flags, DCSiteName: dc.DCSiteName, ClientSiteName: dc.ClientSite,
-		},
-		Options: options,
-	}
-	parts := []odj.Part{
-		odj.ContentPart(&odj.JoinProv3{RID: pm.RID, SID: pm.SID}, 0),
-		odj.ContentPart(&odj.JoinProv4{RID: pm.RID, SID: pm.SID, ObjectGUID: acctGUID}, 0),
-	}
-	p := odj.NewProvision(w, append(parts, extra...)...)
-	if _, err := p.Join(); err != nil { // what a consumer will check
+	p, err := odj.BuildProvision(odj.FileSpec{
+		DomainDNS: pm.Domain.DNSName, DomainNetBIOS: pm.Domain.NetBIOSName, ForestDNS: pm.Domain.ForestName,
+		DomainSID: sid, DomainGUID: guid,
+		MachineName: pm.Name, Password: odj.PasswordFromString(pm.Password.Reveal()),
+		AccountRID: pm.RID, AccountSID: pm.SID, AccountGUID: acctGUID,
+		DCName: dc.DCName, DCAddress: dc.DCAddress, DCFlags: dc.Flags, DCSiteName: dc.DCSiteName, ClientSiteName: dc.ClientSite,
+		Reuse: reuse, DefaultPassword: defpwd,
+		Prov2: prov2, Parts: extra,
+	})
+	if err != nil {
 		return nil, err
 	}
 	return p.Encode()
