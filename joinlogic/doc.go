@@ -27,7 +27,11 @@
 //
 // The computer's names (ComputerName, MS-WKST 3.2.1.2) are state too: a
 // NameStore keeps them (a versioned 0600 file once a rename changed
-// them), and the network front reads them from it.
+// them), and the network front reads them from it. Renames
+// (NetrRenameMachineInDomain2/3) and the alternate-name methods
+// (MS-WKST 3.2.4.18–3.2.4.21, 3.2.4.26–3.2.4.28) change them, and on a
+// domain member the computer object through the NameWriter a Session may
+// implement, journaled and recovered as joins are.
 //
 // It must not touch SMB, NDR or RPC wire types, nor decrypt JOINPR password
 // blobs itself: callers hand it transport-neutral requests and a

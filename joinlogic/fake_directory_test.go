@@ -16,6 +16,7 @@ type fakeComputer struct {
 	password        string
 	dnsHostName     string
 	spns            []string
+	additionalDNS   []string
 	kvno            uint32
 }
 
@@ -35,9 +36,12 @@ type fakeDirectory struct {
 	lostAnswer map[string]bool  // operation → applied, then fails as a broken connection
 	crashAt    string           // operation at which the calling goroutine dies (runtime.Goexit)
 	crashAfter bool             // … after the operation took effect, else before
-	log        []string         // operations that changed or probed state
-	binds      []Credentials
-	open       int // sessions not yet closed
+	// rewriteSPNs makes a names change that renames the account rewrite
+	// the SPNs naming its former names to the new ones, as Samba does.
+	rewriteSPNs bool
+	log         []string // operations that changed or probed state
+	binds       []Credentials
+	open        int // sessions not yet closed
 
 	// entered/release, when set, make Locate signal and then wait, so a
 	// test can hold a join in progress.
@@ -84,6 +88,7 @@ func (f *fakeDirectory) account(sam string) *fakeComputer {
 	}
 	cp := *c
 	cp.spns = slices.Clone(c.spns)
+	cp.additionalDNS = slices.Clone(c.additionalDNS)
 	return &cp
 }
 
@@ -395,4 +400,98 @@ func (s *memStore) Save(ctx context.Context, m Membership) error {
 func (s *memStore) get() Membership {
 	m, _ := s.Load()
 	return m
+}
+
+var _ NameWriter = (*fakeSession)(nil)
+
+func (s *fakeSession) ReadNames(ctx context.Context, sam string) (ObjectNames, error) {
+	defer s.lock()()
+	if err := s.f.failure("readnames"); err != nil {
+		return ObjectNames{}, err
+	}
+	c := s.f.accounts[strings.ToUpper(sam)]
+	if c == nil {
+		return ObjectNames{}, ERROR_NONE_MAPPED
+	}
+	return ObjectNames{DN: c.dn, SAMAccountName: c.sam, DNSHostName: c.dnsHostName,
+		AdditionalDNS: slices.Clone(c.additionalDNS), SPNs: slices.Clone(c.spns)}, nil
+}
+
+// ChangeNames is one modify: all of it or nothing; permissive.
+func (s *fakeSession) ChangeNames(ctx context.Context, dn string, ch NameChange) error {
+	defer s.lock()()
+	s.f.maybeCrash("names", false)
+	s.f.record("names", dn)
+	if err := s.f.failure("names"); err != nil {
+		return err
+	}
+	c := s.byDN(dn)
+	if c == nil {
+		return ERROR_NONE_MAPPED
+	}
+	oldSAM, oldDNS := strings.TrimSuffix(c.sam, "$"), c.dnsHostName
+	if ch.SAMAccountName != "" && !strings.EqualFold(ch.SAMAccountName, c.sam) {
+		if s.f.accounts[strings.ToUpper(ch.SAMAccountName)] != nil {
+			return NERR_UserExists
+		}
+		delete(s.f.accounts, strings.ToUpper(c.sam))
+		c.sam = ch.SAMAccountName
+		s.f.accounts[strings.ToUpper(c.sam)] = c
+	}
+	if ch.DNSHostName != "" {
+		c.dnsHostName = ch.DNSHostName
+	}
+	for _, v := range ch.RemoveDNS {
+		c.additionalDNS = slices.DeleteFunc(c.additionalDNS, func(x string) bool { return strings.EqualFold(x, v) })
+	}
+	for _, v := range ch.AddDNS {
+		if !slices.ContainsFunc(c.additionalDNS, func(x string) bool { return strings.EqualFold(x, v) }) {
+			c.additionalDNS = append(c.additionalDNS, v)
+		}
+	}
+	if ch.SPNs != nil {
+		c.spns = slices.Clone(ch.SPNs)
+	}
+	if s.f.rewriteSPNs {
+		var out []string
+		for _, spn := range c.spns {
+			svc, host, _ := strings.Cut(spn, "/")
+			switch {
+			case ch.DNSHostName != "" && strings.EqualFold(host, oldDNS):
+				spn = svc + "/" + ch.DNSHostName
+			case ch.SAMAccountName != "" && strings.EqualFold(host, oldSAM):
+				spn = svc + "/" + strings.TrimSuffix(ch.SAMAccountName, "$")
+			}
+			if !slices.ContainsFunc(out, func(x string) bool { return strings.EqualFold(x, spn) }) {
+				out = append(out, spn)
+			}
+		}
+		c.spns = out
+	}
+	if ch.Password != "" {
+		c.password = ch.Password
+		c.kvno++
+	}
+	s.f.maybeCrash("names", true)
+	if s.f.lostAnswer["names"] {
+		delete(s.f.lostAnswer, "names") // once: the revert gets through
+		return fmt.Errorf("connection reset: %w", ERROR_NO_SUCH_DOMAIN)
+	}
+	return nil
+}
+
+func (s *fakeSession) RenameObject(ctx context.Context, dn, cn string) (string, error) {
+	defer s.lock()()
+	s.f.maybeCrash("modrdn", false)
+	s.f.record("modrdn", dn, cn)
+	if err := s.f.failure("modrdn"); err != nil {
+		return "", err
+	}
+	c := s.byDN(dn)
+	if c == nil {
+		return "", ERROR_NONE_MAPPED
+	}
+	c.dn = "CN=" + cn + "," + c.parent
+	s.f.maybeCrash("modrdn", true)
+	return c.dn, nil
 }

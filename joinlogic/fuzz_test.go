@@ -1,9 +1,20 @@
 package joinlogic
 
 import (
+	"bytes"
+	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 )
+
+// sameJSON reports whether a and b encode alike (nil and empty lists are
+// one value in the files).
+func sameJSON(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
 
 // FuzzParseState feeds arbitrary bytes to the membership-file parser: it
 // must never panic, and whatever it accepts must survive a re-encode.
@@ -98,7 +109,13 @@ func FuzzParseIntent(f *testing.F) {
 	unjoin.Op, unjoin.Previous, unjoin.Next = IntentUnjoin, sampleMembership(), Membership{}
 	local := unjoin
 	local.DirectoryWrite, local.DC = false, DCInfo{}
-	for _, in := range []Intent{sampleIntent(), unjoin, local} {
+	rename := sampleIntent()
+	rename.Op, rename.Previous = IntentRename, sampleMembership()
+	rename.Names = &NamesIntent{Previous: ComputerName{NetBIOS: "WKS1", FQDN: "wks1.example.test"},
+		Next: ComputerName{NetBIOS: "WKS2", FQDN: "wks2.example.test", Alternates: []AlternateName{{NetBIOS: "WEB", FQDN: "web.example.test"}}}, CN: "WKS2"}
+	alt := rename
+	alt.Op, alt.Names = IntentNames, &NamesIntent{Next: rename.Names.Next, Alternate: "web.example.test", Present: true}
+	for _, in := range []Intent{sampleIntent(), unjoin, local, rename, alt} {
 		b, err := encodeIntent(in)
 		if err != nil {
 			f.Fatal(err)
@@ -127,8 +144,30 @@ func FuzzParseIntent(f *testing.F) {
 			t.Fatalf("re-encoded intent rejected: %v\n%s", err, b)
 		}
 		if in2.Op != in.Op || in2.DC != in.DC || in2.SAMAccountName != in.SAMAccountName ||
-			!equalMembership(in2.Next, in.Next) || !equalMembership(in2.Previous, in.Previous) || !in2.Started.Equal(in.Started) {
+			!equalMembership(in2.Next, in.Next) || !equalMembership(in2.Previous, in.Previous) || !in2.Started.Equal(in.Started) ||
+			!sameJSON(in2.Names, in.Names) {
 			t.Fatalf("round trip changed the intent:\n%+v\n%+v", in.LogValue(), in2.LogValue())
+		}
+	})
+}
+
+// FuzzAlternateNameSyntax checks the AlternateName / PrimaryName rules
+// (MS-WKST 3.2.4.18): no panic, one of the three codes, and an accepted
+// name has a valid NetBIOS form.
+func FuzzAlternateNameSyntax(f *testing.F) {
+	for _, s := range []string{"web.example.test", "a..b", ".a", "a b", "a*b", "x", strings.Repeat("a", 64) + ".b", "ñandú.test", "a_b", "\x00", "-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		c := alternateNameSyntax(name)
+		switch c {
+		case NERR_Success:
+			if nb := NetBIOSNameOf(name); nb == "" || machineSyntax(nb) != NERR_Success {
+				t.Fatalf("accepted %q with NetBIOS form %q", name, nb)
+			}
+		case ERROR_INVALID_NAME, DNS_ERROR_INVALID_NAME_CHAR:
+		default:
+			t.Fatalf("alternateNameSyntax(%q) = %v", name, c)
 		}
 	})
 }

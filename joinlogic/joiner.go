@@ -855,7 +855,8 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 
 	// The machine account's keys go with the membership.
 	if kt := j.cfg.Keytab; kt != nil {
-		restore, err := kt.Remove(ctx, keytabEntries(cur, 0))
+		// The principals of the alternate names go too.
+		restore, err := kt.Remove(ctx, keytabEntriesWithNames(cur, j.Names(), 0))
 		if err != nil {
 			j.log.ErrorContext(ctx, "joinlogic: removing keytab", "err", err)
 			return fail(codeOf(err, ERROR_INTERNAL_ERROR))

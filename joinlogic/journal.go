@@ -39,6 +39,14 @@ type IntentOp string
 const (
 	IntentJoin   IntentOp = "join"
 	IntentUnjoin IntentOp = "unjoin"
+	// IntentRename is a rename (NetrRenameMachineInDomain2/3, or
+	// NetrSetPrimaryComputerName2 of a joined machine): its directory
+	// write sets a new machine password, so recovery binds with it.
+	IntentRename IntentOp = "rename"
+	// IntentNames adds or removes an alternate name: recovery reads the
+	// object's msDS-AdditionalDnsHostName to learn whether the write
+	// happened.
+	IntentNames IntentOp = "names"
 )
 
 // Intent is the journal record of a domain join or unjoin in progress.
@@ -70,6 +78,24 @@ type Intent struct {
 	KVNO uint32 `json:"kvno,omitempty"`
 	// Started is when the intent was recorded.
 	Started time.Time `json:"started"`
+	// Names is set for IntentRename and IntentNames.
+	Names *NamesIntent `json:"names,omitempty"`
+}
+
+// NamesIntent is what a rename or an alternate-name change records
+// besides the memberships.
+type NamesIntent struct {
+	// Previous and Next are the computer's names before and after.
+	Previous ComputerName `json:"previous"`
+	Next     ComputerName `json:"next"`
+	// CN, when set, is the relative name the computer object gets after
+	// the write (a rename of the object itself).
+	CN string `json:"cn,omitempty"`
+	// Alternate is the alternate name an IntentNames adds (Present) or
+	// removes; the directory holds it in msDS-AdditionalDnsHostName
+	// exactly when the write happened.
+	Alternate string `json:"alternate,omitempty"`
+	Present   bool   `json:"present,omitempty"`
 }
 
 // LogValue lists the non-secret fields.
@@ -99,6 +125,25 @@ func (in Intent) validate() error {
 		}
 		if err := in.Previous.validate(); err != nil {
 			return err
+		}
+	case IntentRename, IntentNames:
+		if in.Names == nil {
+			return fmt.Errorf("%s intent without the names", in.Op)
+		}
+		if err := in.Names.Next.validate(); err != nil {
+			return err
+		}
+		if err := in.Next.validate(); err != nil {
+			return err
+		}
+		if in.Op == IntentNames && in.DirectoryWrite && in.Names.Alternate == "" {
+			return errors.New("names intent without the alternate name")
+		}
+		if !in.DirectoryWrite {
+			return nil // finished locally: no account, no controller
+		}
+		if !in.Next.Joined() {
+			return fmt.Errorf("%s intent with a directory write but no membership", in.Op)
 		}
 	default:
 		return fmt.Errorf("unknown operation %q", in.Op)

@@ -3,6 +3,7 @@ package joinlogic
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 )
@@ -84,7 +85,7 @@ func TestJoinInstallsKeytab(t *testing.T) {
 	got := kt.state()
 	m := e.store.get()
 	want := KeytabEntries{ComputerName: "WKS1", DNSHostName: "wks1.example.test", Realm: "EXAMPLE.TEST", Password: m.Password, KVNO: 2}
-	if got == nil || *got != want {
+	if got == nil || !reflect.DeepEqual(*got, want) {
 		t.Fatalf("keytab %+v, want %+v", got, want)
 	}
 	if got.Password.Reveal() != e.dir.account("WKS1$").password {
@@ -126,7 +127,7 @@ func TestJoinKeytabRollback(t *testing.T) {
 				t.Fatalf("Join = %v, want %v", got, c.want)
 			}
 			wantOps(t, e.dir, c.ops...)
-			if got := kt.state(); got == nil || *got != oldKeytab {
+			if got := kt.state(); got == nil || !reflect.DeepEqual(*got, oldKeytab) {
 				t.Fatalf("keytab %+v, want the previous one", got)
 			}
 			if e.dir.account("WKS1$") != nil || e.store.saves != 0 {
@@ -212,7 +213,7 @@ func TestRejoinRollbackRestoresPassword(t *testing.T) {
 	if got := e.dir.account("WKS1$").password; got != before.Password.Reveal() {
 		t.Fatal("previous machine password not restored")
 	}
-	if e.store.get() != before || *kt.state() != *installed {
+	if e.store.get() != before || !reflect.DeepEqual(*kt.state(), *installed) {
 		t.Fatal("local state changed")
 	}
 }
@@ -249,7 +250,7 @@ func TestUnjoinAndWorkgroupRemoveKeytab(t *testing.T) {
 		if c := e.j.Unjoin(context.Background(), unjoin(NETSETUP_ACCT_DELETE)); c != ERROR_INTERNAL_ERROR {
 			t.Fatal(c)
 		}
-		if got := kt.state(); got == nil || *got != *installed {
+		if got := kt.state(); got == nil || !reflect.DeepEqual(*got, *installed) {
 			t.Fatal("keytab not restored")
 		}
 		if e.dir.account("WKS1$").uac&UF_ACCOUNTDISABLE != 0 {
@@ -277,7 +278,7 @@ func TestUnjoinAndWorkgroupRemoveKeytab(t *testing.T) {
 		if c := e.j.Join(context.Background(), r); c != NERR_Success {
 			t.Fatal(c)
 		}
-		if got := kt.state(); got == nil || *got != oldKeytab || len(kt.log) != 0 || e.store.get().Workgroup != "OTHERGROUP" {
+		if got := kt.state(); got == nil || !reflect.DeepEqual(*got, oldKeytab) || len(kt.log) != 0 || e.store.get().Workgroup != "OTHERGROUP" {
 			t.Fatalf("workgroup join touched the keytab: %v", kt.log)
 		}
 	})

@@ -21,6 +21,9 @@ type KeytabEntries struct {
 	// KVNO is msDS-KeyVersionNumber of the account, read after the
 	// password was set: the version the KDC stamps on tickets for it.
 	KVNO uint32
+	// Aliases are the computer's alternate names (DNS and NetBIOS), whose
+	// host/ principals the keytab holds too. Default none.
+	Aliases []string
 }
 
 // LogValue lists the non-secret fields.
@@ -30,6 +33,7 @@ func (e KeytabEntries) LogValue() slog.Value {
 		slog.String("dns_host_name", e.DNSHostName),
 		slog.String("realm", e.Realm),
 		slog.Uint64("kvno", uint64(e.KVNO)),
+		slog.Any("aliases", e.Aliases),
 	)
 }
 

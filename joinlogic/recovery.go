@@ -209,6 +209,9 @@ func (j *Joiner) settle(ctx context.Context) (pending bool, err error) {
 		return false, err
 	}
 	log := j.log.With("intent", in)
+	if in.Op == IntentRename || in.Op == IntentNames {
+		return j.settleNames(ctx, in)
+	}
 	if in.Op == IntentUnjoin && !in.DirectoryWrite {
 		log.InfoContext(ctx, "joinlogic: recovery: finishing an interrupted local unjoin")
 		return j.finish(ctx, in, nil)
@@ -304,7 +307,7 @@ func (j *Joiner) rollForward(ctx context.Context, in Intent, sess Session) error
 		}
 	}
 	if in.Op == IntentUnjoin && j.cfg.Keytab != nil {
-		if _, err := j.cfg.Keytab.Remove(ctx, keytabEntries(in.Previous, 0)); err != nil {
+		if _, err := j.cfg.Keytab.Remove(ctx, keytabEntriesWithNames(in.Previous, j.Names(), 0)); err != nil {
 			return fmt.Errorf("joinlogic: recovery: removing keytab: %w", err)
 		}
 	}

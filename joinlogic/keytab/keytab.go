@@ -39,6 +39,10 @@ type Entries struct {
 	// KVNO is the key version number the KDC reports (msDS-KeyVersionNumber).
 	// Default 0 is written as 1.
 	KVNO uint32
+	// Aliases are alternate names of the computer (DNS names, NetBIOS
+	// names): each adds host/ and RestrictedKrbHost/ principals with the
+	// same keys. Default none.
+	Aliases []string
 	// EncTypes are the key types to write. Default DefaultEncTypes.
 	EncTypes []int32
 	// Timestamp is stored with each entry. Default time.Now().
@@ -56,17 +60,32 @@ func Salt(realm, computerName string) string {
 
 // Principals returns the principal names (without realm) the keytab
 // holds: NAME$, host/NAME, host/fqdn, RestrictedKrbHost/NAME and
-// RestrictedKrbHost/fqdn.
+// RestrictedKrbHost/fqdn, then host/ and RestrictedKrbHost/ of every
+// alias (DNS names in lower case, NetBIOS names in upper case).
 func (e Entries) Principals() []string {
 	name := strings.ToUpper(strings.TrimSuffix(e.ComputerName, "$"))
 	fqdn := e.fqdn()
-	return []string{
+	out := []string{
 		name + "$",
 		"host/" + name,
 		"host/" + fqdn,
 		"RestrictedKrbHost/" + name,
 		"RestrictedKrbHost/" + fqdn,
 	}
+	seen := map[string]bool{strings.ToLower(name): true, fqdn: true}
+	for _, a := range e.Aliases {
+		if strings.Contains(a, ".") {
+			a = strings.ToLower(a)
+		} else {
+			a = strings.ToUpper(a)
+		}
+		if a == "" || seen[strings.ToLower(a)] {
+			continue
+		}
+		seen[strings.ToLower(a)] = true
+		out = append(out, "host/"+a, "RestrictedKrbHost/"+a)
+	}
+	return out
 }
 
 func (e Entries) fqdn() string {

@@ -127,6 +127,7 @@ func entriesOf(e joinlogic.KeytabEntries) Entries {
 		Realm:        e.Realm,
 		Password:     e.Password.Reveal(),
 		KVNO:         e.KVNO,
+		Aliases:      e.Aliases,
 	}
 }
 
