@@ -9,7 +9,8 @@
 // access rules and the product behaviour of MS-WKST section 7, and the
 // answers of the methods this server does not offer; what they report of
 // the host comes from small sources (UserSource, TransportSource,
-// StatisticsSource; package hostinfo reads this host). The membership methods (join, unjoin, rename, name validation)
+// StatisticsSource; package hostinfo reads this host). The membership
+// methods (join, unjoin, rename, the alternate names, name validation)
 // go to a Joiner: go-msrpc's wire types are turned into joinlogic's
 // transport-neutral requests once, here, and the Joiner answers with an
 // MS-ERREF code. It must not parse PDUs, touch the SMB layer or keep

@@ -2,7 +2,9 @@ package wkssvc
 
 import (
 	"context"
+	"encoding/binary"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	wkst "github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
@@ -39,6 +41,35 @@ func FuzzRequestDecode(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(uint8(i)|0x80, stub64)
+	}
+	// The name methods with names in them; last is the final 32-bit
+	// parameter (Options, or the Reserved go-msrpc's types drop).
+	index := func(op int) uint8 { return uint8(slices.Index(opnums, op)) }
+	for _, seed := range []struct {
+		op   int
+		req  ndr.Marshaler
+		last uint32
+	}{
+		{24, &wkst.RenameMachineInDomain2Request{MachineName: "WKNEW", AccountName: `EXAMPLE\admin`}, 2},
+		{33, &wkst.RenameMachineInDomain3Request{MachineName: "web.example.test"}, 0x1000},
+		{27, &wkst.AddAlternateComputerNameRequest{AlternateName: "web.example.test"}, 0},
+		{35, &wkst.AddAlternateComputerName2Request{AlternateName: "ftp.example.test", DomainAccount: "a@example.test"}, 1},
+		{28, &wkst.RemoveAlternateComputerNameRequest{AlternateName: "web.example.test"}, 2},
+		{37, &wkst.SetPrimaryComputerName2Request{PrimaryName: "web.example.test"}, 0},
+		{30, &wkst.EnumerateComputerNamesRequest{NameType: 2}, 0},
+	} {
+		for _, ndr64 := range []bool{false, true} {
+			marshal, flag := ndr.Marshal, uint8(0)
+			if ndr64 {
+				marshal, flag = ndr.Marshal64, 0x80
+			}
+			stub, err := marshal(seed.req)
+			if err != nil {
+				f.Fatal(err)
+			}
+			binary.LittleEndian.PutUint32(stub[len(stub)-4:], seed.last)
+			f.Add(index(seed.op)|flag, stub)
+		}
 	}
 	getInfo, _ := ndr.Marshal(&wkst.GetInfoRequest{Level: 502})
 	f.Add(uint8(0), getInfo)

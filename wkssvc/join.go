@@ -27,6 +27,18 @@ type Joiner interface {
 	ValidateName(ctx context.Context, r joinlogic.ValidateNameRequest) joinlogic.Code
 	// JoinableOUs serves NetrGetJoinableOUs2 (MS-WKST 3.2.4.17).
 	JoinableOUs(ctx context.Context, r joinlogic.JoinableOUsRequest) ([]string, joinlogic.Code)
+	// Rename serves NetrRenameMachineInDomain2/3 (MS-WKST 3.2.4.15,
+	// 3.2.4.24).
+	Rename(ctx context.Context, r joinlogic.RenameRequest) joinlogic.Code
+	// AddAlternateName, RemoveAlternateName and SetPrimaryName serve
+	// NetrAddAlternateComputerName(2), NetrRemoveAlternateComputerName(2)
+	// and NetrSetPrimaryComputerName(2) (MS-WKST 3.2.4.18–3.2.4.20,
+	// 3.2.4.26–3.2.4.28).
+	AddAlternateName(ctx context.Context, r joinlogic.AlternateNameRequest) joinlogic.Code
+	RemoveAlternateName(ctx context.Context, r joinlogic.AlternateNameRequest) joinlogic.Code
+	SetPrimaryName(ctx context.Context, r joinlogic.AlternateNameRequest) joinlogic.Code
+	// ComputerNames serves NetrEnumerateComputerNames (MS-WKST 3.2.4.21).
+	ComputerNames(ctx context.Context, r joinlogic.ComputerNamesRequest) ([]string, joinlogic.Code)
 }
 
 var _ Joiner = (*joinlogic.Joiner)(nil)
@@ -64,6 +76,41 @@ func (StaticMembership) ValidateName(context.Context, joinlogic.ValidateNameRequ
 // JoinableOUs returns ERROR_NOT_SUPPORTED.
 func (StaticMembership) JoinableOUs(context.Context, joinlogic.JoinableOUsRequest) ([]string, joinlogic.Code) {
 	return nil, joinlogic.ERROR_NOT_SUPPORTED
+}
+
+// staticChange is StaticMembership's answer to a change of names:
+// access denied for all but administrators (WKSTA_NETAPI_CHANGE_CONFIG,
+// MS-WKST 3.2.1.1), ERROR_NOT_SUPPORTED for them.
+func staticChange(c joinlogic.Caller) joinlogic.Code {
+	if c.Anonymous || !c.Admin {
+		return joinlogic.ERROR_ACCESS_DENIED
+	}
+	return joinlogic.ERROR_NOT_SUPPORTED
+}
+
+// Rename returns ERROR_NOT_SUPPORTED to administrators.
+func (StaticMembership) Rename(_ context.Context, r joinlogic.RenameRequest) joinlogic.Code {
+	return staticChange(r.Caller)
+}
+
+// AddAlternateName returns ERROR_NOT_SUPPORTED to administrators.
+func (StaticMembership) AddAlternateName(_ context.Context, r joinlogic.AlternateNameRequest) joinlogic.Code {
+	return staticChange(r.Caller)
+}
+
+// RemoveAlternateName returns ERROR_NOT_SUPPORTED to administrators.
+func (StaticMembership) RemoveAlternateName(_ context.Context, r joinlogic.AlternateNameRequest) joinlogic.Code {
+	return staticChange(r.Caller)
+}
+
+// SetPrimaryName returns ERROR_NOT_SUPPORTED to administrators.
+func (StaticMembership) SetPrimaryName(_ context.Context, r joinlogic.AlternateNameRequest) joinlogic.Code {
+	return staticChange(r.Caller)
+}
+
+// ComputerNames returns ERROR_NOT_SUPPORTED to administrators.
+func (StaticMembership) ComputerNames(_ context.Context, r joinlogic.ComputerNamesRequest) ([]string, joinlogic.Code) {
+	return nil, staticChange(r.Caller)
 }
 
 // call is what the state machine needs to know about the pipe a call
@@ -205,16 +252,6 @@ func (s *Server) ValidateName2(ctx context.Context, req *wkst.ValidateName2Reque
 // ValidateName3 is NetrValidateName3 (MS-WKST 3.2.4.25).
 func (s *Server) ValidateName3(ctx context.Context, req *wkst.ValidateName3Request) (*wkst.ValidateName3Response, error) {
 	return &wkst.ValidateName3Response{Return: s.validateName(ctx, 3, req.NameToValidate, req.AccountName, aesOf(req.Password), req.NameType)}, nil
-}
-
-// RenameMachineInDomain2 is NetrRenameMachineInDomain2 (MS-WKST 3.2.4.15).
-func (s *Server) RenameMachineInDomain2(ctx context.Context, req *wkst.RenameMachineInDomain2Request) (*wkst.RenameMachineInDomain2Response, error) {
-	return &wkst.RenameMachineInDomain2Response{Return: s.changeNotSupported(ctx)}, nil
-}
-
-// RenameMachineInDomain3 is NetrRenameMachineInDomain3 (MS-WKST 3.2.4.24).
-func (s *Server) RenameMachineInDomain3(ctx context.Context, req *wkst.RenameMachineInDomain3Request) (*wkst.RenameMachineInDomain3Response, error) {
-	return &wkst.RenameMachineInDomain3Response{Return: s.changeNotSupported(ctx)}, nil
 }
 
 // GetJoinableOUs2 is NetrGetJoinableOUs2 (MS-WKST 3.2.4.17). OUCount is

@@ -129,7 +129,7 @@ func Interfaces(s *Server) []dcerpc.Interface {
 		VersionMajor: 1,
 		VersionMinor: 0,
 		Handle: func(ctx context.Context, opnum int, r ndr.Reader) (msrpc.Operation, error) {
-			op, err := wkst.WkssvcServerHandle(ctx, s, opnum, r)
+			op, err := wkst.WkssvcServerHandle(withRequest(ctx, r), s, opnum, r)
 			if err == nil && op != nil && nullTailOpnums[opnum] && dcerpc.LastPointerNull(r) {
 				// The request's ResumeHandle or ErrorParameter was NULL:
 				// so is the response's.

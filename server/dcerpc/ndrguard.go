@@ -67,6 +67,9 @@ type boundedReader struct {
 	// last is the pointer ReadPointer saw last: the final [unique]
 	// parameter of a request, once it is decoded.
 	last *pointerRead
+	// lastU32 is the 32-bit value ReadData read last (lastvalue.go).
+	lastU32    uint32
+	hasLastU32 bool
 }
 
 // pointerRead records whether the referent of one pointer was read: it
