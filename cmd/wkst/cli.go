@@ -40,6 +40,14 @@ type session interface {
 	Join(ctx context.Context, req joinRequest) error
 	// Unjoin calls NetrUnjoinDomain3 or NetrUnjoinDomain2.
 	Unjoin(ctx context.Context, req unjoinRequest) error
+	// Rename calls NetrRenameMachineInDomain3 or 2 (names.go).
+	Rename(ctx context.Context, req renameRequest) error
+	// ChangeName calls NetrAddAlternateComputerName2,
+	// NetrRemoveAlternateComputerName2 or NetrSetPrimaryComputerName2
+	// (or the RC4 methods without the 2).
+	ChangeName(ctx context.Context, req nameRequest) error
+	// ComputerNames calls NetrEnumerateComputerNames.
+	ComputerNames(ctx context.Context, nameType uint32) ([]string, error)
 	Close(ctx context.Context) error
 }
 
@@ -106,6 +114,12 @@ on a terminal; without --account the server gets no password (NULL).`},
 The --account password is taken as for join.`},
 	{"info", "show the server's name, LAN group and join status (NetrWkstaGetInfo 100, NetrGetJoinInformation)",
 		"wkst info --server HOST[:PORT] --user USER [flags]", ""},
+	{"rename", "rename the server in its domain (NetrRenameMachineInDomain3, or 2)",
+		"wkst rename --server HOST[:PORT] --user USER --name NEWNAME [--account ACCOUNT] [flags]",
+		renameAbout},
+	{"names", "list, add, remove or promote the server's computer names (NetrEnumerateComputerNames, NetrAdd/RemoveAlternateComputerName2, NetrSetPrimaryComputerName2)",
+		"wkst names --server HOST[:PORT] --user USER [--add NAME | --remove NAME | --primary NAME] [--account ACCOUNT] [flags]",
+		namesAbout},
 	{"provision", "create a computer account and write an offline join file for it (djoin /provision)",
 		"wkst provision --domain DOMAIN --machine NAME --account ACCOUNT --savefile FILE [flags]",
 		`Creates the computer account NAME over LDAP (or, with --reuse, resets an
@@ -166,7 +180,7 @@ func writeCommandHelp(w io.Writer, name string) {
 	}
 	var fs *flag.FlagSet
 	switch name {
-	case "join", "unjoin", "info":
+	case "join", "unjoin", "info", "rename", "names":
 		fs, _, _ = newFlagSet(name)
 	case "provision":
 		fs, _ = newProvisionFlagSet()
@@ -191,7 +205,7 @@ func writeCommandHelp(w io.Writer, name string) {
 			}
 			b.WriteString("\n")
 		})
-		if name == "join" || name == "unjoin" || name == "info" {
+		if name == "join" || name == "unjoin" || name == "info" || name == "rename" || name == "names" {
 			b.WriteString("\n" + connHelp)
 		}
 	}
@@ -229,11 +243,11 @@ func run(ctx context.Context, args []string, e env) int {
 
 func runErr(ctx context.Context, args []string, e env) error {
 	if len(args) == 0 {
-		return usagef("no command (commands: join, unjoin, info, provision, odjinfo, version, help)")
+		return usagef("no command (commands: join, unjoin, info, rename, names, provision, odjinfo, version, help)")
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "join", "unjoin", "info":
+	case "join", "unjoin", "info", "rename", "names":
 	case "provision", "odjinfo":
 		var err error
 		if cmd == "provision" {
@@ -249,7 +263,7 @@ func runErr(ctx context.Context, args []string, e env) error {
 	case "help", "-h", "--help", "-help":
 		if len(rest) > 0 && cmd == "help" {
 			switch rest[0] {
-			case "join", "unjoin", "info", "provision", "odjinfo", "version", "help":
+			case "join", "unjoin", "info", "rename", "names", "provision", "odjinfo", "version", "help":
 				writeCommandHelp(e.stdout, rest[0])
 				return nil
 			}
@@ -265,7 +279,7 @@ func runErr(ctx context.Context, args []string, e env) error {
 		fmt.Fprintln(e.stdout, buildinfo.String("wkst"))
 		return nil
 	default:
-		return usagef("unknown command %q (commands: join, unjoin, info, provision, odjinfo, version, help)", cmd)
+		return usagef("unknown command %q (commands: join, unjoin, info, rename, names, provision, odjinfo, version, help)", cmd)
 	}
 	c, err := parseCommand(cmd, rest)
 	if errors.Is(err, flag.ErrHelp) {
@@ -326,6 +340,8 @@ func runErr(ctx context.Context, args []string, e env) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s unjoined (%s, options %s)\n", c.conn.Host, unjoinOpName(c.method), formatOptions(c.options))
+	case "rename", "names":
+		return runNames(ctx, s, e.stdout, c, password)
 	}
 	return nil
 }
@@ -392,6 +408,7 @@ type command struct {
 	passwordFile string
 	options      uint32
 	method       int
+	names        namesFlags // rename and names (names.go)
 }
 
 // flagVars are the raw flag values of one command line.
@@ -416,14 +433,18 @@ func newFlagSet(name string) (*flag.FlagSet, *command, *flagVars) {
 	fs.DurationVar(&c.conn.Timeout, "timeout", defaultTimeout, "time limit for the whole command")
 	fs.BoolVar(&c.verbose, "v", false, "log progress to standard error")
 	if name != "info" {
-		def := "JOIN_DOMAIN,ACCT_CREATE"
-		if name == "unjoin" {
-			def = "0"
-		}
-		fs.StringVar(&c.account, "account", "", "AccountName sent to the server: the domain `ACCOUNT` that "+map[string]string{"join": "creates", "unjoin": "disables"}[name]+" the computer account")
+		def := map[string]string{"join": "JOIN_DOMAIN,ACCT_CREATE", "unjoin": "0", "rename": "ACCT_CREATE"}[name]
+		what := map[string]string{"join": "creates the computer account", "unjoin": "disables the computer account",
+			"rename": "renames the computer account", "names": "changes the computer account"}[name]
+		fs.StringVar(&c.account, "account", "", "AccountName sent to the server: the domain `ACCOUNT` that "+what)
 		fs.StringVar(&c.passwordFile, "password-file", "", "`FILE` (- for standard input, or a prompt on a terminal) holding the password of --account")
-		fs.StringVar(&v.options, "options", def, "NETSETUP_* `FLAGS`: names joined by commas (with or without NETSETUP_) or a number such as 0x23")
-		fs.IntVar(&v.method, "method", methodAES, "`N`: 3 calls NetrJoinDomain3/NetrUnjoinDomain3 (AES password blob), 2 calls ...Domain2 (RC4)")
+		if name != "names" {
+			fs.StringVar(&v.options, "options", def, "NETSETUP_* `FLAGS`: names joined by commas (with or without NETSETUP_) or a number such as 0x23")
+		}
+		fs.IntVar(&v.method, "method", methodAES, "`N`: 3 calls the AES methods (NetrJoinDomain3, NetrRenameMachineInDomain3, NetrAddAlternateComputerName2, ...), 2 the RC4 ones")
+	}
+	if name == "rename" || name == "names" {
+		defineNamesFlags(fs, name, &c.names)
 	}
 	if name == "join" {
 		fs.StringVar(&c.domain, "domain", "", "`DOMAIN` (or DOMAIN\\DC) to join; a workgroup's name with --options 0")
@@ -468,9 +489,14 @@ func parseCommand(name string, args []string) (*command, error) {
 	if name == "join" && c.domain == "" {
 		return nil, cmdUsagef(name, "join: --domain is required")
 	}
-	if name != "info" {
+	if name != "info" && name != "names" {
 		if c.options, err = parseOptions(v.options); err != nil {
 			return nil, cmdUsagef(name, "%s: --options: %v", name, err)
+		}
+	}
+	if name == "rename" || name == "names" {
+		if err := c.names.check(name); err != nil {
+			return nil, err
 		}
 	}
 	if c.passwordFile == "-" && c.userPasswordFile == "-" {

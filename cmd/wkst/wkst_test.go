@@ -280,6 +280,10 @@ func (r *fakeRand) Read(p []byte) (int, error) {
 type fakeSession struct {
 	joins   []joinRequest
 	unjoins []unjoinRequest
+	renames []renameRequest // names_test.go
+	changes []nameRequest
+	listed  []uint32
+	names   []string
 	err     error
 	closed  bool
 }
