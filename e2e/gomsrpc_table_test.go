@@ -93,7 +93,7 @@ func gomsrpcTable() []gomsrpcCall {
 		{"NetrUnjoinDomain3", expect{badPassword, denied, denied}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
 			return ret(c.UnjoinDomain3(ctx, &wkssvc.UnjoinDomain3Request{Password: zeroAES(), Options: 4}))
 		}},
-		{"NetrRenameMachineInDomain3", expect{notSupported, denied, denied}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
+		{"NetrRenameMachineInDomain3", expect{badPassword, denied, denied}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
 			return ret(c.RenameMachineInDomain3(ctx, &wkssvc.RenameMachineInDomain3Request{MachineName: "NEWNAME", Password: zeroAES(), Options: 2}))
 		}},
 		{"NetrValidateName3", expect{remoteOff, remoteOff, remoteOff}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
@@ -102,16 +102,16 @@ func gomsrpcTable() []gomsrpcCall {
 		{"NetrGetJoinableOUs2", expect{remoteOff, remoteOff, remoteOff}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
 			return ret(c.GetJoinableOUs2(ctx, &wkssvc.GetJoinableOUs2Request{DomainNameParam: "example.test"}))
 		}},
-		{"NetrAddAlternateComputerName2", expect{notSupported, denied, denied}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
+		{"NetrAddAlternateComputerName2", expect{badNameChar, denied, denied}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
 			return ret(c.AddAlternateComputerName2(ctx, &wkssvc.AddAlternateComputerName2Request{AlternateName: "bad name"}))
 		}},
-		{"NetrRemoveAlternateComputerName2", expect{notSupported, denied, denied}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
+		{"NetrRemoveAlternateComputerName2", expect{notFound, denied, denied}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
 			return ret(c.RemoveAlternateComputerName2(ctx, &wkssvc.RemoveAlternateComputerName2Request{AlternateName: "absent.example.test"}))
 		}},
-		{"NetrSetPrimaryComputerName2", expect{notSupported, denied, denied}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
+		{"NetrSetPrimaryComputerName2", expect{notFound, denied, denied}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
 			return ret(c.SetPrimaryComputerName2(ctx, &wkssvc.SetPrimaryComputerName2Request{PrimaryName: "absent.example.test"}))
 		}},
-		{"NetrEnumerateComputerNames", expect{notSupported, denied, denied}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
+		{"NetrEnumerateComputerNames", expect{ok, denied, denied}, func(ctx context.Context, c wkssvc.WkssvcClient) (uint32, error) {
 			return ret(c.EnumerateComputerNames(ctx, &wkssvc.EnumerateComputerNamesRequest{NameType: wkssvc.NetComputerNameTypePrimaryComputerName}))
 		}},
 	}

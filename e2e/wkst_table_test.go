@@ -34,16 +34,17 @@ func (e expect) of(c caller) joinlogic.Code {
 
 // Codes by their MS-ERREF names.
 const (
-	ok           = joinlogic.NERR_Success
-	denied       = joinlogic.ERROR_ACCESS_DENIED
-	badParam     = joinlogic.ERROR_INVALID_PARAMETER
-	badLevel     = joinlogic.ERROR_INVALID_LEVEL
-	badFunction  = joinlogic.ERROR_INVALID_FUNCTION
-	badPassword  = joinlogic.ERROR_INVALID_PASSWORD
-	notSupported = joinlogic.ERROR_NOT_SUPPORTED
-	notImpl      = joinlogic.ERROR_CALL_NOT_IMPLEMENTED
-	useNotFound  = joinlogic.NERR_UseNotFound
-	remoteOff    = joinlogic.RPC_E_REMOTE_DISABLED
+	ok          = joinlogic.NERR_Success
+	denied      = joinlogic.ERROR_ACCESS_DENIED
+	badParam    = joinlogic.ERROR_INVALID_PARAMETER
+	badLevel    = joinlogic.ERROR_INVALID_LEVEL
+	badFunction = joinlogic.ERROR_INVALID_FUNCTION
+	badPassword = joinlogic.ERROR_INVALID_PASSWORD
+	notImpl     = joinlogic.ERROR_CALL_NOT_IMPLEMENTED
+	useNotFound = joinlogic.NERR_UseNotFound
+	remoteOff   = joinlogic.RPC_E_REMOTE_DISABLED
+	badNameChar = joinlogic.DNS_ERROR_INVALID_NAME_CHAR
+	notFound    = joinlogic.ERROR_NOT_FOUND
 )
 
 // wkstTable is what every call of impacket_wkst.py returns to each caller
@@ -74,13 +75,13 @@ var wkstTable = []struct {
 	{"NetrGetJoinInformation", expect{ok, ok, denied}},
 	{"NetrJoinDomain2", expect{badPassword, denied, denied}},
 	{"NetrUnjoinDomain2", expect{badPassword, denied, denied}},
-	{"NetrRenameMachineInDomain2", expect{notSupported, denied, denied}},
-	{"NetrValidateName2", expect{remoteOff, remoteOff, remoteOff}},   // <89>
-	{"NetrGetJoinableOUs2", expect{remoteOff, remoteOff, remoteOff}}, // <97>
-	{"NetrAddAlternateComputerName", expect{notSupported, denied, denied}},
-	{"NetrRemoveAlternateComputerName", expect{notSupported, denied, denied}},
-	{"NetrSetPrimaryComputerName", expect{notSupported, denied, denied}},
-	{"NetrEnumerateComputerNames", expect{notSupported, denied, denied}},
+	{"NetrRenameMachineInDomain2", expect{badPassword, denied, denied}},   // 3.2.4.15: the zero blob does not decrypt
+	{"NetrValidateName2", expect{remoteOff, remoteOff, remoteOff}},        // <89>
+	{"NetrGetJoinableOUs2", expect{remoteOff, remoteOff, remoteOff}},      // <97>
+	{"NetrAddAlternateComputerName", expect{badNameChar, denied, denied}}, // 3.2.4.18: "bad name"
+	{"NetrRemoveAlternateComputerName", expect{notFound, denied, denied}}, // 3.2.4.19
+	{"NetrSetPrimaryComputerName", expect{notFound, denied, denied}},      // 3.2.4.20
+	{"NetrEnumerateComputerNames", expect{ok, denied, denied}},            // 3.2.4.21
 }
 
 // TestImpacketWkstTable calls every method of impacket 0.10's wkst module
@@ -150,6 +151,10 @@ func checkImpacketDetails(t *testing.T, out string) {
 	}
 	if kv["uses"] != "0" {
 		t.Errorf("NetrUseEnum: %q uses", kv["uses"])
+	}
+	// The computer's one name, a UNICODE_STRING impacket decodes.
+	if kv["computer_names"] != dnsName+" count=1" {
+		t.Errorf("NetrEnumerateComputerNames: %q", kv["computer_names"])
 	}
 	if kv["stats_start"] == "" || kv["stats_start"] == "0" {
 		t.Errorf("NetrWorkstationStatisticsGet start time %q", kv["stats_start"])

@@ -2,15 +2,20 @@
 
 usage: impacket_join.py HOST PORT DIALECT USER PASSWORD METHOD [key=value ...]
 METHOD: join3 (opnum 31, AES blob), unjoin3 (opnum 32), join2 (impacket's
-NetrJoinDomain2, RC4 blob), unjoin2.
+NetrJoinDomain2, RC4 blob), unjoin2; through impacket's own helpers:
+rename2 (hNetrRenameMachineInDomain2), addalt (hNetrAddAlternateComputerName),
+rmalt (hNetrRemoveAlternateComputerName), setprimary
+(hNetrSetPrimaryComputerName), enumnames (hNetrEnumerateComputerNames).
 keys: domain=, ou=, account=, joinpw= (the password sent in the blob; absent
-= NULL pointer), options= (integer), key=wrong (encrypt with a wrong key),
+= NULL pointer), options= (integer), name= (machine, alternate or primary
+name), nametype= (integer), reserved= (addalt's Reserved, request class), key=wrong (encrypt with a wrong key),
 tamper=authdata (flip a bit of AuthData), anonymous=1 (null session),
 syntax=NDR64 (bind with NDR64 alone; default NDR),
 rpcauth=ntlm with rpclevel=connect|integrity|privacy (authenticate the RPC
 bind as USER too; above connect the blobs are encrypted with the constant
 key "SystemLibraryDTC", as Windows clients do).
-Prints "dialect=", "sessionkey=" and "code=0x%08x" (the method's return).
+Prints "dialect=", "sessionkey=" and "code=0x%08x" (the method's return);
+enumnames also "names=" (comma-separated).
 """
 import hashlib
 import hmac
@@ -163,6 +168,35 @@ def main():
         req["Options"] = options
         try:
             resp = dce.request(req)
+            code = resp["ErrorCode"]
+        except DCERPCException as e:
+            code = e.get_error_code()
+    elif method in ("rename2", "addalt", "rmalt", "setprimary", "enumnames"):
+        blob = NULL if joinpw is None else rc4_blob(key, joinpw)
+        name = opts.get("name", NULL)
+        try:
+            if method == "rename2":
+                resp = wkst.hNetrRenameMachineInDomain2(dce, name, account, blob, options)
+            elif method == "addalt" and "reserved" in opts:
+                # impacket's helper leaves Reserved 0: its request class.
+                req = wkst.NetrAddAlternateComputerName()
+                req["ServerName"] = NULL
+                req["AlternateName"] = name + "\x00"
+                req["DomainAccount"] = NULL
+                req["EncryptedPassword"] = NULL
+                req["Reserved"] = int(opts["reserved"], 0)
+                resp = dce.request(req)
+            elif method == "addalt":
+                resp = wkst.hNetrAddAlternateComputerName(dce, name, account, blob)
+            elif method == "rmalt":
+                resp = wkst.hNetrRemoveAlternateComputerName(dce, name, account, blob)
+            elif method == "setprimary":
+                resp = wkst.hNetrSetPrimaryComputerName(dce, name, account, blob)
+            else:
+                resp = wkst.hNetrEnumerateComputerNames(dce, int(opts.get("nametype", "2")))
+                arr = resp["ComputerNames"]
+                names = [] if arr == NULL else [n["Data"].rstrip("\x00") for n in arr["ComputerNames"]]
+                print("names=%s" % ",".join(names))
             code = resp["ErrorCode"]
         except DCERPCException as e:
             code = e.get_error_code()

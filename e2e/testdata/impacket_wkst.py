@@ -180,10 +180,8 @@ def main():
     call("NetrSetPrimaryComputerName", lambda: wkst.hNetrSetPrimaryComputerName(dce, "absent.example.test", NULL, NULL))
     resp = call("NetrEnumerateComputerNames", lambda: wkst.hNetrEnumerateComputerNames(dce, wkst.NET_COMPUTER_NAME_TYPE.NetAllComputerNames))
     if resp is not None:
-        names = []
-        for n in resp["ComputerNames"]["ComputerNames"]:
-            names.append("".join(chr(c) for c in n["Buffer"]) if isinstance(n["Buffer"], list) else str(n["Buffer"]))
-        print("computer_names=%d" % resp["ComputerNames"]["EntryCount"])
+        names = [n["Data"].rstrip("\x00") for n in resp["ComputerNames"]["ComputerNames"]]
+        print("computer_names=%s count=%d" % (",".join(names), resp["ComputerNames"]["EntriesRead"]))
 
     dce.disconnect()
     conn.logoff()
