@@ -205,11 +205,12 @@ func run(t *testing.T, timeout time.Duration, name string, args ...string) (stri
 	return string(out), err
 }
 
-// python runs an impacket script from testdata with /usr/bin/python3.
+// python runs an impacket script from testdata with /usr/bin/python3
+// (-B: no __pycache__ beside the scripts).
 func python(t *testing.T, script string, args ...string) (string, error) {
 	t.Helper()
 	testenv.Impacket(t)
-	return run(t, 60*time.Second, pythonPath, append([]string{filepath.Join("testdata", script)}, args...)...)
+	return run(t, 60*time.Second, pythonPath, append([]string{"-B", filepath.Join("testdata", script)}, args...)...)
 }
 
 // lookPath fails the test when a peer binary is missing.

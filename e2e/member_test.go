@@ -86,7 +86,7 @@ func pythonEnv(t *testing.T, env []string, script string, args ...string) (strin
 	if _, err := os.Stat(pythonPath); err != nil {
 		t.Fatalf("%s missing (scripts/test installs python3-impacket): %v", pythonPath, err)
 	}
-	return runEnv(t, env, 60*time.Second, pythonPath, append([]string{filepath.Join("testdata", script)}, args...)...)
+	return runEnv(t, env, 60*time.Second, pythonPath, append([]string{"-B", filepath.Join("testdata", script)}, args...)...)
 }
 
 // runEnv runs a peer program with env and returns its combined output.
