@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -144,8 +145,10 @@ func (a account) String() string {
 }
 
 // terminalPrompt returns a promptFunc reading from the terminal f without
-// echo, writing the prompt to out. Ctrl-C (ctx ending) restores the
-// terminal and returns errInterrupted.
+// echo, writing the prompt to out. Echo is off before the prompt is shown:
+// someone who types as soon as the prompt appears must not see the
+// password echoed because the terminal was switched a moment later. Ctrl-C
+// (ctx ending) restores the terminal and returns errInterrupted.
 func terminalPrompt(f *os.File, out io.Writer) promptFunc {
 	fd := int(f.Fd())
 	return func(ctx context.Context, prompt string) (string, error) {
@@ -153,6 +156,17 @@ func terminalPrompt(f *os.File, out io.Writer) promptFunc {
 		if err != nil {
 			return "", err
 		}
+		if err := echoOff(fd); err != nil {
+			return "", fmt.Errorf("turning off the terminal's echo: %w", err)
+		}
+		restored := false
+		restore := func() {
+			if !restored {
+				term.Restore(fd, state)
+				restored = true
+			}
+		}
+		defer restore()
 		fmt.Fprint(out, prompt)
 		type result struct {
 			b   []byte
@@ -172,9 +186,20 @@ func terminalPrompt(f *os.File, out io.Writer) promptFunc {
 			defer clear(r.b)
 			return string(r.b), nil
 		case <-ctx.Done():
-			term.Restore(fd, state)
+			restore()
 			fmt.Fprintln(out)
 			return "", errInterrupted
 		}
 	}
+}
+
+// echoOff clears ECHO on the terminal fd, leaving the rest of its settings
+// (term.ReadPassword then reads in the same mode and restores it).
+func echoOff(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Lflag &^= unix.ECHO
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }
