@@ -216,19 +216,11 @@ func python(t *testing.T, script string, args ...string) (string, error) {
 // lookPath fails the test when a peer binary is missing.
 func lookPath(t *testing.T, name string) string {
 	t.Helper()
-	pkg, ok := debianPackage[name]
+	pkg, ok := testenv.Programs[name]
 	if !ok {
-		pkg = "the package that provides " + name + " (add it to scripts/test's list)"
+		pkg = "the package that provides " + name + " (name it in internal/testenv.Programs and scripts/test's list)"
 	}
 	return testenv.Tool(t, name, pkg)
-}
-
-// debianPackage names the package that installs each peer program.
-var debianPackage = map[string]string{
-	"net": "samba-common-bin", "rpcclient": "smbclient", "smbclient": "smbclient",
-	"unshare": "util-linux", "kinit": "krb5-user", "klist": "krb5-user", "ldapsearch": "ldap-utils",
-	"ndrdump": "samba-testsuite", "ldbsearch": "ldb-tools", "samba-tool": "samba-common-bin", "openssl": "openssl",
-	"docker-compose": "docker-compose", "systemd-analyze": "systemd",
 }
 
 // lines returns the lines of s that contain sub.

@@ -25,7 +25,7 @@ func startSmbd(t *testing.T) (server, user, password string) {
 	t.Helper()
 	testenv.Root(t, "smbd binds port 445 and runs in a private mount namespace")
 	testenv.Tool(t, "smbd", "samba")
-	testenv.Tool(t, "smbpasswd", "samba")
+	testenv.Tool(t, "smbpasswd", "samba-common-bin")
 	testenv.Tool(t, "net", "samba-common-bin")
 	testenv.Tool(t, "unshare", "util-linux")
 	addr := testnet.Peer()
