@@ -1,7 +1,8 @@
 package e2e
 
 import (
-	"math/rand/v2"
+	"bufio"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -125,29 +126,99 @@ func TestRotatePassword(t *testing.T) {
 
 // TestRotatePasswordKill9: a rotation killed at any moment leaves a
 // working secret — testjoin (which settles what the crash left) says the
-// join is OK each time.
+// join is OK each time, and the keytab's newest keys are the version the
+// DC holds. The kills come at each step of the rotation, found by the
+// line the rotation logs as it reaches it (the intent is journaled, the
+// secure channel is up and the change is about to be sent, the DC took
+// the change, the local state is written), then at random moments; runs
+// without a kill follow each other within a second, as the first one
+// does the join.
 func TestRotatePasswordKill9(t *testing.T) {
 	m := joinedMember(t, "WKR9")
 	m.d.stop(t)
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	steps := []string{
+		"", // no kill, right after the join
+		"joinlogic: changing the machine password",
+		"netlogon: secure channel established",
+		"netlogon: machine password changed",
+		"joinlogic: recovery: completed",
+		"", // no kill, within a second of the last change
+	}
+	rng := faultRand(t)
 	for i := 0; i < faultRuns(5); i++ {
-		cmd := m.wkssvcdCmd("rotate-password")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		steps = append(steps, "after "+strconv.Itoa(rng.IntN(700))+"ms")
+	}
+	for i, step := range steps {
+		what, out := m.rotateKilled(t, step)
+		tj, err := m.wkssvcd(t, "testjoin")
+		if err != nil || !strings.Contains(tj, "is OK") {
+			t.Fatalf("run %d (%s): testjoin: %v\n%s\nrotate-password said:\n%s", i, what, err, tj, out)
 		}
-		delay := time.Duration(rng.IntN(1500)) * time.Millisecond
-		time.Sleep(delay)
-		cmd.Process.Kill()
-		cmd.Wait()
-		out, err := m.wkssvcd(t, "testjoin")
-		if err != nil || !strings.Contains(out, "is OK") {
-			t.Fatalf("run %d (killed after %v): testjoin: %v\n%s", i, delay, err, out)
+		_, kvno := accountAttrs(t, m.dc, m.name)
+		if v := m.keytabVersions(t); !v[kvno] || v[kvno+1] {
+			t.Fatalf("run %d (%s): the DC's key version is %d, the keytab holds %v\n%s", i, what, kvno, v, tj)
 		}
+		if !strings.Contains(tj, "key version "+strconv.Itoa(kvno)+")") {
+			t.Fatalf("run %d (%s): testjoin did not log on with key version %d:\n%s", i, what, kvno, tj)
+		}
+		t.Logf("run %d (%s): key version %d, testjoin OK", i, what, kvno)
 	}
 	// And nothing is left pending: a rotation runs to the end.
 	if out, err := m.wkssvcd(t, "rotate-password"); err != nil {
 		t.Fatalf("rotate-password after the crashes: %v\n%s", err, out)
 	}
+}
+
+// rotateKilled runs wkssvcd rotate-password and kills it (SIGKILL) when
+// its log shows the line at, or "after Nms", or never when at is "". It
+// returns what happened and the command's output.
+func (m *member) rotateKilled(t *testing.T, at string) (string, string) {
+	t.Helper()
+	cmd := m.wkssvcdCmd("rotate-password")
+	r, w := io.Pipe()
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); w.Close() }()
+	var out strings.Builder
+	seen := make(chan struct{})
+	scanned := make(chan struct{})
+	go func() {
+		defer close(scanned)
+		sc := bufio.NewScanner(r)
+		once := false
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			if !once && at != "" && strings.Contains(sc.Text(), at) {
+				once = true
+				cmd.Process.Kill()
+				close(seen)
+			}
+		}
+		io.Copy(io.Discard, r)
+	}()
+	what := "not killed"
+	if d, ok := strings.CutPrefix(at, "after "); ok {
+		delay, _ := time.ParseDuration(d)
+		time.Sleep(delay)
+		cmd.Process.Kill()
+		what = "killed " + d + " after the start"
+	} else if at != "" {
+		select {
+		case <-seen:
+			what = "killed at " + strconv.Quote(at)
+		case <-exited:
+			<-scanned
+			t.Fatalf("rotate-password ended before logging %q:\n%s", at, out.String())
+		case <-time.After(3 * time.Minute):
+			cmd.Process.Kill()
+			t.Fatalf("rotate-password did not log %q", at)
+		}
+	}
+	<-scanned
+	return what, out.String()
 }
 
 // TestRotationRetriesWhileDCIsDown: the daemon changes its password once

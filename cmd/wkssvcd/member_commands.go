@@ -182,6 +182,10 @@ func kerberosCheck(ctx context.Context, ms joinlogic.Membership, kdc, path strin
 		return 0, err
 	}
 	realm := strings.ToUpper(ms.DomainFQDN)
+	login := newestKeys(kt, ms.ClientName)
+	if len(login.Entries) == 0 {
+		return 0, fmt.Errorf("%s has no key of %s", path, ms.ClientName)
+	}
 	conf := krbconfig.New()
 	conf.LibDefaults.DefaultRealm = realm
 	conf.LibDefaults.DNSLookupKDC = false
@@ -191,7 +195,7 @@ func kerberosCheck(ctx context.Context, ms joinlogic.Membership, kdc, path strin
 	conf.LibDefaults.DefaultTGSEnctypeIDs = ets
 	conf.LibDefaults.PermittedEnctypeIDs = ets
 	conf.Realms = []krbconfig.Realm{{Realm: realm, KDC: []string{net.JoinHostPort(kdc, "88")}}}
-	cl := client.NewWithKeytab(ms.ClientName, realm, kt, conf, client.DisablePAFXFAST(true))
+	cl := client.NewWithKeytab(ms.ClientName, realm, login, conf, client.DisablePAFXFAST(true))
 	defer cl.Destroy()
 	done := make(chan error, 1)
 	var kvno int
@@ -228,4 +232,30 @@ func kerberosCheck(ctx context.Context, ms joinlogic.Membership, kdc, path strin
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+}
+
+// newestKeys returns the keys of account (NAME$) of the highest key
+// version in kt: the keys the stored password gives, which the KDC must
+// accept. The previous version stays in the keytab after a password
+// change, and gokrb5's client, asked to log on, takes the entry with the
+// newest timestamp, which a change within the same second (or a keytab
+// written by another tool) does not make the new one.
+func newestKeys(kt *gokeytab.Keytab, account string) *gokeytab.Keytab {
+	out := gokeytab.New()
+	var newest uint32
+	mine := func(e gokeytab.Entry) bool {
+		return len(e.Principal.Components) == 1 && strings.EqualFold(e.Principal.Components[0], account)
+	}
+	for _, e := range kt.Entries {
+		if mine(e) && e.KVNO > newest {
+			newest = e.KVNO
+		}
+	}
+	for _, e := range kt.Entries {
+		if mine(e) && e.KVNO == newest {
+			e.Principal.Components = []string{account}
+			out.Entries = append(out.Entries, e)
+		}
+	}
+	return out
 }

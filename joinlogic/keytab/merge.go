@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	gokeytab "github.com/oiweiwei/gokrb5.fork/v9/keytab"
 )
@@ -80,9 +81,28 @@ func Merge(existing []byte, e Entries) ([]byte, error) {
 				prev = v
 			}
 		}
+		var newest time.Time
 		for _, ent := range kt.Entries {
 			if !e.owns(ent) || (prev != 0 && entryKVNO(ent) == prev) {
 				out.Entries = append(out.Entries, ent)
+			}
+			if e.owns(ent) && ent.Timestamp.After(newest) {
+				newest = ent.Timestamp
+			}
+		}
+		// A keytab's timestamps have whole seconds, and readers that pick
+		// "the newest entry" by timestamp for a principal and type
+		// (gokrb5's GetEncryptionKey, when no key version is asked for)
+		// keep the first of equal ones: the previous version, written
+		// earlier in the file. A password change within a second of the
+		// last one would then log on with the old key (the KDC answers
+		// PREAUTH_FAILED). So the new version is stamped after every key
+		// of the account the file holds.
+		if floor := newest.Truncate(time.Second).Add(time.Second); !newest.IsZero() {
+			for i := range add.Entries {
+				if add.Entries[i].Timestamp.Before(floor) {
+					add.Entries[i].Timestamp = floor
+				}
 			}
 		}
 	}

@@ -1,11 +1,14 @@
 package keytab
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
 	"github.com/oiweiwei/gokrb5.fork/v9/iana/etypeID"
+	"github.com/oiweiwei/gokrb5.fork/v9/iana/nametype"
 	gokeytab "github.com/oiweiwei/gokrb5.fork/v9/keytab"
+	"github.com/oiweiwei/gokrb5.fork/v9/types"
 )
 
 // foreignKeytab is a keytab of other services of the host: nfs/ and
@@ -143,5 +146,46 @@ func TestParseMalformed(t *testing.T) {
 	}
 	if _, err := Merge([]byte("junk"), Entries{ComputerName: "W", Realm: "R", Password: "p"}); err == nil {
 		t.Error("Merge into junk succeeded")
+	}
+}
+
+// TestMergeNewestByTimestamp: a password change in the same second as the
+// previous one still leaves the new keys the newest by timestamp, which is
+// how gokrb5 picks a key when no version is named (its client's AS
+// exchange): without it, it picks the previous version and the KDC answers
+// PREAUTH_FAILED.
+func TestMergeNewestByTimestamp(t *testing.T) {
+	ts := time.Unix(1700000000, 0)
+	e := Entries{ComputerName: "WS1", DNSHostName: "ws1.example.test", Realm: "EXAMPLE.TEST", Password: "pw-2", KVNO: 2, Timestamp: ts}
+	b, err := Merge(nil, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kvno := range []uint32{3, 4} {
+		e.Password, e.KVNO = "pw-"+itoa(kvno), kvno
+		if b, err = Merge(b, e); err != nil {
+			t.Fatal(err)
+		}
+		kt, err := Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Build(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range e.Principals() {
+			name := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, p)
+			for _, et := range DefaultEncTypes {
+				key, v, err := kt.GetEncryptionKey(name, "EXAMPLE.TEST", 0, et)
+				if err != nil || v != int(kvno) {
+					t.Fatalf("%s type %d: the newest key is version %d (%v), want %d", p, et, v, err, kvno)
+				}
+				w, _, _ := want.GetEncryptionKey(name, "EXAMPLE.TEST", int(kvno), et)
+				if !bytes.Equal(key.KeyValue, w.KeyValue) {
+					t.Fatalf("%s type %d: the newest key is not that of %s", p, et, e.Password)
+				}
+			}
+		}
 	}
 }
