@@ -187,7 +187,11 @@ func TestOfflineJoinSambaToOurs(t *testing.T) {
 	d := startDaemon(t, "--state-dir", state, "--netbios-name", name, "--dns-hostname", strings.ToLower(name)+"."+testdc.DNSDomain,
 		"--dns-server", dc.Addr, "--ldap-ca", dc.CAFile)
 	checkMember(t, d)
+	if _, err := os.Stat(filepath.Join(state, "offline-join", "applies")); err != nil {
+		t.Fatalf("the offline join's files before the unjoin: %v", err)
+	}
 	unjoin3(t, dc, d, name)
+	assertODJFilesRemoved(t, d, state)
 }
 
 // requestODJ runs wkssvcd requestodj on the state directory state as the

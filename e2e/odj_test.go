@@ -229,7 +229,23 @@ func TestOfflineJoinOursToOurs(t *testing.T) {
 	db := startDaemon(t, "--state-dir", stateB, "--netbios-name", b, "--dns-hostname", strings.ToLower(b)+"."+testdc.DNSDomain,
 		"--dns-server", dc.Addr, "--ldap-ca", dc.CAFile)
 	checkMember(t, db)
+	if _, err := os.Stat(filepath.Join(stateB, "offline-join", "applies")); err != nil {
+		t.Fatalf("the offline join's files before the unjoin: %v", err)
+	}
 	unjoin3(t, dc, db, b)
+	assertODJFilesRemoved(t, db, stateB)
+}
+
+// assertODJFilesRemoved fails unless the unjoin d just did removed the
+// offline join's files from state, saying so in its log.
+func assertODJFilesRemoved(t *testing.T, d *daemon, state string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(state, "offline-join")); err == nil {
+		t.Error("the offline join's files stayed after the unjoin")
+	}
+	if !strings.Contains(d.Output(), "offline join: its files are removed") {
+		t.Error("the daemon did not log the removal of the offline join's files")
+	}
 }
 
 // assertNoState fails when the state directory holds a membership, a

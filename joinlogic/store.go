@@ -210,9 +210,20 @@ func encodeState(m Membership) ([]byte, error) {
 type Store struct {
 	path string
 
-	mu    sync.Mutex
-	cur   Membership
-	stamp fileStamp // of the file cur was read from or saved to
+	mu      sync.Mutex
+	cur     Membership
+	stamp   fileStamp // of the file cur was read from or saved to
+	onSaved []func(Membership)
+}
+
+// OnSave registers f to be called with every membership Save has just
+// persisted, after the save and outside the store's lock: state that
+// belongs to a membership (an offline join's files) follows it. f must
+// not call Save.
+func (s *Store) OnSave(f func(Membership)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onSaved = append(s.onSaved, f)
 }
 
 // fileStamp identifies one version of a file: another process replacing it
@@ -327,11 +338,16 @@ func (s *Store) Save(ctx context.Context, m Membership) error {
 		return fmt.Errorf("joinlogic: encoding membership: %w", err)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := atomicfile.Write(s.path, data, 0o600); err != nil {
+		s.mu.Unlock()
 		return fmt.Errorf("joinlogic: saving membership: %w", err)
 	}
 	s.cur = m
 	s.stamp, _ = stampOf(s.path)
+	hooks := s.onSaved
+	s.mu.Unlock()
+	for _, f := range hooks {
+		f(m)
+	}
 	return nil
 }

@@ -123,6 +123,29 @@ func TestStoreCancelledSaveKeepsOldState(t *testing.T) {
 	}
 }
 
+// OnSave hooks see every membership saved, and none that failed to save.
+func TestStoreOnSave(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.json")
+	s, _ := OpenStore(path)
+	var seen []string
+	s.OnSave(func(m Membership) {
+		// The file is in place when the hook runs.
+		if got, err := readMembershipFile(path); err != nil || got.Workgroup != m.Workgroup {
+			t.Errorf("hook ran before the save: %+v, %v", got, err)
+		}
+		seen = append(seen, m.Workgroup)
+	})
+	s.Save(context.Background(), Membership{Workgroup: "A"})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.Save(ctx, Membership{Workgroup: "B"})
+	s.Save(context.Background(), Membership{DomainSID: "S-1-5-21-1-2-3"}) // invalid: no name, no password
+	s.Save(context.Background(), Membership{Workgroup: "C"})
+	if strings.Join(seen, ",") != "A,C" {
+		t.Fatalf("hook saw %v, want A,C", seen)
+	}
+}
+
 func TestStoreRemovesStaleTemporaryFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "m.json")

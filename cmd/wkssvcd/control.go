@@ -218,13 +218,15 @@ func sendToDaemon(ctx context.Context, stateDir string, req odjRequest) (*odjRes
 	return resp.Result, nil
 }
 
-// startODJControl settles the offline join files a crash left and takes
-// requestodj's files on the control socket of the running daemon d.
+// startODJControl settles the offline join files a crash left, has them
+// follow the membership (an unjoin removes them) and takes requestodj's
+// files on the control socket of the running daemon d.
 func startODJControl(cfg *config, d *daemon, logger *slog.Logger) (*controlServer, error) {
 	log := logger.With("component", "odj")
 	if err := settleODJArtifacts(cfg.StateDir, d.store); err != nil {
 		log.Warn("offline join files", "err", err)
 	}
+	followMembership(cfg.StateDir, d.store, log)
 	a := &odjApplier{joiner: d.joiner, store: d.store, stateDir: cfg.StateDir, keytab: cfg.Keytab, log: log,
 		by: fmt.Sprintf("the running daemon (pid %d)", os.Getpid())}
 	return startControl(cfg.StateDir, a, log)

@@ -79,6 +79,8 @@ func openMemberTools(inv *invocation) (*memberTools, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A settled unjoin removes the offline join's files, as in the daemon.
+	followMembership(cfg.StateDir, store, logger)
 	dir := ldapdir.New(cfg.directoryConfig(logger))
 	m := newMember(cfg, names, store, dir, logger)
 	kt, err := keytab.NewFileStore(cfg.Keytab)

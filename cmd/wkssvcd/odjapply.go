@@ -29,10 +29,13 @@ import (
 // POLICY_PROVIDER part), root-cas.pem (the certificates of the
 // CERT_PROVIDER part's LocalMachine\Root store), certs-LOCATION-STORE.pem
 // for other stores and enrolled-N.pfx for enrolled certificates, all mode
-// 0600. They are written first into offline-join.new/, which replaces
-// offline-join/ only once the join is saved; a crash in between is settled
-// at the next start (settleODJArtifacts): the directory stays when the
-// membership names its file, and goes otherwise.
+// 0600, with the marker "applies" naming the file they are of. They are
+// written first into offline-join.new/, which replaces offline-join/ only
+// once the join is saved; a crash in between is settled at the next start
+// (settleODJArtifacts): the directory stays when the membership names its
+// file, and goes otherwise. They live as long as that membership: an
+// unjoin, or a join that replaces it, removes them (followMembership), and
+// a crash before that is settled at the next start as well.
 
 const (
 	odjDir     = "offline-join"
@@ -244,7 +247,8 @@ func (a *odjApplier) stage(f *decodedFile) (string, []string, error) {
 
 // settle puts a staged artifact directory in place when the membership
 // names its file, and removes it otherwise; leftovers of an interrupted
-// swap go. It runs after every apply and when the state directory's
+// swap go, and so does an artifact directory whose join is no longer the
+// membership. It runs after every apply and when the state directory's
 // writer starts.
 func (a *odjApplier) settle() error { return settleODJArtifacts(a.stateDir, a.store) }
 
@@ -255,33 +259,97 @@ func settleODJArtifacts(stateDir string, store *joinlogic.Store) error {
 	if err := os.RemoveAll(old); err != nil {
 		return err
 	}
-	marker, err := os.ReadFile(filepath.Join(staged, odjMarker))
-	if errors.Is(err, os.ErrNotExist) {
-		return os.RemoveAll(staged) // nothing staged, or staging cut short
-	}
-	if err != nil {
-		return err
-	}
 	m, err := store.Load()
 	if err != nil {
 		return err
 	}
-	if !m.Joined() || m.OfflineJoinFile != strings.TrimSpace(string(marker)) {
-		return os.RemoveAll(staged) // its join never happened
+	marker, err := os.ReadFile(filepath.Join(staged, odjMarker))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		err = os.RemoveAll(staged) // nothing staged, or staging cut short
+	case err != nil:
+	case !m.Joined() || m.OfflineJoinFile != strings.TrimSpace(string(marker)):
+		err = os.RemoveAll(staged) // its join never happened
+	default:
+		// The marker goes along: it says which join the directory is of.
+		if err = os.Rename(cur, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if err = os.Rename(staged, cur); err != nil {
+			return err
+		}
+		if err = syncDir(stateDir); err != nil {
+			return err
+		}
+		err = os.RemoveAll(old)
 	}
-	if err := os.Remove(filepath.Join(staged, odjMarker)); err != nil {
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(cur, old); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+	_, err = dropODJArtifacts(stateDir, m)
+	return err
+}
+
+// dropODJArtifacts removes STATE-DIR/offline-join when it is not of the
+// membership m: m is not a domain membership (an unjoin), or another join
+// (online, or of another file) replaced the offline join it came from.
+// The directory is renamed away first, so it is there whole or not at all;
+// a crash before the removal is finished at the next settle. It reports
+// whether it removed the directory. Staged files are left to settle.
+func dropODJArtifacts(stateDir string, m joinlogic.Membership) (bool, error) {
+	cur := filepath.Join(stateDir, odjDir)
+	if _, err := os.Lstat(cur); errors.Is(err, os.ErrNotExist) {
+		return false, nil
 	}
-	if err := os.Rename(staged, cur); err != nil {
-		return err
+	marker, err := os.ReadFile(filepath.Join(cur, odjMarker))
+	var keep bool
+	switch {
+	case err == nil:
+		keep = m.Joined() && m.OfflineJoinFile == strings.TrimSpace(string(marker))
+	case errors.Is(err, os.ErrNotExist):
+		// Written before the marker stayed in the directory: it is of the
+		// offline join the membership names, if any.
+		keep = m.Joined() && m.OfflineJoinFile != ""
+	default:
+		return false, err
+	}
+	if keep {
+		return false, nil
+	}
+	old := filepath.Join(stateDir, odjOldDir)
+	if err := os.RemoveAll(old); err != nil {
+		return false, err
+	}
+	if err := os.Rename(cur, old); err != nil {
+		return false, err
 	}
 	if err := syncDir(stateDir); err != nil {
-		return err
+		return true, err
 	}
-	return os.RemoveAll(old)
+	return true, os.RemoveAll(old)
+}
+
+// followMembership makes the offline join files of stateDir follow every
+// membership store saves: an unjoin, or a join that replaces the offline
+// one, removes them. Root CA certificates that requestodj
+// --install-root-cas put into the system trust store are not the state
+// directory's: the log names them, to be removed by an administrator.
+func followMembership(stateDir string, store *joinlogic.Store, log *slog.Logger) {
+	store.OnSave(func(m joinlogic.Membership) {
+		removed, err := dropODJArtifacts(stateDir, m)
+		if err != nil {
+			log.Error("offline join: removing the files of a join that ended", "dir", filepath.Join(stateDir, odjDir), "err", err)
+			return
+		}
+		if !removed {
+			return
+		}
+		log.Info("offline join: its files are removed: the membership they were of ended", "dir", filepath.Join(stateDir, odjDir))
+		if installed := installedRootCAs(""); len(installed) > 0 {
+			log.Warn("offline join: root CA certificates installed from offline join files stay in the system trust store; remove them and rebuild the store if they are no longer trusted",
+				"files", installed, "rebuild", trustStoreTool())
+		}
+	})
 }
 
 func syncDir(dir string) error {

@@ -68,7 +68,8 @@ provision or wkst provision and makes this host a member of its domain:
 the membership and the machine keytab in the state directory, as an online
 join leaves them. The file must be for this computer (its NetBIOS name).
 Policy settings of the file are kept in STATE-DIR/offline-join/policy.json,
-its root CA certificates in STATE-DIR/offline-join/root-cas.pem. When the
+its root CA certificates in STATE-DIR/offline-join/root-cas.pem, for as
+long as the host stays joined by that file (an unjoin removes them). When the
 daemon runs with the same --state-dir, the file is handed to it and takes
 effect at once; otherwise this command writes the state, which the daemon
 uses when it starts. Nothing is written when the file is refused.`,
@@ -213,8 +214,56 @@ func newODJApplier(cfg *config, logger *slog.Logger, by string) (*odjApplier, fu
 	if err := settleODJArtifacts(cfg.StateDir, store); err != nil {
 		logger.Warn("offline join files", "err", err)
 	}
+	followMembership(cfg.StateDir, store, logger)
 	a := &odjApplier{joiner: joiner, store: store, stateDir: cfg.StateDir, keytab: cfg.Keytab, log: logger, by: by}
 	return a, func() { joiner.Close() }, nil
+}
+
+// trustStores are the distributions' system trust stores: where local CA
+// certificates go and the tool that rebuilds the store from them.
+var trustStores = []struct {
+	tool string
+	args []string
+	dir  string
+}{
+	{"update-ca-certificates", nil, "/usr/local/share/ca-certificates"},          // Debian, Ubuntu
+	{"update-ca-trust", []string{"extract"}, "/etc/pki/ca-trust/source/anchors"}, // Fedora, RHEL
+}
+
+// trustStoreTool is the command that rebuilds this system's trust store.
+func trustStoreTool() string {
+	for _, ts := range trustStores {
+		if lookPath(ts.tool) {
+			return strings.Join(append([]string{ts.tool}, ts.args...), " ")
+		}
+	}
+	return "update-ca-certificates"
+}
+
+// rootCAFileName names the file of one installed certificate: after the
+// domain and the certificate's digest, so that installing the same file
+// again changes nothing.
+func rootCAFileName(domain string, der []byte) string {
+	sum := sha256.Sum256(der)
+	return "wkssvcd-" + safeName(strings.ToLower(domain)) + "-" + hex.EncodeToString(sum[:8]) + ".crt"
+}
+
+// installedRootCAs lists the certificates requestodj --install-root-cas
+// put into dir, or into the distributions' directories when dir is "".
+func installedRootCAs(dir string) []string {
+	dirs := []string{dir}
+	if dir == "" {
+		dirs = dirs[:0]
+		for _, ts := range trustStores {
+			dirs = append(dirs, ts.dir)
+		}
+	}
+	var out []string
+	for _, d := range dirs {
+		m, _ := filepath.Glob(filepath.Join(d, "wkssvcd-*.crt"))
+		out = append(out, m...)
+	}
+	return out
 }
 
 // installRootCAs writes certs as local CA certificates of the system
@@ -223,12 +272,13 @@ func newODJApplier(cfg *config, logger *slog.Logger, by string) (*odjApplier, fu
 // Fedora's update-ca-trust (from /etc/pki/ca-trust/source/anchors).
 func installRootCAs(ctx context.Context, dir, domain string, certs [][]byte) ([]string, error) {
 	tool, args, defDir := "", []string(nil), ""
-	switch {
-	case lookPath("update-ca-certificates"):
-		tool, defDir = "update-ca-certificates", "/usr/local/share/ca-certificates"
-	case lookPath("update-ca-trust"):
-		tool, args, defDir = "update-ca-trust", []string{"extract"}, "/etc/pki/ca-trust/source/anchors"
-	default:
+	for _, ts := range trustStores {
+		if lookPath(ts.tool) {
+			tool, args, defDir = ts.tool, ts.args, ts.dir
+			break
+		}
+	}
+	if tool == "" {
 		return nil, errors.New("neither update-ca-certificates (Debian: apt-get install ca-certificates) nor update-ca-trust (Fedora) is installed")
 	}
 	if dir == "" {
@@ -239,11 +289,7 @@ func installRootCAs(ctx context.Context, dir, domain string, certs [][]byte) ([]
 	}
 	var written []string
 	for _, der := range certs {
-		sum := sha256.Sum256(der)
-		// One file per certificate, named after the domain and the
-		// certificate's digest: installing the same file again changes
-		// nothing.
-		p := filepath.Join(dir, "wkssvcd-"+safeName(strings.ToLower(domain))+"-"+hex.EncodeToString(sum[:8])+".crt")
+		p := filepath.Join(dir, rootCAFileName(domain, der))
 		if err := atomicfile.Write(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 			return written, err
 		}

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -260,18 +261,21 @@ func TestStateLockOneWriter(t *testing.T) {
 
 // A crash between staging the offline join files and saving the join is
 // settled at the next start: the staged files are kept when the
-// membership names their file, and dropped otherwise.
+// membership names their file, and dropped otherwise. The files in place
+// (here without a marker, as written before the marker stayed) stay while
+// the host is joined.
 func TestSettleODJArtifacts(t *testing.T) {
 	for _, c := range []struct {
 		name        string
 		memberFile  string
 		marker      string
 		wantCurrent bool
+		want        string
 	}{
-		{"join saved", "sha256:aa", "sha256:aa", true},
-		{"join never saved", "", "sha256:aa", false},
-		{"another file's join", "sha256:bb", "sha256:aa", false},
-		{"staging cut short", "sha256:aa", "", false},
+		{"join saved", "sha256:aa", "sha256:aa", true, "new"},
+		{"join never saved", "", "sha256:aa", false, ""},
+		{"another file's join", "sha256:bb", "sha256:aa", false, "old"},
+		{"staging cut short", "sha256:aa", "", false, "old"},
 	} {
 		state := t.TempDir()
 		store, err := joinlogic.OpenStore(filepath.Join(state, membershipFile))
@@ -296,16 +300,99 @@ func TestSettleODJArtifacts(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		got, _ := os.ReadFile(filepath.Join(state, odjDir, policyFile))
-		if want := map[bool]string{true: "new", false: "old"}[c.wantCurrent]; string(got) != want {
-			t.Errorf("%s: offline-join/policy.json holds %q, want %q", c.name, got, want)
+		if string(got) != c.want {
+			t.Errorf("%s: offline-join/policy.json holds %q, want %q", c.name, got, c.want)
 		}
 		for _, d := range []string{odjNewDir, odjOldDir} {
 			if _, err := os.Stat(filepath.Join(state, d)); err == nil {
 				t.Errorf("%s: %s left", c.name, d)
 			}
 		}
-		if _, err := os.Stat(filepath.Join(state, odjDir, odjMarker)); err == nil {
-			t.Errorf("%s: the marker stayed", c.name)
+		marker, _ := os.ReadFile(filepath.Join(state, odjDir, odjMarker))
+		if c.wantCurrent && strings.TrimSpace(string(marker)) != c.marker {
+			t.Errorf("%s: the directory's marker holds %q", c.name, marker)
+		}
+	}
+}
+
+// The offline join's files follow the membership: a save that keeps the
+// offline join (a password change) keeps them, an unjoin or another join
+// removes them, whole, also when the unjoin was saved before a crash; a
+// directory written before the marker stayed in it goes with the
+// membership's offline join too.
+func TestODJArtifactsFollowMembership(t *testing.T) {
+	joined := joinlogic.Membership{DomainNetBIOS: "EXAMPLE", DomainFQDN: "example.test", DomainSID: "S-1-5-21-1-2-3", ClientName: "PC$",
+		Password: "pw", OfflineJoinFile: "sha256:aa"}
+	rotated := joined
+	rotated.Password, rotated.PreviousPassword = "pw2", "pw"
+	online := joined
+	online.OfflineJoinFile = ""
+	other := joined
+	other.OfflineJoinFile = "sha256:bb"
+	for _, c := range []struct {
+		name     string
+		marker   string // "" for none
+		next     joinlogic.Membership
+		wantKept bool
+	}{
+		{"password change", "sha256:aa", rotated, true},
+		{"unjoin", "sha256:aa", joinlogic.Membership{}, false},
+		{"unjoin to a workgroup", "sha256:aa", joinlogic.Membership{Workgroup: "WG"}, false},
+		{"online join", "sha256:aa", online, false},
+		{"another file", "sha256:aa", other, false},
+		{"no marker, still the offline join", "", rotated, true},
+		{"no marker, unjoin", "", joinlogic.Membership{}, false},
+		{"no marker, online join", "", online, false},
+	} {
+		state := t.TempDir()
+		store, err := joinlogic.OpenStore(filepath.Join(state, membershipFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Save(context.Background(), joined); err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(state, odjDir), 0o700)
+		os.WriteFile(filepath.Join(state, odjDir, policyFile), []byte("{}"), 0o600)
+		if c.marker != "" {
+			os.WriteFile(filepath.Join(state, odjDir, odjMarker), []byte(c.marker+"\n"), 0o600)
+		}
+		var logs bytes.Buffer
+		followMembership(state, store, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err := store.Save(context.Background(), c.next); err != nil {
+			t.Fatal(err)
+		}
+		_, err = os.Stat(filepath.Join(state, odjDir, policyFile))
+		if kept := err == nil; kept != c.wantKept {
+			t.Errorf("%s: files kept %v, want %v", c.name, kept, c.wantKept)
+		}
+		if _, err := os.Stat(filepath.Join(state, odjOldDir)); err == nil {
+			t.Errorf("%s: %s left", c.name, odjOldDir)
+		}
+		if !c.wantKept && !strings.Contains(logs.String(), "its files are removed") {
+			t.Errorf("%s: nothing logged:\n%s", c.name, logs.String())
+		}
+
+		// The same change saved by a process that crashed before removing
+		// the files: the next start settles it.
+		state2 := t.TempDir()
+		store2, _ := joinlogic.OpenStore(filepath.Join(state2, membershipFile))
+		store2.Save(context.Background(), c.next)
+		os.MkdirAll(filepath.Join(state2, odjOldDir), 0o700) // a removal cut short
+		os.MkdirAll(filepath.Join(state2, odjDir), 0o700)
+		os.WriteFile(filepath.Join(state2, odjDir, policyFile), []byte("{}"), 0o600)
+		if c.marker != "" {
+			os.WriteFile(filepath.Join(state2, odjDir, odjMarker), []byte(c.marker+"\n"), 0o600)
+		}
+		if err := settleODJArtifacts(state2, store2); err != nil {
+			t.Fatalf("%s: settle: %v", c.name, err)
+		}
+		_, err = os.Stat(filepath.Join(state2, odjDir, policyFile))
+		if kept := err == nil; kept != c.wantKept {
+			t.Errorf("%s, at the next start: files kept %v, want %v", c.name, kept, c.wantKept)
+		}
+		if _, err := os.Stat(filepath.Join(state2, odjOldDir)); err == nil {
+			t.Errorf("%s, at the next start: %s left", c.name, odjOldDir)
 		}
 	}
 }
