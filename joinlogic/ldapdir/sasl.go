@@ -254,8 +254,9 @@ func validKrbName(s string) bool {
 	return true
 }
 
-// kdcDialer dials the KDC within the bind's context and caps what a KDC
-// may make the client allocate: gokrb5 allocates the length a TCP
+// kdcDialer dials the KDC within the bind's context, gives each KDC
+// exchange (one connection, one request) its own timeout, and caps what a
+// KDC may make the client allocate: gokrb5 allocates the length a TCP
 // answer announces.
 type kdcDialer struct {
 	ctx     context.Context
@@ -272,10 +273,19 @@ func (k kdcDialer) Dial(network, address string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dl, ok := k.ctx.Deadline(); ok {
-		c.SetDeadline(dl)
-	}
+	c.SetDeadline(exchangeDeadline(k.ctx, k.timeout))
 	return &cappedKDCConn{Conn: c}, nil
+}
+
+// exchangeDeadline is when one network exchange started now must end: after
+// timeout (Config.Timeout bounds each exchange, not a whole bind of several),
+// or earlier if ctx ends first.
+func exchangeDeadline(ctx context.Context, timeout time.Duration) time.Time {
+	dl := time.Now().Add(timeout)
+	if cdl, ok := ctx.Deadline(); ok && cdl.Before(dl) {
+		dl = cdl
+	}
+	return dl
 }
 
 // cappedKDCConn fails the read of a TCP KDC answer whose length prefix
@@ -361,10 +371,12 @@ func gssContext(ctx context.Context, m saslMethod, id saslIdentity, timeout time
 	return gssapi.NewSecurityContext(context.WithoutCancel(ctx), opts...), kf, nil
 }
 
-// saslBind runs the SASL bind m on raw, a connection to the LDAP port,
-// and returns the connection with its security layer in place. raw is
-// left open on error; the caller closes it.
-func saslBind(ctx context.Context, raw net.Conn, m saslMethod, id saslIdentity, timeout time.Duration) (*saslConn, error) {
+// saslBind runs the SASL bind m on conn, a connection to the LDAP port,
+// and returns the connection with its security layer in place. Each
+// exchange of the bind — every KDC request, every BindRequest — may take
+// timeout; ctx bounds the whole. conn is left open on error; the caller
+// closes it.
+func saslBind(ctx context.Context, conn net.Conn, m saslMethod, id saslIdentity, timeout time.Duration) (*saslConn, error) {
 	kind := m.kind
 	if m.mech == mechGSSAPI && kind != authKerberos {
 		return nil, fmt.Errorf("%w: GSSAPI is Kerberos only", errKerberosUnavailable)
@@ -373,11 +385,9 @@ func saslBind(ctx context.Context, raw net.Conn, m saslMethod, id saslIdentity, 
 	if err != nil {
 		return nil, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		raw.SetDeadline(dl)
-	}
-	defer raw.SetDeadline(time.Time{})
-	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Now()) })
+	raw := &exchangeConn{Conn: conn, ctx: ctx, timeout: timeout}
+	defer conn.SetDeadline(time.Time{})
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
 
 	out, err := gssapi.InitSecurityContext(gctx, &gssapi.Token{})
@@ -445,7 +455,7 @@ func saslBind(ctx context.Context, raw net.Conn, m saslMethod, id saslIdentity, 
 	if kind == authKerberos && (kf.mech == nil || !kf.mech.verified) {
 		return nil, fmt.Errorf("%w: no verified Kerberos AP-REP", errDCNotAuthenticated)
 	}
-	return newSASLConn(raw, gctx, m), nil
+	return newSASLConn(conn, gctx, m), nil
 }
 
 // gssapiLayer is the security layer negotiation of the GSSAPI mechanism
@@ -453,7 +463,7 @@ func saslBind(ctx context.Context, raw net.Conn, m saslMethod, id saslIdentity, 
 // wrap token (layers and maximum buffer size), then the choice of the
 // confidentiality layer, wrapped. A server that does not offer
 // confidentiality is refused.
-func gssapiLayer(raw net.Conn, gctx context.Context, msgID int64) error {
+func gssapiLayer(raw *exchangeConn, gctx context.Context, msgID int64) error {
 	res, err := bindRound(raw, msgID, mechGSSAPI, []byte{})
 	if err != nil {
 		return err
@@ -537,9 +547,21 @@ type bindResult struct {
 	creds []byte
 }
 
+// exchangeConn is the connection of a bind whose every round trip gets
+// its own deadline (exchangeDeadline).
+type exchangeConn struct {
+	net.Conn
+	ctx     context.Context
+	timeout time.Duration
+}
+
 // bindRound sends one SASL BindRequest (RFC 4511 4.2) and reads its
-// response.
-func bindRound(c net.Conn, msgID int64, mech string, creds []byte) (bindResult, error) {
+// response, within one exchange's time.
+func bindRound(c *exchangeConn, msgID int64, mech string, creds []byte) (bindResult, error) {
+	if err := c.ctx.Err(); err != nil {
+		return bindResult{}, err
+	}
+	c.SetDeadline(exchangeDeadline(c.ctx, c.timeout))
 	env := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "LDAP Request")
 	env.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, msgID, "MessageID"))
 	req := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationBindRequest, nil, "Bind Request")

@@ -2,8 +2,14 @@ package ldapdir
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"net"
 	"testing"
+	"time"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
 
 	krbcrypto "github.com/oiweiwei/gokrb5.fork/v9/crypto"
 	"github.com/oiweiwei/gokrb5.fork/v9/iana/etypeID"
@@ -72,5 +78,124 @@ func TestRotateLeft(t *testing.T) {
 	}
 	if rotateLeft(nil, 3) != nil {
 		t.Error("rotateLeft(nil)")
+	}
+}
+
+// slowBindServer answers every BindRequest on its one connection with
+// saslBindInProgress after delay, or never when delay is negative.
+func slowBindServer(t *testing.T, delay time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			b, err := readBERElement(c, maxBindResponse)
+			if err != nil {
+				return
+			}
+			p, err := ber.DecodePacketErr(b)
+			if err != nil || len(p.Children) < 1 {
+				return
+			}
+			id, _ := p.Children[0].Value.(int64)
+			if delay < 0 {
+				<-done
+				return
+			}
+			time.Sleep(delay)
+			resp := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationBindResponse, nil, "Bind Response")
+			resp.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, int64(ldap.LDAPResultSaslBindInProgress), "resultCode"))
+			resp.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "matchedDN"))
+			resp.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "diagnosticMessage"))
+			env := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "LDAP Response")
+			env.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, "MessageID"))
+			env.AppendChild(resp)
+			if _, err := c.Write(env.Bytes()); err != nil {
+				return
+			}
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// Config.Timeout bounds each exchange of a bind, not the bind: a bind of
+// several round trips, each within the timeout, succeeds even when they
+// add up to more (a Kerberos bind is two or three KDC exchanges and one
+// or two BindRequests, each slow on a busy DC); a server that does not
+// answer one of them is given up after the timeout.
+func TestBindExchangeTimeouts(t *testing.T) {
+	const timeout = 600 * time.Millisecond
+	c, err := net.Dial("tcp", slowBindServer(t, 250*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ec := &exchangeConn{Conn: c, ctx: context.Background(), timeout: timeout}
+	start := time.Now()
+	for i := int64(1); i <= 4; i++ {
+		if res, err := bindRound(ec, i, mechGSSSPNEGO, []byte{1}); err != nil || res.code != ldap.LDAPResultSaslBindInProgress {
+			t.Fatalf("round %d after %v: %+v, %v", i, time.Since(start), res, err)
+		}
+	}
+	if took := time.Since(start); took < timeout {
+		t.Fatalf("four rounds took %v, less than one timeout: the test proves nothing", took)
+	}
+
+	silent, err := net.Dial("tcp", slowBindServer(t, -1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	start = time.Now()
+	_, err = bindRound(&exchangeConn{Conn: silent, ctx: context.Background(), timeout: timeout}, 1, mechGSSSPNEGO, []byte{1})
+	if took := time.Since(start); err == nil || took < timeout || took > 5*timeout {
+		t.Fatalf("a silent server: %v after %v", err, took)
+	}
+	// The caller's context still bounds the whole.
+	silent2, err := net.Dial("tcp", slowBindServer(t, -1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent2.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout/4)
+	defer cancel()
+	start = time.Now()
+	_, err = bindRound(&exchangeConn{Conn: silent2, ctx: ctx, timeout: time.Minute}, 1, mechGSSSPNEGO, []byte{1})
+	if took := time.Since(start); err == nil || took > timeout {
+		t.Fatalf("a silent server under a context of %v: %v after %v", timeout/4, err, took)
+	}
+
+	// Each KDC connection gets its own deadline.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	kc, err := kdcDialer{ctx: context.Background(), timeout: timeout}.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	start = time.Now()
+	if _, err := kc.Read(make([]byte, 4)); err == nil || time.Since(start) > 5*timeout {
+		t.Fatalf("a silent KDC: %v after %v", err, time.Since(start))
 	}
 }

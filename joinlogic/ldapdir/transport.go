@@ -150,9 +150,7 @@ func (d *Directory) openSASLWith(ctx context.Context, dc joinlogic.DCInfo, addr 
 		if !usable(m, i == 0) {
 			continue
 		}
-		bctx, cancel := context.WithTimeout(ctx, d.opTimeout(ctx))
-		sc, err := saslBind(bctx, raw, m, id, d.opTimeout(ctx))
-		cancel()
+		sc, err := saslBind(ctx, raw, m, id, d.opTimeout(ctx))
 		if err == nil {
 			conn := ldap.NewConn(sc, false)
 			conn.Start()
