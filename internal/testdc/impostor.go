@@ -55,6 +55,11 @@ type ImpostorOptions struct {
 	// sends on each connection is recorded (Streams). Its DNS server
 	// answers as usual.
 	Relay bool
+	// StripNTLMSealing, with Relay, clears NTLMSSP_NEGOTIATE_SEAL in the
+	// NTLM CHALLENGE messages the DC sends on port 389: a DC that will
+	// not seal an NTLM session, or a man in the middle that downgrades
+	// one.
+	StripNTLMSealing bool
 }
 
 // Impostor is what a man in the middle on the path to the DC can do: it
@@ -265,9 +270,80 @@ func (im *Impostor) relay(c net.Conn, port string) {
 		}
 		up.Close()
 	}()
-	io.Copy(c, up)
+	if im.opts.StripNTLMSealing && port == "389" {
+		im.copyStrippingSeal(c, up)
+	} else {
+		io.Copy(c, up)
+	}
 	up.Close()
 	c.Close()
+}
+
+// ntlmChallenge starts an NTLM CHALLENGE_MESSAGE (MS-NLMP 2.2.1.2): the
+// signature, then MessageType 2; NegotiateFlags follow at offset 20.
+var ntlmChallenge = []byte("NTLMSSP\x00\x02\x00\x00\x00")
+
+// copyStrippingSeal copies the DC's LDAP messages to the client, clearing
+// NTLMSSP_NEGOTIATE_SEAL (0x20) in every NTLM CHALLENGE inside them,
+// until the messages stop being clear LDAP (a SASL layer began); the rest
+// is copied as it is.
+func (im *Impostor) copyStrippingSeal(dst io.Writer, src io.Reader) {
+	for {
+		msg, err := readTLV(src)
+		if len(msg) > 0 {
+			if i := bytes.Index(msg, ntlmChallenge); i >= 0 && i+24 <= len(msg) && msg[i+20]&0x20 != 0 {
+				msg[i+20] &^= 0x20
+				im.event("relay: NTLM CHALLENGE without NTLMSSP_NEGOTIATE_SEAL")
+			}
+			if _, werr := dst.Write(msg); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if err == errNotBER {
+				io.Copy(dst, src)
+			}
+			return
+		}
+	}
+}
+
+var errNotBER = fmt.Errorf("not a BER element")
+
+// readTLV reads one BER element with a definite length of up to 4 length
+// bytes (what LDAP messages use). When the next bytes are no SEQUENCE it
+// returns what it read with errNotBER.
+func readTLV(r io.Reader) ([]byte, error) {
+	hdr := make([]byte, 2)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, err
+	}
+	if hdr[0] != 0x30 {
+		return hdr, errNotBER
+	}
+	n := int(hdr[1])
+	out := hdr
+	if n&0x80 != 0 {
+		k := n & 0x7f
+		if k == 0 || k > 4 {
+			return out, errNotBER
+		}
+		lb := make([]byte, k)
+		if _, err := io.ReadFull(r, lb); err != nil {
+			return out, err
+		}
+		out = append(out, lb...)
+		n = 0
+		for _, b := range lb {
+			n = n<<8 | int(b)
+		}
+	}
+	if n > 16<<20 {
+		return out, errNotBER
+	}
+	body := make([]byte, n)
+	k, err := io.ReadFull(r, body)
+	return append(out, body[:k]...), err
 }
 
 // relayKDC forwards a Kerberos connection to the real DC.

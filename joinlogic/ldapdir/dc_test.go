@@ -1,6 +1,7 @@
 package ldapdir
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/wkssvcd/wkssvcd/internal/testdc"
@@ -211,12 +214,28 @@ func transportOf(t *testing.T, s joinlogic.Session) string {
 
 // The default transport binds with Kerberos, and with NTLM when Kerberos
 // is not possible; both seal. A refused password is ERROR_LOGON_FAILURE
-// through either mechanism.
+// through either mechanism. The DC requires signing, as it comes
+// (Samba's `ldap server require strong auth = yes`, like Windows Server
+// 2025's LDAP signing requirement): it refuses a simple bind on 389.
 func TestBindSASL(t *testing.T) {
 	dc := testdc.Start(t, testdc.Options{})
 	d := newDir(t, dc)
 	ctx := context.Background()
 	info := locate(t, d, joinlogic.LocateRequest{Domain: dc.DNSDomain, Writable: true})
+
+	if out, err := exec.Command("testparm", "-s", "--parameter-name=ldap server require strong auth", dc.SMBConf).Output(); err != nil ||
+		strings.TrimSpace(string(out)) != "Yes" {
+		t.Fatalf("the DC's ldap server require strong auth: %q, %v", out, err)
+	}
+	plain, err := ldap.DialURL("ldap://" + net.JoinHostPort(dc.Addr, "389"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = plain.Bind(dc.AdminUser+"@"+dc.DNSDomain, dc.AdminPassword)
+	plain.Close()
+	if !ldap.IsErrorWithCode(err, ldap.LDAPResultStrongAuthRequired) && !ldap.IsErrorWithCode(err, ldap.LDAPResultConfidentialityRequired) {
+		t.Fatalf("a simple bind on 389 to the DC: %v; want it refused for want of signing", err)
+	}
 
 	for _, c := range []struct {
 		name string
@@ -237,7 +256,7 @@ func TestBindSASL(t *testing.T) {
 	}
 	bad := admin(dc)
 	bad.Password += "x"
-	_, err := d.Bind(ctx, info, bad)
+	_, err = d.Bind(ctx, info, bad)
 	wantCode(t, err, joinlogic.ERROR_LOGON_FAILURE)
 
 	// Kerberos is not possible: the DC is known only by its address (no
@@ -682,4 +701,141 @@ func TestBindGSSAPI(t *testing.T) {
 	bad.Password += "x"
 	_, _, err = d.openSASLWith(ctx, info, info.DCAddress, bad, []saslMethod{{mechGSSAPI, authKerberos}})
 	wantCode(t, err, joinlogic.ERROR_LOGON_FAILURE)
+}
+
+// A DC that does not offer NTLM sealing — here the real DC's CHALLENGE
+// with NTLMSSP_NEGOTIATE_SEAL cleared on the way — gets no NTLM response
+// and no clear-text bind: the bind fails saying why, the default
+// transport's only other way is LDAPS with a verified certificate, and the
+// same relay without the downgrade binds (the test proves something).
+func TestBindRefusesNTLMWithoutSealing(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{})
+	ctx := context.Background()
+	for _, tr := range []Transport{TransportSASL, TransportAuto} {
+		t.Run(string(tr), func(t *testing.T) {
+			im := testdc.StartImpostor(t, dc, testdc.ImpostorOptions{Relay: true, StripNTLMSealing: true})
+			d := newDir(t, dc, func(c *Config) { c.Transport = tr })
+			info := locate(t, d, joinlogic.LocateRequest{Domain: dc.DNSDomain, Writable: true})
+			// Named by its address: NTLM.
+			info.DCName, info.DCAddress = im.Addr, im.Addr
+			_, err := d.Bind(ctx, info, admin(dc))
+			wantCode(t, err, joinlogic.ERROR_NO_SUCH_DOMAIN)
+			if !errors.Is(err, errNoSealing) || !strings.Contains(err.Error(), "does not offer 128-bit signing and sealing") {
+				t.Errorf("the cause does not say the DC will not seal: %v", err)
+			}
+			if !im.Saw("relay: NTLM CHALLENGE without NTLMSSP_NEGOTIATE_SEAL") {
+				t.Fatalf("the relay did not downgrade a CHALLENGE: %v", im.Events())
+			}
+			for _, st := range im.Streams() {
+				if bytes.Contains(st, []byte("NTLMSSP\x00\x03\x00\x00\x00")) {
+					t.Error("an NTLM AUTHENTICATE (the crackable response) was sent")
+				}
+				if r := bytes.NewReader(st); r.Len() > 0 {
+					if p, err := ber.ReadPacket(r); err == nil && len(p.Children) > 1 && p.Children[1].Tag == ldap.ApplicationBindRequest &&
+						len(p.Children[1].Children) > 2 && p.Children[1].Children[2].Tag == 0 {
+						t.Error("a simple bind was sent")
+					}
+				}
+			}
+			if bytes.Contains(im.Received(), []byte(dc.AdminPassword)) || bytes.Contains(im.Received(), utf16le(dc.AdminPassword)) {
+				t.Error("the password was sent")
+			}
+		})
+	}
+	im := testdc.StartImpostor(t, dc, testdc.ImpostorOptions{Relay: true})
+	d := newDir(t, dc)
+	info := locate(t, d, joinlogic.LocateRequest{Domain: dc.DNSDomain, Writable: true})
+	info.DCName, info.DCAddress = im.Addr, im.Addr
+	s, err := d.Bind(ctx, info, admin(dc))
+	if err != nil {
+		t.Fatalf("through the relay without the downgrade: %v", err)
+	}
+	if got := transportOf(t, s); !strings.Contains(got, "NTLM sign+seal") {
+		t.Errorf("bound over %s", got)
+	}
+	s.Close()
+}
+
+// utf16le is s in UTF-16LE.
+func utf16le(s string) []byte {
+	var b []byte
+	for _, r := range s {
+		b = append(b, byte(r), byte(r>>8))
+	}
+	return b
+}
+
+// Without any TLS (the DC with `tls enabled = no`, like a Windows domain
+// without a certificate authority), the machine password is set over the
+// sealed SASL layer alone — with Kerberos, with NTLM and with GSSAPI —
+// both when the account is created and when it is reset, and the DC
+// takes it: the account binds with it and kinit gets a ticket with its
+// keys.
+func TestPasswordOverSealedSASLWithoutTLS(t *testing.T) {
+	dc := testdc.Start(t, testdc.Options{NoTLS: true})
+	d := newDir(t, dc)
+	ctx := context.Background()
+	located := locate(t, d, joinlogic.LocateRequest{Domain: dc.DNSDomain, Writable: true})
+	byAddr := located
+	byAddr.DCName = dc.Addr
+	for _, c := range []struct {
+		name    string
+		info    joinlogic.DCInfo
+		methods []saslMethod
+		want    string
+	}{
+		{"Kerberos", located, defaultMethods, "GSS-SPNEGO/Kerberos sign+seal"},
+		{"NTLM", byAddr, defaultMethods, "GSS-SPNEGO/NTLM sign+seal"},
+		{"GSSAPI", located, []saslMethod{{mechGSSAPI, authKerberos}}, "GSSAPI/Kerberos sign+seal"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, desc, err := d.openSASLWith(ctx, c.info, dc.Addr, admin(dc), c.methods)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &Session{d: d, dc: c.info, addr: dc.Addr, conn: conn, desc: desc}
+			defer s.Close()
+			if !strings.Contains(desc, c.want) {
+				t.Fatalf("bound over %s, want %s", desc, c.want)
+			}
+			if err := s.readRootDSE(ctx); err != nil {
+				t.Fatal(err)
+			}
+			cc, err := s.ComputersContainer(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := randName(t, "NT")
+			sam := name + "$"
+			fqdn := strings.ToLower(name) + "." + dc.DNSDomain
+			pw := "Mach1ne-" + name + "-ü"
+			acct, err := s.CreateComputer(ctx, joinlogic.NewComputer{ContainerDN: cc, CommonName: name, SAMAccountName: sam,
+				ComputerUpdate: joinlogic.ComputerUpdate{Password: pw, HostNames: true, DNSHostName: fqdn, SPNs: []string{"HOST/" + fqdn, "HOST/" + name}}})
+			if err != nil {
+				t.Fatalf("creating %s with its password over %s: %v", sam, desc, err)
+			}
+			defer s.DeleteComputer(context.Background(), acct.DN)
+			for i, p := range []string{pw, pw + "-reset"} {
+				if i > 0 {
+					if err := s.ResetComputer(ctx, acct.DN, joinlogic.ComputerUpdate{Password: p}); err != nil {
+						t.Fatalf("resetting the password over %s: %v", desc, err)
+					}
+				}
+				if err := s.VerifyMachinePassword(ctx, sam, p); err != nil {
+					t.Fatalf("the account does not bind with the password set over %s: %v", desc, err)
+				}
+				kvno, err := s.KeyVersionNumber(ctx, acct.DN)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kt := filepath.Join(t.TempDir(), "krb5.keytab")
+				if err := keytab.Write(kt, keytab.Entries{ComputerName: name, DNSHostName: fqdn, Realm: dc.Realm, Password: p, KVNO: kvno}); err != nil {
+					t.Fatal(err)
+				}
+				if out, err := dc.Kinit(ctx, kt, sam+"@"+dc.Realm); err != nil {
+					t.Fatalf("kinit with the keys of the password set over %s: %v\n%s", desc, err, out)
+				}
+			}
+		})
+	}
 }

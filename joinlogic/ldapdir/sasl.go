@@ -134,6 +134,14 @@ var errNoSealing = errors.New("the server does not offer a sealed connection")
 // itself (authMethodNotSupported).
 var errMechUnsupported = errors.New("SASL mechanism not supported")
 
+// ntlmWithoutSealing reports the NTLM client's refusal of a CHALLENGE
+// that does not grant what it asked for (MS-NLMP 2.2.2.5: SIGN, SEAL,
+// 128).
+func ntlmWithoutSealing(err error) bool {
+	return errors.Is(err, ntlm.ErrConfidentialityNotAvailable) || errors.Is(err, ntlm.Err128BitEncryptionNotSupported) ||
+		errors.Is(err, ntlm.ErrIntegrityNotAvailable)
+}
+
 // kerberosRefusals are the KDC error codes (RFC 4120 7.5.9) that refuse
 // the client's credentials; any other Kerberos failure makes the bind
 // fall back to NTLM.
@@ -427,6 +435,12 @@ func saslBind(ctx context.Context, conn net.Conn, m saslMethod, id saslIdentity,
 			if err != nil {
 				if errors.Is(err, errDCNotAuthenticated) {
 					return nil, err
+				}
+				if ntlmWithoutSealing(err) {
+					// Its CHALLENGE lacks NTLMSSP_NEGOTIATE_SEAL (or 128-bit
+					// keys or signing): nothing more is sent, not even
+					// the NTLM response.
+					return nil, fmt.Errorf("%w: its NTLM CHALLENGE does not offer 128-bit signing and sealing: %v", errNoSealing, err)
 				}
 				if kind == authKerberos && kf.mech != nil && kf.mech.sentAPReq {
 					return nil, fmt.Errorf("%w: %v", errDCNotAuthenticated, err)
