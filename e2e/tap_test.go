@@ -15,8 +15,9 @@ var tapHost = testnet.Tap()
 
 // startTap puts a recording proxy (internal/smbtap) on tapHost:445 in front
 // of d: clients connect to tapHost instead of the daemon, and the proxy
-// checks that every response to an encrypted request is encrypted and
-// every response on a signed session validly signed. Its violations fail
+// checks that every response to an encrypted request is encrypted (it
+// decrypts both directions with keys it derives from the NTLM exchange and
+// the password) and every response on a signed session validly signed. Its violations fail
 // the test when it ends.
 func startTap(t *testing.T, d *daemon) *smbtap.Proxy {
 	t.Helper()
@@ -31,8 +32,10 @@ func startTap(t *testing.T, d *daemon) *smbtap.Proxy {
 }
 
 // expectWire checks what the proxy saw since before: no violation, and
-// either encrypted traffic in both directions or signed responses whose
-// signatures it verified with the key it derived itself.
+// either encrypted traffic in both directions that the proxy decrypted
+// with the keys it derived itself (every server transform message opened
+// and authenticated, responses to the client's requests inside), or
+// signed responses whose signatures it verified with its own key.
 func expectWire(t *testing.T, p *smbtap.Proxy, before smbtap.Stats, encrypted bool) {
 	t.Helper()
 	s := p.Stats()
@@ -40,9 +43,12 @@ func expectWire(t *testing.T, p *smbtap.Proxy, before smbtap.Stats, encrypted bo
 		t.Errorf("on the wire: %s", v)
 	}
 	if encrypted {
-		if s.EncryptedRequests == before.EncryptedRequests || s.EncryptedResponses == before.EncryptedResponses {
-			t.Errorf("no encrypted traffic: %d requests and %d responses in transform headers",
-				s.EncryptedRequests-before.EncryptedRequests, s.EncryptedResponses-before.EncryptedResponses)
+		req, resp := s.EncryptedRequests-before.EncryptedRequests, s.EncryptedResponses-before.EncryptedResponses
+		dreq, dresp := s.DecryptedRequests-before.DecryptedRequests, s.DecryptedResponses-before.DecryptedResponses
+		answers := s.EncryptedAnswers - before.EncryptedAnswers
+		if req == 0 || resp == 0 || dreq != req || dresp != resp || answers < dresp {
+			t.Errorf("encryption not proved: %d/%d client and %d/%d server transform messages decrypted, %d responses inside",
+				dreq, req, dresp, resp, answers)
 		}
 		return
 	}

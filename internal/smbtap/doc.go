@@ -6,9 +6,13 @@
 //   - Encryption: a response to a request that came inside a TRANSFORM
 //     header (MS-SMB2 3.3.4.1.4) must itself be transform-wrapped, and so
 //     must every response of a session that the server marked
-//     SMB2_SESSION_FLAG_ENCRYPT_DATA. The proxy needs no key for this: a
-//     plaintext response whose MessageId it never saw in a plaintext
-//     request answers an encrypted one.
+//     SMB2_SESSION_FLAG_ENCRYPT_DATA. The proxy derives the session's
+//     cipher keys (MS-SMB2 3.1.4.2, 3.3.5.5.3) and decrypts both
+//     directions with its own AES-CCM and the standard library's AES-GCM:
+//     every server transform message must authenticate under the
+//     server-to-client key, use a nonce not used before on that session,
+//     and hold responses to requests the client sent; a plaintext response
+//     to an encrypted request is a violation.
 //   - Signing: on an established, non-anonymous session every plaintext
 //     response but an interim one must carry SMB2_FLAGS_SIGNED and a valid
 //     signature (MS-SMB2 3.3.4.1.1; the server requires signing). The proxy

@@ -233,3 +233,11 @@ func cmac(key, msg []byte) []byte {
 	b.Encrypt(x, x)
 	return x
 }
+
+func hmacSHA256(key []byte, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}

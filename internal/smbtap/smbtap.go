@@ -17,6 +17,9 @@ type Stats struct {
 	Connections        int
 	EncryptedRequests  int // transform messages from clients
 	EncryptedResponses int // transform messages from the server
+	DecryptedRequests  int // client transform messages the proxy decrypted and authenticated
+	DecryptedResponses int // server transform messages the proxy decrypted and authenticated
+	EncryptedAnswers   int // responses found inside decrypted server messages
 	PlainResponses     int // plaintext response messages (compound elements)
 	SignedVerified     int // plaintext responses whose signature the proxy verified
 	Sessions           int // sessions whose signing key the proxy derived
@@ -200,6 +203,7 @@ type request struct {
 	cmd       uint16
 	sessionID uint64
 	signed    bool
+	encrypted bool // came inside a transform message
 }
 
 type session struct {
@@ -210,7 +214,10 @@ type session struct {
 	established bool
 	encryptData bool
 	loggedOff   bool
-	pendingAuth []byte // NTLM AUTHENTICATE of the setup in progress
+	pendingAuth []byte          // NTLM AUTHENTICATE of the setup in progress
+	c2sKey      []byte          // client-to-server cipher key (nil: no encryption)
+	s2cKey      []byte          // server-to-client cipher key
+	nonces      map[string]bool // nonces of the server's transform messages
 }
 
 // connState follows one connection.
@@ -221,16 +228,17 @@ type connState struct {
 	mu          sync.Mutex
 	dialect     uint16
 	signAlg     uint16
+	cipher      uint16 // negotiated cipher; 0 when none
 	signReq     bool
 	connPreauth []byte
 	negReq      []byte
-	plainReqs   map[uint64]request // plaintext requests by MessageId, until answered
+	reqs        map[uint64]request // requests by MessageId, until answered
 	sessions    map[uint64]*session
 	setupByMsg  map[uint64]*session // SESSION_SETUP requests of new sessions, by MessageId
 }
 
 func newConnState(p *Proxy, id int) *connState {
-	return &connState{p: p, id: id, plainReqs: map[uint64]request{}, sessions: map[uint64]*session{}, setupByMsg: map[uint64]*session{}}
+	return &connState{p: p, id: id, reqs: map[uint64]request{}, sessions: map[uint64]*session{}, setupByMsg: map[uint64]*session{}}
 }
 
 // elements splits a (compounded) SMB2 message into its elements, each with
@@ -258,11 +266,17 @@ func elements(b []byte) ([][]byte, error) {
 func (c *connState) fromClient(b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	encrypted := false
 	if bytes.HasPrefix(b, protoTransform) {
 		c.p.count(func(s *Stats) { s.EncryptedRequests++ })
-		return
-	}
-	if !bytes.HasPrefix(b, protoSMB2) {
+		pt, err := c.decrypt(b, false)
+		if err != nil {
+			c.p.violation("conn %d: cannot decrypt a client's transform message: %v", c.id, err)
+			return
+		}
+		c.p.count(func(s *Stats) { s.DecryptedRequests++ })
+		b, encrypted = pt, true
+	} else if !bytes.HasPrefix(b, protoSMB2) {
 		return // SMB1 negotiate
 	}
 	els, err := elements(b)
@@ -283,7 +297,7 @@ func (c *connState) fromClient(b []byte) {
 		if cmd == cmdCancel {
 			continue
 		}
-		c.plainReqs[msgID] = request{cmd: cmd, sessionID: sid, signed: flags&flagSigned != 0}
+		c.reqs[msgID] = request{cmd: cmd, sessionID: sid, signed: flags&flagSigned != 0, encrypted: encrypted}
 		switch cmd {
 		case cmdNegotiate:
 			c.negReq = append([]byte(nil), m...)
@@ -326,12 +340,7 @@ func (c *connState) fromServer(b []byte) {
 	defer c.mu.Unlock()
 	if bytes.HasPrefix(b, protoTransform) {
 		c.p.count(func(s *Stats) { s.EncryptedResponses++ })
-		if len(b) >= transformHdrSize {
-			sid := binary.LittleEndian.Uint64(b[44:])
-			if c.sessions[sid] == nil {
-				c.p.violation("conn %d: transform message for unknown session %#x", c.id, sid)
-			}
-		}
+		c.encryptedResponse(b)
 		return
 	}
 	if !bytes.HasPrefix(b, protoSMB2) {
@@ -356,14 +365,14 @@ func (c *connState) response(m []byte) {
 	sid := binary.LittleEndian.Uint64(m[40:])
 	c.p.count(func(s *Stats) { s.PlainResponses++ })
 	interim := flags&flagAsync != 0 && status == statusPending
-	req, seen := c.plainReqs[msgID]
-	if !seen {
+	req, seen := c.reqs[msgID]
+	if !seen || req.encrypted {
 		c.p.violation("conn %d: plaintext response (command %#x, MessageId %d, status %#08x) to a request that was encrypted (MS-SMB2 3.3.4.1.4)",
 			c.id, cmd, msgID, status)
 		return
 	}
 	if !interim {
-		delete(c.plainReqs, msgID)
+		delete(c.reqs, msgID)
 	}
 	switch cmd {
 	case cmdNegotiate:
@@ -415,6 +424,13 @@ func (c *connState) negotiateResponse(m []byte) {
 	if c.dialect < dialect300 {
 		c.signAlg = algHMACSHA256
 	}
+	// 3.0 and 3.0.2 encrypt with AES-128-CCM when the server offers
+	// SMB2_GLOBAL_CAP_ENCRYPTION (MS-SMB2 2.2.4); 3.1.1 names its cipher
+	// in a negotiate context.
+	const capEncryption = 0x00000040
+	if c.dialect >= dialect300 && c.dialect < dialect311 && binary.LittleEndian.Uint32(body[24:])&capEncryption != 0 {
+		c.cipher = cipherAES128CCM
+	}
 	if c.dialect != dialect311 {
 		return
 	}
@@ -433,6 +449,9 @@ func (c *connState) negotiateResponse(m []byte) {
 		data := m[off+8 : off+8+n]
 		if typ == ctxSigning && n >= 4 {
 			c.signAlg = binary.LittleEndian.Uint16(data[2:])
+		}
+		if typ == ctxEncryption && n >= 4 && binary.LittleEndian.Uint16(data) == 1 {
+			c.cipher = binary.LittleEndian.Uint16(data[2:])
 		}
 		off = (off + 8 + n + 7) &^ 7
 	}
@@ -478,6 +497,7 @@ func (c *connState) sessionSetupResponse(m []byte, msgID, sid uint64, status uin
 		return true
 	}
 	s.signingKey = signingKey(c.dialect, key, s.preauth)
+	s.c2sKey, s.s2cKey = cipherKeys(c.dialect, c.cipher, key, s.preauth)
 	c.p.count(func(st *Stats) { st.Sessions++ })
 	// MS-SMB2 3.3.5.5.3: at 3.x the final response is signed.
 	if binary.LittleEndian.Uint32(m[16:])&flagSigned == 0 {
@@ -488,4 +508,87 @@ func (c *connState) sessionSetupResponse(m []byte, msgID, sid uint64, status uin
 	}
 	c.verify(s, m, cmdSessionSetup, msgID)
 	return true
+}
+
+// decrypt opens a transform message of either direction with the key of
+// the session it names.
+func (c *connState) decrypt(b []byte, fromServer bool) ([]byte, error) {
+	if len(b) < transformHdrSize {
+		return nil, errors.New("shorter than a transform header")
+	}
+	sid := binary.LittleEndian.Uint64(b[44:])
+	s := c.sessions[sid]
+	if s == nil {
+		return nil, fmt.Errorf("unknown session %#x", sid)
+	}
+	key := s.c2sKey
+	if fromServer {
+		key = s.s2cKey
+	}
+	if key == nil {
+		return nil, fmt.Errorf("no cipher key for session %#x (dialect %#x, cipher %#x)", sid, c.dialect, c.cipher)
+	}
+	// Flags (3.1.1) or EncryptionAlgorithm (3.0, 3.0.2): 0x0001 both.
+	if f := binary.LittleEndian.Uint16(b[42:]); f != 1 {
+		return nil, fmt.Errorf("Flags/EncryptionAlgorithm %#x, want 0x0001 (MS-SMB2 2.2.41)", f)
+	}
+	return decryptTransform(c.cipher, key, b)
+}
+
+// encryptedResponse decrypts a server's transform message and checks what
+// it holds: responses to requests of this connection on the session the
+// header names, under a nonce the server has not used before with that
+// key.
+func (c *connState) encryptedResponse(b []byte) {
+	pt, err := c.decrypt(b, true)
+	if err != nil {
+		c.p.violation("conn %d: cannot decrypt the server's transform message: %v", c.id, err)
+		return
+	}
+	c.p.count(func(s *Stats) { s.DecryptedResponses++ })
+	sid := binary.LittleEndian.Uint64(b[44:])
+	s := c.sessions[sid]
+	nonce := string(b[20:36])
+	if s.nonces == nil {
+		s.nonces = map[string]bool{}
+	}
+	if s.nonces[nonce] {
+		c.p.violation("conn %d: the server reused a nonce on session %#x (MS-SMB2 3.1.4.3)", c.id, sid)
+	}
+	s.nonces[nonce] = true
+	els, err := elements(pt)
+	if err != nil {
+		c.p.violation("conn %d: the server encrypted a malformed message: %v", c.id, err)
+		return
+	}
+	var prevSID uint64
+	for i, m := range els {
+		flags := binary.LittleEndian.Uint32(m[16:])
+		msgID := binary.LittleEndian.Uint64(m[24:])
+		esid := binary.LittleEndian.Uint64(m[40:])
+		if i > 0 && flags&flagRelated != 0 {
+			esid = prevSID
+		}
+		prevSID = esid
+		if flags&flagResponse == 0 {
+			c.p.violation("conn %d: the server encrypted a message that is not a response (MessageId %d)", c.id, msgID)
+			continue
+		}
+		req, seen := c.reqs[msgID]
+		if !seen {
+			c.p.violation("conn %d: encrypted response to MessageId %d, which no request used", c.id, msgID)
+			continue
+		}
+		if esid != sid {
+			c.p.violation("conn %d: response of session %#x encrypted with the key of session %#x", c.id, esid, sid)
+		}
+		status := binary.LittleEndian.Uint32(m[8:])
+		if !(flags&flagAsync != 0 && status == statusPending) {
+			delete(c.reqs, msgID)
+		}
+		if req.cmd == cmdLogoff && status == statusSuccess {
+			delete(c.sessions, esid)
+		}
+		c.p.count(func(st *Stats) { st.EncryptedAnswers++ })
+	}
 }

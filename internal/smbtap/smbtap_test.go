@@ -2,6 +2,8 @@ package smbtap
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -50,12 +52,128 @@ func TestPlaintextAnswerToEncryptedRequest(t *testing.T) {
 	if v := p.Stats().Violations; len(v) != 0 {
 		t.Fatalf("plaintext answer to a plaintext request: %v", v)
 	}
-	tr := make([]byte, transformHdrSize+80)
-	copy(tr, protoTransform)
-	c.fromClient(tr) // MessageId 8, encrypted
-	c.fromServer(msg(0x0d, flagResponse, 0, 8, 0, []byte{4, 0, 0, 0}))
+	c.dialect, c.cipher = dialect311, cipherAES128GCM
+	c.sessions[5] = &session{id: 5, established: true, c2sKey: c2sTestKey, s2cKey: s2cTestKey}
+	c.fromClient(seal(t, c2sTestKey, 1, msg(0x0d, 0, 0, 8, 5, []byte{4, 0, 0, 0})))
+	c.fromServer(msg(0x0d, flagResponse, 0, 8, 5, []byte{4, 0, 0, 0}))
 	if v := p.Stats().Violations; len(v) != 1 || !strings.Contains(v[0], "was encrypted") {
 		t.Fatalf("violations %v", v)
+	}
+}
+
+var (
+	c2sTestKey = bytes.Repeat([]byte{0x11}, 16)
+	s2cTestKey = bytes.Repeat([]byte{0x22}, 16)
+)
+
+// seal wraps m in a transform header for session 5 with AES-128-GCM
+// (the standard library's, so the test does not use the code it tests).
+func seal(t *testing.T, key []byte, nonce byte, m []byte) []byte {
+	t.Helper()
+	h := make([]byte, transformHdrSize)
+	copy(h, protoTransform)
+	h[20] = nonce
+	binary.LittleEndian.PutUint32(h[36:], uint32(len(m)))
+	binary.LittleEndian.PutUint16(h[42:], 1)
+	binary.LittleEndian.PutUint64(h[44:], 5)
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := cipher.NewGCM(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := g.Seal(nil, h[20:32], m, h[20:])
+	copy(h[4:20], out[len(m):])
+	return append(h, out[:len(m)]...)
+}
+
+// The proxy decrypts both directions with the session's keys and checks
+// what the server encrypted: a response to a request of the connection,
+// authentic, under a fresh nonce.
+func TestEncryptedResponsesDecrypted(t *testing.T) {
+	setup := func() (*Proxy, *connState) {
+		p := &Proxy{}
+		c := newConnState(p, 1)
+		c.dialect, c.cipher = dialect311, cipherAES128GCM
+		c.sessions[5] = &session{id: 5, established: true, encryptData: true, c2sKey: c2sTestKey, s2cKey: s2cTestKey}
+		return p, c
+	}
+	echo := func(flags uint32, id uint64) []byte { return msg(0x0d, flags, 0, id, 5, []byte{4, 0, 0, 0}) }
+
+	p, c := setup()
+	c.fromClient(seal(t, c2sTestKey, 1, echo(0, 1)))
+	c.fromServer(seal(t, s2cTestKey, 1, echo(flagResponse, 1)))
+	if s := p.Stats(); len(s.Violations) != 0 || s.DecryptedRequests != 1 || s.DecryptedResponses != 1 || s.EncryptedAnswers != 1 {
+		t.Fatalf("a good exchange: %+v", s)
+	}
+
+	for _, tc := range []struct {
+		name string
+		resp func() []byte
+		want string
+	}{
+		{"wrong key", func() []byte { return seal(t, c2sTestKey, 2, echo(flagResponse, 2)) }, "message authentication failed"},
+		{"tampered", func() []byte { b := seal(t, s2cTestKey, 2, echo(flagResponse, 2)); b[len(b)-1] ^= 1; return b }, "message authentication failed"},
+		{"unknown MessageId", func() []byte { return seal(t, s2cTestKey, 2, echo(flagResponse, 9)) }, "which no request used"},
+		{"not a response", func() []byte { return seal(t, s2cTestKey, 2, echo(0, 2)) }, "not a response"},
+		{"short", func() []byte { return seal(t, s2cTestKey, 2, echo(flagResponse, 2))[:60] }, "OriginalMessageSize"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, c := setup()
+			c.fromClient(seal(t, c2sTestKey, 1, echo(0, 2)))
+			c.fromServer(tc.resp())
+			if v := p.Stats().Violations; len(v) != 1 || !strings.Contains(v[0], tc.want) {
+				t.Fatalf("violations %q, want one with %q", v, tc.want)
+			}
+		})
+	}
+
+	t.Run("nonce reused", func(t *testing.T) {
+		p, c := setup()
+		c.fromClient(seal(t, c2sTestKey, 1, echo(0, 1)))
+		c.fromClient(seal(t, c2sTestKey, 2, echo(0, 2)))
+		c.fromServer(seal(t, s2cTestKey, 7, echo(flagResponse, 1)))
+		c.fromServer(seal(t, s2cTestKey, 7, echo(flagResponse, 2)))
+		if v := p.Stats().Violations; len(v) != 1 || !strings.Contains(v[0], "reused a nonce") {
+			t.Fatalf("violations %q", v)
+		}
+	})
+}
+
+// AES-CCM against RFC 3610's packet vector #1 (8-byte tag, 13-byte nonce)
+// and against PyCryptodome with SMB's parameters (16-byte tag, 11-byte
+// nonce, 32 bytes of associated data): AES.new(k, AES.MODE_CCM,
+// nonce=n, mac_len=16), update(aad), encrypt_and_digest(pt).
+func TestCCMVectors(t *testing.T) {
+	h := func(s string) []byte {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		key, nonce, aad, ct, tag, pt string
+	}{
+		{"c0c1c2c3c4c5c6c7c8c9cacbcccdcecf", "00000003020100a0a1a2a3a4a5", "0001020304050607",
+			"588c979a61c663d2f066d0c2c0f989806d5f6b61dac384", "17e8d12cfdf926e0",
+			"08090a0b0c0d0e0f101112131415161718191a1b1c1d1e"},
+		{"000102030405060708090a0b0c0d0e0f", "00112233445566778899aa", strings.Repeat("ff", 32),
+			"d5d3701ae483f7053a78340b44a3b76b194553413a9587f691faca43c36f8c73ab", "6ad217195d649a5f8c46e4ae7b64998b",
+			hex.EncodeToString([]byte("SMB2 inside a transform message!!"))},
+	} {
+		b, _ := aes.NewCipher(h(tc.key))
+		pt, err := ccmOpen(b, h(tc.nonce), h(tc.ct), h(tc.tag), h(tc.aad))
+		if err != nil || hex.EncodeToString(pt) != tc.pt {
+			t.Errorf("ccmOpen = %x, %v; want %s", pt, err, tc.pt)
+		}
+		bad := h(tc.tag)
+		bad[0] ^= 1
+		if _, err := ccmOpen(b, h(tc.nonce), h(tc.ct), bad, h(tc.aad)); err == nil {
+			t.Errorf("a wrong tag was accepted")
+		}
 	}
 }
 
