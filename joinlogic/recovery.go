@@ -27,6 +27,9 @@ import (
 //     the disabling modify was not applied and the machine stays joined;
 //     "invalid credentials" means it was (a disabled account's bind is
 //     refused), and the unjoin is finished locally.
+//   - machine password change (rotate): as a join, but a refused bind
+//     sends the change again before the old password is kept (see
+//     settleRotate: a change sent just before a crash may land later).
 //   - operations without a directory write are finished locally, an
 //     offline join too (its intent holds the key version).
 //
@@ -251,6 +254,8 @@ func (j *Joiner) settle(ctx context.Context) (pending bool, err error) {
 	case isJoinLike(in.Op) && err == nil:
 		log.InfoContext(ctx, "joinlogic: recovery: the "+string(in.Op)+"'s directory write was applied; completing it")
 		return j.finish(ctx, in, sess)
+	case in.Op == IntentRotate:
+		return j.settleRotate(ctx, in)
 	case isJoinLike(in.Op):
 		log.InfoContext(ctx, "joinlogic: recovery: the "+string(in.Op)+"'s directory write was not applied; the previous membership stands")
 	case err == nil:

@@ -31,6 +31,12 @@ type PasswordChanger interface {
 // ErrChangeNotSent marks a password change that did not reach the DC.
 var ErrChangeNotSent = errors.New("joinlogic: the password change did not reach the domain controller")
 
+// ErrChangeRefused marks a password change the DC answered with a
+// refusal, of the change itself or of the password the secure channel was
+// built with: its password is unchanged. A PasswordChanger wraps it (with
+// or without ErrChangeNotSent) only when the DC said so.
+var ErrChangeRefused = errors.New("joinlogic: the domain controller refused the password change")
+
 // Errors of RotatePassword.
 var (
 	ErrNotJoined     = errors.New("joinlogic: the host is not joined to a domain")
@@ -69,10 +75,12 @@ type RotateResult struct {
 //     version's, so tickets issued before the change still decrypt), the
 //     membership is saved and the intent cleared.
 //
-// A crash after 1 is settled by recovery like an interrupted join: if the
-// new password binds, the change happened and is completed; if it is
-// refused, the old password stands. A change that did not reach the DC
-// clears the intent and returns the error, to be retried later.
+// A crash after 1 is settled by recovery (settleRotate): if the new
+// password binds, the change happened and is completed; if it is refused,
+// the change is sent again, as the refusal alone does not say that a
+// change sent just before the crash will not land later. A change that did
+// not reach the DC, or that the DC refused, clears the intent and returns
+// the error, to be retried later.
 //
 // It waits for a join or unjoin in progress (of this process, and of other
 // processes on the same state directory: wkssvcd rotate-password beside a
@@ -134,7 +142,7 @@ func (j *Joiner) RotatePassword(ctx context.Context, r RotateRequest) (RotateRes
 	}
 	log.InfoContext(ctx, "joinlogic: changing the machine password", "dc", dc.DCName, "age", res.Age.Round(time.Second).String())
 	if err := j.cfg.PasswordChanger.ChangeMachinePassword(ctx, dc, cur, pw); err != nil {
-		if errors.Is(err, ErrChangeNotSent) {
+		if errors.Is(err, ErrChangeNotSent) || errors.Is(err, ErrChangeRefused) {
 			j.clearIntent(ctx)
 			log.WarnContext(ctx, "joinlogic: machine password change failed; the old password stands", "err", err)
 			return res, err
@@ -231,3 +239,52 @@ func (j *Joiner) tryLockState() (unlock func(), ok bool) {
 // isJoinLike reports the intents recovery settles by binding with the new
 // machine password.
 func isJoinLike(op IntentOp) bool { return op == IntentJoin || op == IntentRotate }
+
+// settleRotate settles a password change a crash (or an answer lost on
+// the way back) interrupted, once a bind with the new password was
+// refused. The refusal alone does not decide it: the request may have
+// reached the DC just before the process died and still be on its way to
+// the database, and dropping the intent then would leave the DC with a
+// password the host forgot (the secure channel may even keep working,
+// as DCs accept the previous password there, while Kerberos fails).
+//
+// So the change is sent again, to the same DC and with the same new
+// password, over a new secure channel built with the old one. That
+// channel's NetrServerAuthenticate3 replaces the DC's session state for
+// this computer (MS-NRPC 3.5.1, ClientSessionInfo is indexed by
+// ComputerName), so a request authenticated under the earlier session
+// fails its authenticator check (3.5.4.4.6) from then on; and as both set
+// the same password, their order does not matter. Then the new password
+// is tried again: accepted, the change is completed; refused while the DC
+// refused the change (or the old password), the old password stands;
+// anything else (the DC unreachable) leaves the intent for later.
+func (j *Joiner) settleRotate(ctx context.Context, in Intent) (pending bool, err error) {
+	log := j.log.With("intent", in)
+	if j.cfg.PasswordChanger == nil {
+		log.InfoContext(ctx, "joinlogic: recovery: the rotate's directory write was not applied; the previous membership stands")
+		return false, j.journal.Clear(ctx)
+	}
+	log.InfoContext(ctx, "joinlogic: recovery: the DC refuses the new machine password; sending the change again so that an earlier one cannot land later")
+	cerr := j.cfg.PasswordChanger.ChangeMachinePassword(ctx, in.DC, in.Previous, in.Next.Password.Reveal())
+	cred := Credentials{Account: Account{User: in.SAMAccountName, Domain: in.Next.DomainNetBIOS}, Password: in.Next.Password.Reveal()}
+	sess, err := j.cfg.Directory.Bind(ctx, in.DC, cred)
+	switch {
+	case err == nil:
+		defer sess.Close()
+		log.InfoContext(ctx, "joinlogic: recovery: the DC holds the new machine password; completing the rotate", "change", errString(cerr))
+		return j.finish(ctx, in, sess)
+	case codeOf(err, ERROR_GEN_FAILURE) == ERROR_LOGON_FAILURE && errors.Is(cerr, ErrChangeRefused):
+		log.WarnContext(ctx, "joinlogic: recovery: the DC refused the change; the previous membership stands", "err", cerr)
+		return false, j.journal.Clear(ctx)
+	default:
+		log.WarnContext(ctx, "joinlogic: recovery: the machine password change is still undecided; will retry", "change", errString(cerr), "bind", err)
+		return true, nil
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
+}

@@ -107,6 +107,12 @@ func (m *member) rotate(ctx context.Context) bool {
 // Netlogon secure channel (NetrServerPasswordSet2) at dc.
 func (m *member) ChangeMachinePassword(ctx context.Context, dc joinlogic.DCInfo, _ joinlogic.Membership, next string) error {
 	err := m.netlog.ChangePasswordAt(ctx, netlogon.DC{Name: dc.DCName, Address: dc.DCAddress}, next)
+	var se *netlogon.StatusError
+	if errors.Is(err, netlogon.ErrAccessDenied) || errors.As(err, &se) {
+		// The DC answered: it refused the secure channel's password or
+		// the change.
+		err = fmt.Errorf("%w: %w", joinlogic.ErrChangeRefused, err)
+	}
 	if errors.Is(err, netlogon.ErrNotSent) {
 		return fmt.Errorf("%w: %w", joinlogic.ErrChangeNotSent, err)
 	}
