@@ -113,7 +113,7 @@ func limitOptions() []*option {
 	count("max-rpc-decodes", func(l *limits) *int { return &l.MaxRPCDecodes }, dcerpc.DefaultMaxDecodes, math.MaxInt,
 		"at most N RPC calls decode their request at the same time; more wait for a turn")
 	count("max-rpc-queue", func(l *limits) *int { return &l.MaxRPCQueue }, dcerpc.DefaultMaxQueued, math.MaxInt,
-		"at most N queued RPC output messages or calls per pipe; more make the pipe busy")
+		"at most N queued RPC output messages or calls per pipe; more, or a write of more PDUs than fit, make the pipe busy")
 	dur("idle-timeout", func(l *limits) *time.Duration { return &l.IdleTimeout }, smb2.DefaultIdleTimeout, true,
 		"close a connection that sends nothing for this long; negative never closes")
 	dur("read-timeout", func(l *limits) *time.Duration { return &l.ReadTimeout }, smb2.DefaultReadTimeout, false,

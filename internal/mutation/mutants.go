@@ -221,7 +221,7 @@ var All = []Mutant{
 		Tests: []Run{dcerpcUnit}},
 	{ID: "dcerpc-queue-off-by-one", Area: "limit",
 		What:  "a WRITE is taken with --max-rpc-queue responses already queued",
-		Edits: []Edit{{assoc, `if len(a.outq) >= a.cfg.MaxQueued || len(a.items) >= a.cfg.MaxQueued {`, `if len(a.outq) > a.cfg.MaxQueued || len(a.items) > a.cfg.MaxQueued {`}},
+		Edits: []Edit{{assoc, `if len(a.outq) >= a.cfg.MaxQueued || len(a.items)+max(n, 1) > a.cfg.MaxQueued || a.budget.Over() {`, `if len(a.outq) > a.cfg.MaxQueued || len(a.items)+max(n, 1) > a.cfg.MaxQueued+1 || a.budget.Over() {`}},
 		Tests: []Run{dcerpcUnit}},
 	{ID: "ntlm-clock-skew-widened", Area: "limit",
 		What:  "an NTLMv2 timestamp just past the 36-hour skew is accepted",

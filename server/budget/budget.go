@@ -55,6 +55,17 @@ func (b *Budget) Release(n int) {
 	}
 }
 
+// Over reports whether Charge took this budget or an ancestor past its
+// limit: nothing more should be taken in until bytes are released.
+func (b *Budget) Over() bool {
+	for ; b != nil; b = b.parent {
+		if b.used.Load() > b.limit {
+			return true
+		}
+	}
+	return false
+}
+
 // Used is the number of bytes taken now.
 func (b *Budget) Used() int64 {
 	if b == nil {

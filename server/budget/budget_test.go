@@ -65,3 +65,28 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("reserved %d, global used %d", got, global.Used())
 	}
 }
+
+// Over is true once Charge took a budget or an ancestor past its limit,
+// not at the limit.
+func TestOver(t *testing.T) {
+	global := New(100, nil)
+	conn := New(60, global)
+	other := New(60, global)
+	conn.Charge(60)
+	if conn.Over() || global.Over() {
+		t.Fatal("at the limit is not over it")
+	}
+	conn.Charge(1)
+	if !conn.Over() || global.Over() || other.Over() {
+		t.Fatalf("one byte past the connection's limit: conn %v global %v other %v", conn.Over(), global.Over(), other.Over())
+	}
+	other.Charge(40)
+	if !other.Over() {
+		t.Fatal("the global budget is past its limit: every connection in it is over")
+	}
+	conn.Release(61)
+	other.Release(40)
+	if conn.Over() || other.Over() || (*Budget)(nil).Over() {
+		t.Fatal("over after the release")
+	}
+}

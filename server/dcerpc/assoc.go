@@ -29,6 +29,15 @@ const statusUnknownAuthnService uint32 = 0x000006D3
 
 var errContextLimit = errors.New("dcerpc: presentation context limit reached")
 
+// entryCharge is what one entry of a pipe's work queue (a call waiting
+// for dispatch, or output decided on input) or of its output queue costs
+// beyond the bytes it carries: the call and item structures, the slot in
+// the queue and allocation rounding, measured at about 200 bytes for a
+// queued call. It is charged to the connection's budget as long as the
+// entry waits, so that many small calls cannot hold much more memory than
+// the budget says.
+const entryCharge = 256
+
 // call is one reassembled request waiting for, or in, dispatch.
 type call struct {
 	callID uint32
@@ -71,7 +80,8 @@ type assoc struct {
 	done    chan struct{}   // closed when the worker returns
 
 	// budget counts the bytes held for the client: in, the stubs of cur
-	// and of the queued and running calls, and outq (outCharged of it).
+	// and of the queued and running calls, entryCharge for every item,
+	// and outq (outCharged of it: its bytes and entryCharge a message).
 	budget ipc.Budget
 
 	mu         sync.Mutex
@@ -107,6 +117,7 @@ type unbounded struct{}
 func (unbounded) TryReserve(int) bool { return true }
 func (unbounded) Charge(int)          {}
 func (unbounded) Release(int)         {}
+func (unbounded) Over() bool          { return false }
 
 var (
 	_ ipc.Pipe             = (*assoc)(nil)
@@ -166,14 +177,17 @@ func (a *assoc) Write(ctx context.Context, p []byte) error {
 	if a.closed || a.broken {
 		return ipc.ErrPipeClosed
 	}
-	if len(a.outq) >= a.cfg.MaxQueued || len(a.items) >= a.cfg.MaxQueued {
+	// Whole PDUs are processed at once, and each can add an entry to the
+	// work queue: a write whose PDUs would take the queue past MaxQueued
+	// is refused whole, as is any write while the output queue is full or
+	// the budget is over its limit (entryCharge is charged even past it).
+	kept, n := partialAfter(a.in, p)
+	if len(a.outq) >= a.cfg.MaxQueued || len(a.items)+max(n, 1) > a.cfg.MaxQueued || a.budget.Over() {
 		return ipc.ErrPipeBusy
 	}
-	// Whole PDUs are processed at once; what stays buffered is the
-	// partial PDU at the end, and only that is held for the client: it
-	// must fit the budget (it is charged while it waits), or the write is
-	// refused and nothing is taken.
-	kept := partialAfter(a.in, p)
+	// What stays buffered is the partial PDU at the end, and only that is
+	// held for the client: it must fit the budget (it is charged while it
+	// waits), or the write is refused and nothing is taken.
 	if kept > len(a.in) {
 		if !a.budget.TryReserve(kept - len(a.in)) {
 			return ipc.ErrPipeBusy
@@ -215,10 +229,11 @@ func (a *assoc) Write(ctx context.Context, p []byte) error {
 }
 
 // partialAfter is the length of the partial PDU that stays buffered after
-// in (itself a partial PDU) and p are processed: whole PDUs are cut by
-// their frag_length. A header that breaks framing ends the walk; its
-// fragment is failed by Write and nothing stays.
-func partialAfter(in, p []byte) int {
+// in (itself a partial PDU) and p are processed, and the number of whole
+// PDUs processed: whole PDUs are cut by their frag_length. A header that
+// breaks framing ends the walk (it counts as one PDU); its fragment is
+// failed by Write and nothing stays.
+func partialAfter(in, p []byte) (kept, pdus int) {
 	total := len(in) + len(p)
 	at := func(i int) byte {
 		if i < len(in) {
@@ -235,18 +250,64 @@ func partialAfter(in, p []byte) int {
 			n = int(at(off+8))<<8 | int(at(off+9))
 		}
 		if n < headerLen || at(off) != rpcVersion || at(off+1) > rpcVersionMinorMax {
-			return 0
+			return 0, pdus + 1
 		}
 		if total-off < n {
 			break
 		}
 		off += n
+		pdus++
 	}
-	return total - off
+	return total - off, pdus
 }
 
-// writeWait is Write that waits while the pipe is busy (stream transports).
+// pduPrefix is how many bytes of p complete at most max whole PDUs after
+// in (a partial PDU): all of p when it holds no more.
+func pduPrefix(in, p []byte, max int) int {
+	total := len(in) + len(p)
+	at := func(i int) byte {
+		if i < len(in) {
+			return in[i]
+		}
+		return p[i-len(in)]
+	}
+	off, pdus := 0, 0
+	for total-off >= headerLen {
+		var n int
+		if at(off+4)&drepIntegerLittleEndianBit != 0 {
+			n = int(at(off+8)) | int(at(off+9))<<8
+		} else {
+			n = int(at(off+8))<<8 | int(at(off+9))
+		}
+		if n < headerLen || total-off < n {
+			break
+		}
+		off += n
+		if pdus++; pdus == max {
+			return off - len(in)
+		}
+	}
+	return len(p)
+}
+
+// writeWait is Write that waits while the pipe is busy (stream
+// transports). Input is written at most MaxQueued PDUs at a time, so that
+// every part can be taken once the queue drains.
 func (a *assoc) writeWait(ctx context.Context, p []byte) error {
+	for len(p) > 0 {
+		a.mu.Lock()
+		k := pduPrefix(a.in, p, a.cfg.MaxQueued)
+		a.mu.Unlock()
+		if err := a.writeWaitPart(ctx, p[:k]); err != nil {
+			return err
+		}
+		p = p[k:]
+	}
+	return nil
+}
+
+// writeWaitPart is Write that waits while the pipe is busy.
+func (a *assoc) writeWaitPart(ctx context.Context, p []byte) error {
 	for {
 		a.mu.Lock()
 		ch := waitOn(&a.space)
@@ -300,8 +361,8 @@ func (a *assoc) pop() ([]byte, bool, error) {
 		a.outq[0] = nil
 		a.outq = a.outq[1:]
 		if !a.closed {
-			a.outCharged -= len(m)
-			a.budget.Release(len(m))
+			a.outCharged -= len(m) + entryCharge
+			a.budget.Release(len(m) + entryCharge)
 		}
 		signal(&a.space)
 		return m, true, nil
@@ -330,6 +391,7 @@ func (a *assoc) Close() error {
 		if it.call != nil {
 			a.budget.Release(len(it.call.stub))
 		}
+		a.budget.Release(entryCharge)
 	}
 	if a.cur != nil {
 		a.budget.Release(len(a.cur.stub))
@@ -355,8 +417,16 @@ func (a *assoc) waitWorker(ctx context.Context) {
 
 // enqueue adds pre-encoded output to the work queue. Caller holds mu.
 func (a *assoc) enqueue(msgs ...[]byte) {
-	a.items = append(a.items, item{msgs: msgs})
+	a.addItem(item{msgs: msgs})
 	a.settle()
+}
+
+// addItem appends to the work queue and charges the entry to the budget
+// (even past its limit: Write bounds how many entries one write adds).
+// Caller holds mu.
+func (a *assoc) addItem(it item) {
+	a.budget.Charge(entryCharge)
+	a.items = append(a.items, it)
 }
 
 // enqueueFault queues a fault for a call that is not executed. Caller
@@ -701,7 +771,7 @@ func (a *assoc) onRequest(p *pdu, raw []byte) {
 		c := &call{callID: p.CallID, ctxID: q.ContextID, opnum: q.Opnum, drep: p.Drep, iface: pc.iface, ndr64: pc.ndr64,
 			stub: append([]byte(nil), q.Stub...), sec: sec}
 		if last {
-			a.items = append(a.items, item{call: c})
+			a.addItem(item{call: c})
 			a.settle()
 		} else {
 			a.cur = c
@@ -724,7 +794,7 @@ func (a *assoc) onRequest(p *pdu, raw []byte) {
 		}
 		a.cur.stub = append(a.cur.stub, q.Stub...)
 		if last {
-			a.items = append(a.items, item{call: a.cur})
+			a.addItem(item{call: a.cur})
 			a.cur = nil
 			a.settle()
 		}
@@ -842,6 +912,7 @@ func (a *assoc) next() (item, bool) {
 	it := a.items[0]
 	a.items[0] = item{}
 	a.items = a.items[1:]
+	a.budget.Release(entryCharge)
 	if it.call != nil {
 		a.running = it.call
 	}
@@ -879,7 +950,8 @@ func (a *assoc) pushCharged(m []byte, reserved bool) bool {
 	if !reserved {
 		a.budget.Charge(len(m))
 	}
-	a.outCharged += len(m)
+	a.budget.Charge(entryCharge)
+	a.outCharged += len(m) + entryCharge
 	a.outq = append(a.outq, m)
 	signal(&a.outReady)
 	return true

@@ -217,3 +217,108 @@ func TestIdlePipesHaveNoGoroutine(t *testing.T) {
 		t.Fatalf("%d goroutines after the call (%d before)", n, before)
 	}
 }
+
+// A write carrying more PDUs than the work queue takes is refused whole:
+// MaxQueued requests in one write are taken, one more is not, and nothing
+// of the refused write is kept.
+func TestWriteBoundedByQueue(t *testing.T) {
+	b, pipes := budgetPipes(t, 1, 1<<20, Config{MaxQueued: 4})
+	a := pipes[0]
+	batch := func(first uint32, n int) []byte {
+		var p []byte
+		for i := 0; i < n; i++ {
+			p = append(p, buildRequest(first+uint32(i), 3, 0, opEcho, echoStub([]byte("x")))...)
+		}
+		return p
+	}
+	if err := a.Write(context.Background(), batch(2, 5)); !errors.Is(err, ipc.ErrPipeBusy) {
+		t.Fatalf("five requests in one write (limit 4): %v, want ErrPipeBusy", err)
+	}
+	if b.Used() != 0 {
+		t.Fatalf("the refused write left %d bytes charged", b.Used())
+	}
+	write(t, a, batch(2, 4))
+	for id := uint32(2); id < 6; id++ {
+		if out, _ := readResponse(t, a, id); string(out) != "x" {
+			t.Fatalf("call %d: %q", id, out)
+		}
+	}
+	if b.Used() != 0 {
+		t.Fatalf("%d bytes held after every response was read", b.Used())
+	}
+}
+
+// Every queued call costs entryCharge besides its stub, and so does every
+// queued output message besides its bytes; all of it leaves the budget
+// when the pipe closes.
+func TestQueueEntriesCharged(t *testing.T) {
+	b, pipes := budgetPipes(t, 1, 1<<20, Config{})
+	a := pipes[0]
+	write(t, a, buildRequest(2, 3, 0, opBlock, nil)) // runs and waits
+	waitRunning := func() {
+		for i := 0; i < 1000; i++ {
+			a.mu.Lock()
+			r := a.running != nil
+			a.mu.Unlock()
+			if r {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		t.Fatal("the blocking call never ran")
+	}
+	waitRunning()
+	stub := echoStub([]byte("x"))
+	for id := uint32(3); id < 6; id++ {
+		write(t, a, buildRequest(id, 3, 0, opEcho, stub))
+	}
+	if want := int64(3 * (entryCharge + len(stub))); b.Used() != want {
+		t.Fatalf("three queued calls hold %d bytes, want %d", b.Used(), want)
+	}
+	a.Close()
+	<-a.done
+	if b.Used() != 0 {
+		t.Fatalf("%d bytes held after Close", b.Used())
+	}
+
+	// A response waiting to be read: its bytes and one entry.
+	_, pipes = budgetPipes(t, 1, 1<<20, Config{})
+	a = pipes[0]
+	b2 := a.budget.(*budget.Budget)
+	write(t, a, buildRequest(2, 3, 0, opEcho, stub))
+	waitQueued(t, a, 1)
+	a.mu.Lock()
+	m := a.outq[0]
+	a.mu.Unlock()
+	if want := int64(len(m) + entryCharge); b2.Used() != want {
+		t.Fatalf("a queued response holds %d bytes, want %d", b2.Used(), want)
+	}
+	read(t, a)
+	if b2.Used() != 0 {
+		t.Fatalf("%d bytes held after the response was read", b2.Used())
+	}
+}
+
+// Entries are charged even past the limit; while the budget is over it,
+// every write is refused whole, and taken again once bytes are released.
+func TestWriteRefusedWhileOverBudget(t *testing.T) {
+	b, pipes := budgetPipes(t, 1, 1000, Config{})
+	a := pipes[0]
+	b.Charge(1001)
+	req := buildRequest(2, 3, 0, opEcho, echoStub([]byte("x")))
+	if err := a.Write(context.Background(), req); !errors.Is(err, ipc.ErrPipeBusy) {
+		t.Fatalf("write over the budget: %v, want ErrPipeBusy", err)
+	}
+	// At the limit the write is taken; its call does not fit and gets
+	// the fault.
+	b.Release(1)
+	write(t, a, req)
+	if p := read(t, a); p.Type != ptFault || faultStatus(t, p) != StatusRemoteNoMemory {
+		t.Fatalf("write at the limit: type %d", p.Type)
+	}
+	b.Release(1000)
+	write(t, a, buildRequest(3, 3, 0, opEcho, echoStub([]byte("x"))))
+	if out, _ := readResponse(t, a, 3); string(out) != "x" {
+		t.Fatalf("after the release: %q", out)
+	}
+}

@@ -130,3 +130,26 @@ func TestServeConnUnknownPipe(t *testing.T) {
 		t.Fatalf("ServeConn: %v", err)
 	}
 }
+
+// A stream client may send more PDUs in one segment than the work queue
+// takes: they are taken MaxQueued at a time and all answered in order.
+func TestServeConnManyPDUsInOneWrite(t *testing.T) {
+	c, _ := startServeConn(t, context.Background(), ipc.OpenInfo{Pipe: "test"})
+	if _, err := c.Write(ndrBind(1)); err != nil {
+		t.Fatal(err)
+	}
+	if p := readPDU(t, c); p.Type != ptBindAck {
+		t.Fatalf("bind: type %d", p.Type)
+	}
+	const n = 3*DefaultMaxQueued + 5
+	var b []byte
+	for i := 0; i < n; i++ {
+		b = append(b, buildRequest(uint32(2+i), 3, 0, opEcho, echoStub([]byte{byte(i)}))...)
+	}
+	go c.Write(b)
+	for i := 0; i < n; i++ {
+		if p := readPDU(t, c); p.Type != ptResponse || p.CallID != uint32(2+i) || p.body[len(p.body)-1] != byte(i) {
+			t.Fatalf("response %d: type %d call %d", i, p.Type, p.CallID)
+		}
+	}
+}

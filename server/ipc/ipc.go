@@ -96,6 +96,8 @@ type Budget interface {
 	Charge(n int)
 	// Release gives back bytes taken by TryReserve or Charge.
 	Release(n int)
+	// Over reports whether Charge took the budget past its limit.
+	Over() bool
 }
 
 // Handler serves named pipes. The SMB front calls it for every CREATE on
