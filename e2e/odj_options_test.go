@@ -14,6 +14,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/wkssvcd/wkssvcd/internal/testdc"
+	"github.com/wkssvcd/wkssvcd/joinlogic"
 	"github.com/wkssvcd/wkssvcd/odj"
 )
 
@@ -272,4 +273,84 @@ func TestProvisionToStandardOutput(t *testing.T) {
 			t.Errorf("--savefile - did not write the UTF-16 savefile")
 		}
 	}
+}
+
+// --netbios, --primary-dns and --persistent-site (djoin /netbios,
+// /primarydns, /psite): a host name longer than a NetBIOS name gets the
+// account of its NetBIOS name and the DNS name of its primary DNS suffix;
+// the file carries the settings in a JOIN_PROVIDER2 part that Samba's
+// ndrdump reads; requestodj on the host of that NetBIOS name keeps the
+// site and the DNS name, and its keytab decrypts tickets for that name.
+func TestProvisionJoinProvider2(t *testing.T) {
+	requireE2E(t)
+	dc := testdc.Start(t, testdc.Options{})
+	const host, nb, suffix, site = "odj-branch-office-7", "ODJBRANCH7", "branch.example.test", "Default-First-Site-Name"
+	fqdn := host + "." + suffix
+	f := filepath.Join(t.TempDir(), "branch.txt")
+	t.Cleanup(func() { deleteComputer(t, dc, nb) })
+	out, err := wkstProvision(t, dc, "--machine", host, "--netbios", nb, "--primary-dns", suffix, "--persistent-site", site, "--savefile", f)
+	if err != nil {
+		t.Fatalf("wkst provision: %v\n%s", err, out)
+	}
+	e := computer(t, dc, nb)
+	if e == nil {
+		t.Fatalf("no account %s$:\n%s", nb, out)
+	}
+	if got := e.GetAttributeValue("dNSHostName"); got != fqdn {
+		t.Errorf("dNSHostName %q, want %q", got, fqdn)
+	}
+	spns := strings.Join(e.GetAttributeValues("servicePrincipalName"), " ")
+	for _, w := range []string{"HOST/" + nb, "HOST/" + fqdn} {
+		if !strings.Contains(" "+spns+" ", " "+w+" ") {
+			t.Errorf("SPNs %s lack %s", spns, w)
+		}
+	}
+	j := readJoin(t, f)
+	if p := j.Prov2; p == nil || p.NetbiosName != nb || p.PrimaryDNSDomain != suffix || p.SiteName != site || p.Flags != odj.OpJP2FlagPersistentSite {
+		t.Fatalf("JOIN_PROVIDER2: %+v", j.Prov2)
+	}
+	if j.Win7.MachineName != host {
+		t.Errorf("lpMachineName %q, want the host name %q", j.Win7.MachineName, host)
+	}
+	raw, _ := os.ReadFile(f)
+	bin, err := odj.DecodeSavefile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := ndrdumpODJ(t, bin)
+	for _, w := range []string{"lpNetbiosName: '" + nb + "'", "lpSiteName: '" + site + "'", "lpPrimaryDNSDomain: '" + suffix + "'", "dwFlags: 0x00000001 (1)"} {
+		if !strings.Contains(dump, w) {
+			t.Errorf("ndrdump shows no %q", w)
+		}
+	}
+
+	// The file on another computer: refused.
+	if out, err := requestODJ(t, t.TempDir(), "ODJOTHER", "--loadfile", f); err == nil || !strings.Contains(out, `is for the computer "`+nb+`"`) {
+		t.Fatalf("applied on another computer: %v\n%s", err, out)
+	}
+	state := t.TempDir()
+	if out, err := requestODJ(t, state, nb, "--loadfile", f); err != nil {
+		t.Fatalf("requestodj: %v\n%s", err, out)
+	}
+	m := readStateMembership(t, state)
+	if m.DNSHostName != fqdn || m.SiteName != site || !m.PersistentSite || m.ClientName != nb+"$" {
+		t.Fatalf("membership: dns %q site %q persistent %v account %q", m.DNSHostName, m.SiteName, m.PersistentSite, m.ClientName)
+	}
+	if out, err := dc.KinitServices(context.Background(), filepath.Join(state, "krb5.keytab"), nb+"$@"+testdc.Realm,
+		"host/"+fqdn+"@"+testdc.Realm); err != nil {
+		t.Fatalf("kinit -k and kvno -k for host/%s: %v\n%s", fqdn, err, out)
+	}
+}
+
+func readStateMembership(t *testing.T, state string) joinlogic.Membership {
+	t.Helper()
+	s, err := joinlogic.OpenStore(filepath.Join(state, "membership.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

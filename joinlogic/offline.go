@@ -31,9 +31,18 @@ type OfflineJoin struct {
 	// The domain: DomainDNS is required, as are DomainSID and one of the
 	// names.
 	DomainNetBIOS, DomainDNS, ForestDNS, DomainSID, DomainGUID string
-	// MachineName is the computer's NetBIOS name as the file names it; it
-	// must be this computer's.
+	// MachineName is the computer's name as the file names it. Unless
+	// NetBIOSName is set, it is the NetBIOS name and must be this
+	// computer's.
 	MachineName string
+	// NetBIOSName, SiteName (PersistentSite when it is permanent) and
+	// PrimaryDNSDomain are a file's JOIN_PROVIDER2 settings (djoin
+	// /netbios, /psite or /dsite, /primarydns). NetBIOSName, when set, is
+	// the computer's NetBIOS name (must be this computer's) and
+	// MachineName its host name; the computer's DNS name is MachineName
+	// followed by PrimaryDNSDomain, by default the domain's DNS name.
+	NetBIOSName, SiteName, PrimaryDNSDomain string
+	PersistentSite                          bool
 	// Password is the machine password. Required.
 	Password Secret
 	// AccountRID, AccountSID and AccountGUID identify the account, when
@@ -91,8 +100,13 @@ func (j *Joiner) applyOffline(ctx context.Context, o OfflineJoin) error {
 		return NERR_SetupDomainController
 	}
 	name := j.netbiosName()
-	if !strings.EqualFold(strings.TrimSuffix(o.MachineName, "$"), name) {
-		return fmt.Errorf("%w: the file is for the computer %q; this computer is %s", NERR_InvalidComputer, o.MachineName, name)
+	fileName := firstNonEmpty(o.NetBIOSName, strings.TrimSuffix(o.MachineName, "$"))
+	if !strings.EqualFold(fileName, name) {
+		return fmt.Errorf("%w: the file is for the computer %q; this computer is %s", NERR_InvalidComputer, fileName, name)
+	}
+	host := strings.ToLower(strings.TrimSuffix(o.MachineName, "$"))
+	if o.PrimaryDNSDomain != "" {
+		host += "." + strings.ToLower(strings.TrimSuffix(o.PrimaryDNSDomain, "."))
 	}
 	switch {
 	case o.DomainDNS == "" || o.DomainSID == "":
@@ -102,6 +116,8 @@ func (j *Joiner) applyOffline(ctx context.Context, o OfflineJoin) error {
 	case dnsMachineSyntax(o.DomainDNS) != NERR_Success:
 		return fmt.Errorf("%w: %q is not a domain name", ERROR_INVALID_DOMAINNAME, o.DomainDNS)
 	}
+	dom := strings.ToLower(o.DomainDNS)
+	dnsHostName := joinedDNSHostName(host, name, dom)
 	cur, err := j.cfg.Store.Load()
 	if err != nil {
 		return fmt.Errorf("%w: loading membership: %w", ERROR_INTERNAL_ERROR, err)
@@ -113,19 +129,19 @@ func (j *Joiner) applyOffline(ctx context.Context, o OfflineJoin) error {
 	if kvno == 0 {
 		kvno = DefaultOfflineKVNO
 	}
-	dom := strings.ToLower(o.DomainDNS)
 	sam := name + "$"
 	next := Membership{
-		DomainNetBIOS: strings.ToUpper(o.DomainNetBIOS),
-		DomainFQDN:    dom,
-		DomainSID:     o.DomainSID,
-		DomainGUID:    o.DomainGUID,
-		ForestFQDN:    strings.ToLower(firstNonEmpty(o.ForestDNS, dom)),
-		SiteName:      o.DC.ClientSite,
-		ClientName:    sam,
+		DomainNetBIOS:  strings.ToUpper(o.DomainNetBIOS),
+		DomainFQDN:     dom,
+		DomainSID:      o.DomainSID,
+		DomainGUID:     o.DomainGUID,
+		ForestFQDN:     strings.ToLower(firstNonEmpty(o.ForestDNS, dom)),
+		SiteName:       firstNonEmpty(o.SiteName, o.DC.ClientSite),
+		PersistentSite: o.SiteName != "" && o.PersistentSite,
+		ClientName:     sam,
 		// The account's dNSHostName as provisioning wrote it (djoin, Samba
 		// and wkst provision alike).
-		DNSHostName:     strings.ToLower(name) + "." + dom,
+		DNSHostName:     dnsHostName,
 		Password:        o.Password,
 		PasswordSetTime: j.cfg.Now().UTC(),
 		AccountSID:      o.AccountSID,

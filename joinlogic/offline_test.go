@@ -72,6 +72,47 @@ func TestApplyOfflineJoin(t *testing.T) {
 	}
 }
 
+// A file's JOIN_PROVIDER2 settings: the NetBIOS name is the one checked
+// (the machine name is then the host name), the primary DNS suffix makes
+// the DNS name, the site is kept, permanent or not.
+func TestApplyOfflineJoinProvider2(t *testing.T) {
+	ctx := context.Background()
+	e, kt := newKeytabFlow(t)
+	o := sampleOffline()
+	o.MachineName, o.NetBIOSName = "wks1-branch-office-7", "wks1"
+	o.PrimaryDNSDomain, o.SiteName, o.PersistentSite = "Corp.Example.", "Branch-7", true
+	if err := e.j.ApplyOfflineJoin(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	m := e.store.get()
+	if m.ClientName != "WKS1$" || m.DNSHostName != "wks1-branch-office-7.corp.example" || m.SiteName != "Branch-7" || !m.PersistentSite {
+		t.Fatalf("membership %+v", m)
+	}
+	if k := kt.state(); k == nil || k.ComputerName != "WKS1" || k.DNSHostName != "wks1-branch-office-7.corp.example" {
+		t.Fatalf("keytab %+v", k)
+	}
+	// A dynamic site is a hint, kept the same way.
+	e, _ = newKeytabFlow(t)
+	o = sampleOffline()
+	o.SiteName = "Branch-7"
+	if err := e.j.ApplyOfflineJoin(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if m := e.store.get(); m.SiteName != "Branch-7" || m.PersistentSite || m.DNSHostName != "wks1.example.test" {
+		t.Fatalf("membership %+v", m)
+	}
+	// The NetBIOS name is the one that must be this computer's.
+	e, kt = newKeytabFlow(t)
+	o = sampleOffline()
+	o.NetBIOSName = "WKS2"
+	if err := e.j.ApplyOfflineJoin(ctx, o); !errors.Is(err, NERR_InvalidComputer) {
+		t.Fatalf("another NetBIOS name: %v", err)
+	}
+	if e.store.get().Joined() || kt.state() != nil {
+		t.Fatal("state changed")
+	}
+}
+
 func TestApplyOfflineJoinRefusals(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct {

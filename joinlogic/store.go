@@ -64,8 +64,12 @@ type Membership struct {
 	DomainGUID string `json:"domain_guid,omitempty"`
 	// ForestFQDN is ForestNameFQDN.
 	ForestFQDN string `json:"forest_fqdn,omitempty"`
-	// SiteName is the client site learnt from the locator.
+	// SiteName is the client site learnt from the locator, or the one an
+	// offline join's file names.
 	SiteName string `json:"site_name,omitempty"`
+	// PersistentSite is set when SiteName is the computer's permanent
+	// site, not a hint (djoin /psite, OP_JP2_FLAG_PERSISTENTSITE).
+	PersistentSite bool `json:"persistent_site,omitempty"`
 	// ClientName is the sAMAccountName of the computer object ("NAME$").
 	ClientName string `json:"client_name,omitempty"`
 	// DNSHostName is the dNSHostName the join wrote (ComputerNameFQDN).

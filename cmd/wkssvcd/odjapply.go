@@ -137,6 +137,10 @@ func (f *decodedFile) offlineJoin(kvno uint32, replace bool) joinlogic.OfflineJo
 	if f.join.AccountGUID != nil {
 		o.AccountGUID = f.join.AccountGUID.String()
 	}
+	if p2 := f.join.Prov2; p2 != nil {
+		o.NetBIOSName, o.SiteName, o.PrimaryDNSDomain = p2.NetbiosName, p2.SiteName, p2.PrimaryDNSDomain
+		o.PersistentSite = p2.Flags&odj.OpJP2FlagPersistentSite != 0
+	}
 	return o
 }
 

@@ -220,6 +220,27 @@ func TestRequestODJKeepsDirectAccessParts(t *testing.T) {
 	}
 }
 
+// A JOIN_PROVIDER2 part (djoin /netbios /dsite /primarydns) is applied:
+// the DNS name takes the primary DNS suffix, the site is kept.
+func TestRequestODJJoinProvider2(t *testing.T) {
+	bin, _ := os.ReadFile("testdata/windows2019-provision.bin")
+	p, _ := odj.DecodeProvision(bin)
+	pk := p.Blobs[1].Package
+	pk.Parts = append(pk.Parts, odj.ContentPart(&odj.JoinProv2{NetbiosName: "WURST2", SiteName: "Branch", PrimaryDNSDomain: "corp.example"}, 0))
+	b, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	if code, out, errOut := requestODJIn(t, state, "WURST2", odj.EncodeSavefile(b), "--loadfile", "-"); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	m := readMembership(t, state)
+	if m.DNSHostName != "wurst2.corp.example" || m.SiteName != "Branch" || m.PersistentSite {
+		t.Fatalf("membership: %+v", m)
+	}
+}
+
 func testCertificate(t *testing.T) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

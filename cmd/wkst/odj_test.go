@@ -79,6 +79,12 @@ func TestProvisionUsage(t *testing.T) {
 		{append(base, "--machine", "PC1", "--savefile", "-", "--print-blob"), "both write to standard output"},
 		{[]string{"provision", "--domain", "d", "--machine", "PC1", "--savefile", "f"}, "--account is required"},
 		{append(base, "--machine", "PC1", "--savefile", "f", "--timeout", "0s"), "--timeout must be positive"},
+		{append(base, "--machine", "branch-office-pc-17", "--savefile", "f"), "give the computer's NetBIOS name with --netbios"},
+		{append(base, "--machines-file", "m", "--savefile", "d", "--netbios", "PC1"), "--netbios names one computer"},
+		{append(base, "--machine", "PC1", "--savefile", "f", "--persistent-site", "A", "--dynamic-site", "B"), "--persistent-site and --dynamic-site exclude each other"},
+		{append(base, "--machine", "PC1", "--savefile", "f", "--persistent-site", "CN=X,CN=Sites"), "is not a site name"},
+		{append(base, "--machine", "PC1", "--savefile", "f", "--dynamic-site", " Branch"), "is not a site name"},
+		{append(base, "--machine", "PC1", "--savefile", "f", "--primary-dns", "corp..example"), "is not a DNS suffix"},
 	} {
 		if code := h.run(t, "", "", c.args...); code != 2 || !strings.Contains(h.stderr.String(), c.msg) {
 			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, h.stderr.String(), c.msg)

@@ -38,6 +38,8 @@ type provisionCmd struct {
 	certTemplate                string
 	groups                      stringList
 	machinesFile                string
+	netbios, primaryDNS         string
+	persistentSite, dynamicSite string
 
 	account, passwordFile string
 
@@ -81,6 +83,10 @@ func newProvisionFlagSet() (*flag.FlagSet, *provisionCmd) {
 	fs.StringVar(&c.policyPaths, "policy-paths", "", "`FILES` (Registry.pol), separated by ';', whose settings go into the file (djoin /policypaths)")
 	fs.BoolVar(&c.rootCACerts, "root-ca-certs", false, "add the enterprise's root CA certificates, published in the directory (djoin /rootcacerts)")
 	fs.StringVar(&c.certTemplate, "cert-template", "", "djoin /certtemplate: not supported")
+	fs.StringVar(&c.netbios, "netbios", "", "NetBIOS `NAME` of the computer, when --machine is a longer host name (djoin /netbios): the account is NAME$")
+	fs.StringVar(&c.persistentSite, "persistent-site", "", "AD `SITE` the computer stays in (djoin /psite)")
+	fs.StringVar(&c.dynamicSite, "dynamic-site", "", "AD `SITE` the computer starts in, until the locator finds its own (djoin /dsite)")
+	fs.StringVar(&c.primaryDNS, "primary-dns", "", "primary DNS `SUFFIX` of the computer, when not the domain's DNS name (djoin /primarydns): its dNSHostName is MACHINE.SUFFIX")
 	fs.Var(&c.groups, "add-to-group", "add the account to the `GROUP` (sAMAccountName or DN; repeatable)")
 	fs.StringVar(&c.account, "account", "", "domain `ACCOUNT` that creates the computer account: DOMAIN\\user, user@domain or user")
 	fs.StringVar(&c.passwordFile, "password-file", "", "`FILE` (- for standard input) holding the password of --account (default: a prompt on a terminal)")
@@ -114,13 +120,19 @@ func parseProvision(args []string) (*provisionCmd, error) {
 	case c.account == "":
 		return nil, cmdUsagef(name, "provision: --account is required (the domain account that creates computer accounts)")
 	case c.certTemplate != "":
-		return nil, cmdUsagef(name, "provision: --cert-template (djoin /certtemplate) is not supported: it needs certificate enrollment for the new computer; use --root-ca-certs for the CA certificates")
+		return nil, cmdUsagef(name, "provision: --cert-template (djoin /certtemplate) is not supported: it enrolls a certificate for the new computer at an enterprise CA (AD CS), which wkst does not do; use --root-ca-certs for the CA certificates, and enroll the computer's certificate once it is up")
 	case c.savefile == "" && !c.printBlob:
 		return nil, cmdUsagef(name, "provision: --savefile or --print-blob is required")
 	case c.machinesFile != "" && (c.savefile == "" || c.savefile == "-" || c.printBlob):
 		return nil, cmdUsagef(name, "provision: --machines-file writes one file per computer into the directory --savefile names")
 	case c.savefile == "-" && c.printBlob:
 		return nil, cmdUsagef(name, "provision: --savefile - and --print-blob both write to standard output")
+	case c.netbios == "" && len(c.machine) > 15:
+		return nil, cmdUsagef(name, "provision: the machine name %q is longer than a NetBIOS name (15 characters): give the computer's NetBIOS name with --netbios", c.machine)
+	case c.netbios != "" && c.machinesFile != "":
+		return nil, cmdUsagef(name, "provision: --netbios names one computer; it does not go with --machines-file")
+	case c.persistentSite != "" && c.dynamicSite != "":
+		return nil, cmdUsagef(name, "provision: --persistent-site and --dynamic-site exclude each other")
 	case c.passwordFile == "-" && c.machinesFile == "-":
 		return nil, cmdUsagef(name, "provision: --password-file and --machines-file cannot both be standard input")
 	case c.timeout <= 0:
@@ -128,6 +140,16 @@ func parseProvision(args []string) (*provisionCmd, error) {
 	}
 	if _, err := joinlogic.ParseAccountName(c.account); err != nil {
 		return nil, cmdUsagef(name, "provision: --account: %v", err)
+	}
+	for flagName, v := range map[string]string{"--persistent-site": c.persistentSite, "--dynamic-site": c.dynamicSite} {
+		// An AD site is a relative distinguished name value under
+		// CN=Sites (MS-ADTS 6.1.1.2.2.1), at most 63 characters.
+		if v != "" && (len(v) > 63 || strings.ContainsAny(v, `,+"\<>;=/#`) || strings.TrimSpace(v) != v) {
+			return nil, cmdUsagef(name, "provision: %s: %q is not a site name", flagName, v)
+		}
+	}
+	if d := strings.TrimSuffix(c.primaryDNS, "."); c.primaryDNS != "" && (d == "" || strings.ContainsAny(d, " \\/:*?\"<>|") || strings.HasPrefix(d, ".") || strings.Contains(d, "..")) {
+		return nil, cmdUsagef(name, "provision: --primary-dns: %q is not a DNS suffix", c.primaryDNS)
 	}
 	if c.dnsServer != "" {
 		if _, _, err := net.SplitHostPort(c.dnsServer); err != nil {
@@ -272,13 +294,21 @@ func runProvision(ctx context.Context, args []string, e env) error {
 // provisionOne provisions machine m and writes its file; a file that
 // cannot be written takes the account back out of the directory.
 func provisionOne(ctx context.Context, ps *joinlogic.ProvisionSession, c *provisionCmd, m, out string, extra []odj.Part, e env) (string, error) {
-	pm, undo, err := ps.Provision(ctx, joinlogic.MachineRequest{
-		Name: m, OU: c.ou, Reuse: c.reuse, DefaultPassword: c.defaultPassword, Groups: c.groups,
-	})
+	req := joinlogic.MachineRequest{Name: m, OU: c.ou, Reuse: c.reuse, DefaultPassword: c.defaultPassword, Groups: c.groups}
+	if c.netbios != "" {
+		// The account is named after the NetBIOS name; the machine name
+		// is the host name of its DNS name.
+		req.Name, req.DNSHostName = c.netbios, strings.ToLower(m)
+	}
+	if c.primaryDNS != "" {
+		req.DNSHostName = strings.ToLower(m) + "." + strings.ToLower(strings.TrimSuffix(c.primaryDNS, "."))
+	}
+	pm, undo, err := ps.Provision(ctx, req)
 	if err != nil {
 		return "", provisionError("provisioning "+m, err)
 	}
-	file, err := provisioningFile(pm, c.reuse, c.defaultPassword, nil, extra)
+	pm.Name = m // the file names the machine as asked (djoin /machine)
+	file, err := provisioningFile(pm, c.reuse, c.defaultPassword, c.joinProv2(), extra)
 	if err == nil {
 		err = writeOutput(c, out, file, e.stdout)
 	}
@@ -342,6 +372,19 @@ func provisioningFile(pm *joinlogic.ProvisionedMachine, reuse, defpwd bool, prov
 		return nil, err
 	}
 	return p.Encode()
+}
+
+// joinProv2 is the JOIN_PROVIDER2 part of djoin /netbios, /psite, /dsite
+// and /primarydns; nil when none of them is given.
+func (c *provisionCmd) joinProv2() *odj.JoinProv2 {
+	if c.netbios == "" && c.persistentSite == "" && c.dynamicSite == "" && c.primaryDNS == "" {
+		return nil
+	}
+	p := &odj.JoinProv2{NetbiosName: strings.ToUpper(c.netbios), SiteName: c.dynamicSite, PrimaryDNSDomain: strings.TrimSuffix(c.primaryDNS, ".")}
+	if c.persistentSite != "" {
+		p.SiteName, p.Flags = c.persistentSite, odj.OpJP2FlagPersistentSite
+	}
+	return p
 }
 
 func firstNonEmpty(s ...string) string {
