@@ -53,6 +53,7 @@ func (d *Directory) Check(ctx context.Context, req CheckRequest, report func(Che
 		lctx, cancel := context.WithTimeout(ctx, d.opTimeout(ctx))
 		_, srvs, err := d.resolver.LookupSRV(lctx, "ldap", "tcp", "dc._msdcs."+domain)
 		cancel()
+		err = d.dnsError(err)
 		step := CheckStep{Step: "DNS SRV " + q + " via " + resolver}
 		if err != nil {
 			step.Detail = err.Error()

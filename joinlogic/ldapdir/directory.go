@@ -244,6 +244,7 @@ func (d *Directory) find(ctx context.Context, domain string, writable bool) (joi
 		lctx, cancel := context.WithTimeout(ctx, d.opTimeout(ctx))
 		_, srvs, err := d.resolver.LookupSRV(lctx, "ldap", "tcp", "dc._msdcs."+domain)
 		cancel()
+		err = d.dnsError(err)
 		if err != nil {
 			tried = append(tried, fmt.Sprintf("SRV _ldap._tcp.dc._msdcs.%s: %v", domain, err))
 		}
@@ -329,6 +330,7 @@ func (d *Directory) resolveHost(ctx context.Context, host, domain string) (strin
 		lctx, cancel := context.WithTimeout(ctx, d.opTimeout(ctx))
 		addrs, err := d.resolver.LookupHost(lctx, n)
 		cancel()
+		err = d.dnsError(err)
 		if err == nil && len(addrs) > 0 {
 			return n, addrs, nil
 		}
@@ -353,23 +355,41 @@ func pingFilter(domain string) string {
 	return f + `(NtVer=\06\00\00\00))` // NtVersion5 | NtVersion5EX
 }
 
+// dnsError names, in a failed lookup's error, the DNS server that was
+// asked: with Config.DNSServer, Go's resolver still names the first
+// server of /etc/resolv.conf ("lookup X on 10.0.0.53:53"), which it never
+// asked.
+func (d *Directory) dnsError(err error) error {
+	var de *net.DNSError
+	if d.cfg.DNSServer == "" || !errors.As(err, &de) {
+		return err
+	}
+	c := *de
+	c.Server = d.cfg.DNSServer
+	return &c
+}
+
 // ping sends an LDAP ping (MS-ADTS 6.3.3) to addr and decodes the answer:
 // over UDP (CLDAP) unless Config.PingOverTCP, and over TCP when no UDP
 // answer arrives.
 func (d *Directory) ping(ctx context.Context, addr, domain string) (*PingResponse, error) {
 	var v []byte
 	var err error
+	// Where the ping went, for the cause of a failure.
+	where := fmt.Sprintf("%s (TCP port %d)", addr, d.cfg.LDAPPort)
 	if !d.cfg.PingOverTCP {
+		where = fmt.Sprintf("%s (UDP port %d)", addr, d.cfg.LDAPPort)
 		v, err = d.cldapPing(ctx, addr, domain)
 		if err != nil && ctx.Err() == nil && !errors.Is(err, errNoAnswer) {
 			d.log.DebugContext(ctx, "ldapdir: CLDAP ping failed, trying TCP", "addr", addr, "err", err)
+			where = fmt.Sprintf("%s (UDP port %d: %v; then TCP)", addr, d.cfg.LDAPPort, err)
 			v, err = d.tcpPing(ctx, addr, domain)
 		}
 	} else {
 		v, err = d.tcpPing(ctx, addr, domain)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("LDAP ping to %s: %w", addr, err)
+		return nil, fmt.Errorf("LDAP ping to %s: %w", where, err)
 	}
 	resp, err := ParsePingResponse(v, NtVersion5|NtVersion5EX)
 	if err != nil {
