@@ -235,13 +235,17 @@ func TestUnjoinWithDomainCredentialsOnly(t *testing.T) {
 // copied from a pipe).
 func waitLog(t *testing.T, d *daemon, sub string) {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		if strings.Contains(d.Output(), sub) {
+	// The line is written when the daemon has answered, or just after;
+	// on a loaded machine (the suite runs packages side by side) that can
+	// be seconds later. Waiting longer costs nothing when it is there.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(d.Output(), sub) {
+		if time.Now().After(deadline) {
+			t.Errorf("the log does not say %q:\n%s", sub, d.Output())
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Errorf("the log does not say %q:\n%s", sub, d.Output())
 }
 
 // checkLeftDomain verifies an unjoin: the host no longer a member, the
