@@ -206,8 +206,9 @@ func TestAuthenticatedRPCOnMember(t *testing.T) {
 // their own logon, at the integrity and privacy levels, the password
 // blobs encrypted with the key Windows uses then: impacket's NTLM bind as
 // the local administrator joins; go-msrpc's Kerberos bind as a Domain
-// Admin, over a plain domain user's SMB session, unjoins with the domain
-// credentials (the account disabled).
+// Admin, over a plain domain user's SMB session, rejoins (a new machine
+// password) and unjoins with the domain credentials (the account
+// disabled).
 func TestJoinOverAuthenticatedRPC(t *testing.T) {
 	dc := testdc.Start(t, testdc.Options{})
 	const dadmin, dadminPass = "jrpcadm", "Jrpcadm.Pa55word"
@@ -240,6 +241,19 @@ func TestJoinOverAuthenticatedRPC(t *testing.T) {
 			key := c.sessionKey()
 			if !bytes.Equal(key, []byte("SystemLibraryDTC")) {
 				t.Fatalf("go-msrpc encrypts with %x above the connect level", key)
+			}
+			// A rejoin over the Kerberos bind, with the domain
+			// credentials: the machine password changes.
+			_, kvno0 := accountAttrs(t, dc, name)
+			jresp, err := c.cli.JoinDomain3(c.ctx, &wkssvc.JoinDomain3Request{DomainNameParam: testdc.DNSDomain,
+				AccountName: testdc.Domain + `\` + dadmin, Password: aesBlob(t, key, dadminPass),
+				Options: optJoinDomain | optAcctCreate | optDomainIfJoin})
+			if code := returnCodeAny(t, ret3(jresp), err); code != 0 {
+				t.Fatalf("NetrJoinDomain3 (rejoin) over a Kerberos bind as a Domain Admin: %#x\n%s", code, d.Output())
+			}
+			checkJoined(t, dc, d, name, computersDN(name))
+			if _, kvno1 := accountAttrs(t, dc, name); kvno1 <= kvno0 {
+				t.Fatalf("the rejoin did not change the machine password (key version %d -> %d)", kvno0, kvno1)
 			}
 			resp, err := c.cli.UnjoinDomain3(c.ctx, &wkssvc.UnjoinDomain3Request{
 				AccountName: testdc.Domain + `\` + dadmin, Password: aesBlob(t, key, dadminPass), Options: optAcctDelete})
