@@ -7,7 +7,9 @@
 // NetrWkstaTransportEnum/Add/Del, the Use methods,
 // NetrWorkstationStatisticsGet, NetrGetJoinInformation — with their
 // access rules and the product behaviour of MS-WKST section 7, and the
-// answers of the methods this server does not offer; what they report of
+// answers of the methods this server does not offer (the retired opnums
+// 14–19 and 21 decode the parameters Windows' stubs still take, then
+// answer ERROR_NOT_SUPPORTED); what they report of
 // the host comes from small sources (UserSource, TransportSource,
 // StatisticsSource; package hostinfo reads this host). The membership
 // methods (join, unjoin, rename, the alternate names, name validation)

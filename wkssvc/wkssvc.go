@@ -129,6 +129,14 @@ func Interfaces(s *Server) []dcerpc.Interface {
 		VersionMajor: 1,
 		VersionMinor: 0,
 		Handle: func(ctx context.Context, opnum int, r ndr.Reader) (msrpc.Operation, error) {
+			if _, ok := retiredMethods[opnum]; ok {
+				// MS-WKST <27>: ERROR_NOT_SUPPORTED (retired.go).
+				op, err := s.retired(ctx, opnum, r)
+				if err != nil {
+					return nil, err
+				}
+				return op, nil
+			}
 			op, err := wkst.WkssvcServerHandle(withRequest(ctx, r), s, opnum, r)
 			if err == nil && op != nil && nullTailOpnums[opnum] && dcerpc.LastPointerNull(r) {
 				// The request's ResumeHandle or ErrorParameter was NULL:

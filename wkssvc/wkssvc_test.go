@@ -275,8 +275,25 @@ func requestFor(opnum int) ndr.Marshaler {
 	case 37:
 		return &wkst.SetPrimaryComputerName2Request{}
 	}
+	if op := NewRetiredOperation(opnum); op != nil {
+		for _, p := range retiredMethods[opnum].params {
+			if p == uniqueString || p == refString {
+				op.Args = append(op.Args, ptr("x"))
+			}
+		}
+		return retiredRequest{op}
+	}
 	return nil
 }
+
+// retiredRequest is the request of a retired opnum as an ndr.Marshaler.
+type retiredRequest struct{ *RetiredOperation }
+
+func (r retiredRequest) MarshalNDR(ctx context.Context, w ndr.Writer) error {
+	return r.MarshalNDRRequest(ctx, w)
+}
+
+func ptr(s string) *string { return &s }
 
 // TestEveryOpnumMarshals drives every wire opnum through the generated
 // server handle, as the runtime does, and checks that the answer
