@@ -12,7 +12,7 @@ var Programs = map[string]string{
 	"samba-tool": "samba-common-bin", "net": "samba-common-bin", "smbpasswd": "samba-common-bin",
 	"rpcclient": "smbclient", "smbclient": "smbclient",
 	"ntlm_auth": "winbind",
-	"ndrdump":   "samba-testsuite",
+	"ndrdump":   "samba-testsuite", "smbtorture": "samba-testsuite",
 	"tdbdump":   "tdb-tools",
 	"ldbsearch": "ldb-tools", "ldbmodify": "ldb-tools",
 	"ldapsearch": "ldap-utils",
