@@ -9,7 +9,7 @@ package testenv
 var Programs = map[string]string{
 	// Samba: the test DC, a peer server, its clients and tools.
 	"samba": "samba", "smbd": "samba", "smbcontrol": "samba",
-	"samba-tool": "samba-common-bin", "net": "samba-common-bin", "smbpasswd": "samba-common-bin",
+	"samba-tool": "samba-common-bin", "net": "samba-common-bin", "smbpasswd": "samba-common-bin", "testparm": "samba-common-bin",
 	"rpcclient": "smbclient", "smbclient": "smbclient",
 	"ntlm_auth": "winbind",
 	"ndrdump":   "samba-testsuite", "smbtorture": "samba-testsuite",
