@@ -412,6 +412,30 @@ func testNetDomJoin(t *testing.T, s dcSetup) {
 	// being assigned to it, so net treats it as remote.
 	remoteAddr := testnet.Remote()
 	d := domainDaemon(t, dc, name, append([]string{"--listen", remoteAddr + ":445"}, s.flags...)...)
+	net := netDom(t, dc, remoteAddr)
+	out, err := net("join", "domain="+testdc.DNSDomain, "account="+adminAccount(), "password="+dc.AdminPassword)
+	if err != nil {
+		t.Fatalf("net dom join: %v\n%s\n%s", err, out, d.Output())
+	}
+	if !strings.Contains(d.Output(), "method=2") {
+		t.Errorf("the daemon did not see a NetrJoinDomain2 call:\n%s", d.Output())
+	}
+	checkJoined(t, dc, d, name, computersDN(name))
+	if out, err := net("unjoin", "account="+adminAccount(), "password="+dc.AdminPassword); err != nil {
+		t.Fatalf("net dom unjoin: %v\n%s", err, out)
+	}
+	if _, status := joinInfo(t, d); status == wkssvc.NetSetupJoinStatusDomainName {
+		t.Error("still a domain member after net dom unjoin")
+	}
+	checkTransport(t, s, d)
+}
+
+// netDom returns a runner of Samba's `net -s CONF dom VERB -S wkhost -U
+// admin ARGS...` against the daemon listening on remoteAddr: in a
+// private mount namespace whose resolv.conf names the test DC and whose
+// hosts file names the daemon wkhost.
+func netDom(t *testing.T, dc *testdc.DC, remoteAddr string) func(verb string, args ...string) (string, error) {
+	t.Helper()
 	lookPath(t, "net")
 	lookPath(t, "unshare")
 	dir := t.TempDir()
@@ -429,25 +453,12 @@ func testNetDomJoin(t *testing.T, s dcSetup) {
 		testdc.Domain, testdc.Realm, dir, dir, dir, dir, dir))
 	resolv := write("resolv.conf", "nameserver "+dc.Addr+"\n")
 	hosts := write("hosts", "127.0.0.1 localhost\n"+remoteAddr+" wkhost\n"+dc.Addr+" "+dc.HostFQDN+" "+dc.HostName+"\n")
-	script := fmt.Sprintf("mount --bind %s /etc/resolv.conf && mount --bind %s /etc/hosts && exec net -s %s dom join -S wkhost -U '%s%%%s' 'domain=%s' 'account=%s' 'password=%s'",
-		resolv, hosts, conf, adminUser, adminPass, testdc.DNSDomain, adminAccount(), dc.AdminPassword)
-	out, err := run(t, 60*time.Second, "unshare", "--mount", "--propagation", "private", "sh", "-c", script)
-	if err != nil {
-		t.Fatalf("net dom join: %v\n%s\n%s", err, out, d.Output())
+	return func(verb string, args ...string) (string, error) {
+		script := fmt.Sprintf(`mount --bind %s /etc/resolv.conf && mount --bind %s /etc/hosts && exec net -s %s dom %s -S wkhost -U "$0" "$@"`,
+			resolv, hosts, conf, verb)
+		return run(t, 60*time.Second, "unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", script,
+			adminUser + "%" + adminPass}, args...)...)
 	}
-	if !strings.Contains(d.Output(), "method=2") {
-		t.Errorf("the daemon did not see a NetrJoinDomain2 call:\n%s", d.Output())
-	}
-	checkJoined(t, dc, d, name, computersDN(name))
-	script = fmt.Sprintf("mount --bind %s /etc/resolv.conf && mount --bind %s /etc/hosts && exec net -s %s dom unjoin -S wkhost -U '%s%%%s' 'account=%s' 'password=%s'",
-		resolv, hosts, conf, adminUser, adminPass, adminAccount(), dc.AdminPassword)
-	if out, err := run(t, 60*time.Second, "unshare", "--mount", "--propagation", "private", "sh", "-c", script); err != nil {
-		t.Fatalf("net dom unjoin: %v\n%s", err, out)
-	}
-	if _, status := joinInfo(t, d); status == wkssvc.NetSetupJoinStatusDomainName {
-		t.Error("still a domain member after net dom unjoin")
-	}
-	checkTransport(t, s, d)
 }
 
 // Every error path of a domain join reachable against the real DC, through
