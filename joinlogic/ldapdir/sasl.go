@@ -491,14 +491,10 @@ func gssapiLayer(raw *exchangeConn, gctx context.Context, msgID int64) error {
 	if err != nil {
 		return fmt.Errorf("%w: the GSSAPI security layer offer does not verify: %v", errDCNotAuthenticated, err)
 	}
-	if len(offer) < 4 {
-		return fmt.Errorf("%w: a GSSAPI security layer offer of %d bytes", errDCNotAuthenticated, len(offer))
+	choice, err := layerChoice(offer)
+	if err != nil {
+		return err
 	}
-	if offer[0]&layerConf == 0 {
-		return fmt.Errorf("%w: the GSSAPI layers offered (0x%02x) do not include confidentiality", errNoSealing, offer[0])
-	}
-	size := min(uint32(offer[1])<<16|uint32(offer[2])<<8|uint32(offer[3]), maxSASLBuffer-1)
-	choice := []byte{layerConf, byte(size >> 16), byte(size >> 8), byte(size)}
 	// RFC 4752 asks for a wrap without confidentiality; the token is
 	// sealed here (servers unwrap both, Samba among them) so that it
 	// takes its sequence number in go-msrpc's context.
@@ -514,6 +510,21 @@ func gssapiLayer(raw *exchangeConn, gctx context.Context, msgID int64) error {
 		return fmt.Errorf("%w: the GSSAPI security layer choice was refused: %v", errNoSealing, res.err)
 	}
 	return nil
+}
+
+// layerChoice answers the server's security layer offer (RFC 4752 3.1:
+// a bit mask of layers, then its maximum buffer size in 3 bytes) with the
+// confidentiality layer and the buffer size this side accepts; an offer
+// without confidentiality is refused.
+func layerChoice(offer []byte) ([]byte, error) {
+	if len(offer) < 4 {
+		return nil, fmt.Errorf("%w: a GSSAPI security layer offer of %d bytes", errDCNotAuthenticated, len(offer))
+	}
+	if offer[0]&layerConf == 0 {
+		return nil, fmt.Errorf("%w: the GSSAPI layers offered (0x%02x) do not include confidentiality", errNoSealing, offer[0])
+	}
+	size := min(uint32(offer[1])<<16|uint32(offer[2])<<8|uint32(offer[3]), maxSASLBuffer-1)
+	return []byte{layerConf, byte(size >> 16), byte(size >> 8), byte(size)}, nil
 }
 
 // unwrapUnsealed verifies a wrap token without confidentiality from the

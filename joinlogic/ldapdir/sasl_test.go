@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,5 +199,53 @@ func TestBindExchangeTimeouts(t *testing.T) {
 	start = time.Now()
 	if _, err := kc.Read(make([]byte, 4)); err == nil || time.Since(start) > 5*timeout {
 		t.Fatalf("a silent KDC: %v after %v", err, time.Since(start))
+	}
+}
+
+// A server that will not seal is refused by each mechanism's own rule:
+// GSSAPI's layer offer must include confidentiality, and every Kerberos
+// wrap token from the server must be sealed, sent by the acceptor and in
+// sequence — checked before anything is unwrapped.
+func TestUnsealedServersRefused(t *testing.T) {
+	for _, c := range []struct {
+		offer []byte
+		want  error
+		reply []byte
+	}{
+		{[]byte{layerConf, 0x00, 0x10, 0x00}, nil, []byte{layerConf, 0x00, 0x10, 0x00}},
+		{[]byte{layerNone | layerIntegrity | layerConf, 0xff, 0xff, 0xff}, nil, []byte{layerConf, 0xff, 0xff, 0xff}},
+		{[]byte{layerNone | layerIntegrity, 0x00, 0x10, 0x00}, errNoSealing, nil},
+		{[]byte{layerNone, 0, 0, 0}, errNoSealing, nil},
+		{[]byte{layerConf, 0, 0}, errDCNotAuthenticated, nil},
+		{[]byte{}, errDCNotAuthenticated, nil},
+	} {
+		got, err := layerChoice(c.offer)
+		if !errors.Is(err, c.want) || (c.want != nil) != (err != nil) || !bytes.Equal(got, c.reply) {
+			t.Errorf("layerChoice(% x) = % x, %v; want % x, %v", c.offer, got, err, c.reply, c.want)
+		}
+	}
+
+	token := func(flags byte, seq uint64) []byte {
+		tok := make([]byte, 16+16+12+32)
+		copy(tok, []byte{0x05, 0x04, flags, 0xff})
+		binary.BigEndian.PutUint16(tok[4:6], 16)
+		binary.BigEndian.PutUint64(tok[8:16], seq)
+		return tok
+	}
+	// No security context is needed: each of these is refused first.
+	c := &saslConn{kind: authKerberos}
+	for name, tok := range map[string][]byte{
+		"not sealed":            token(cfxSentByAcceptor, 0),
+		"sent by the initiator": token(cfxSealed, 0),
+		"not a wrap token":      append([]byte{0x04, 0x04}, token(cfxSentByAcceptor|cfxSealed, 0)[2:]...),
+		"short":                 token(cfxSentByAcceptor|cfxSealed, 0)[:40],
+	} {
+		if _, err := c.unwrapKerberos(tok); err == nil {
+			t.Errorf("%s: unwrapped", name)
+		}
+	}
+	c.krbSeq, c.krbSeqSet = 5, true
+	if _, err := c.unwrapKerberos(token(cfxSentByAcceptor|cfxSealed, 4)); err == nil || !strings.Contains(err.Error(), "sequence number 4, want 5") {
+		t.Errorf("a replayed token: %v", err)
 	}
 }
