@@ -72,12 +72,21 @@ func TestLimitMaxConnections(t *testing.T) {
 	getInfo(t, dialRetry(t), "connection after a slot was freed")
 }
 
-// --auth-fail-limit 3: the fourth logon from the address is refused even
-// with the right password, for any user, until --auth-fail-window passed.
+// --auth-fail-limit 3: two failures do not block the address (the right
+// password still logs on, and resets nothing); the third does: the next
+// logon from the address is refused even with the right password, for any
+// user, until --auth-fail-window passed.
 func TestLimitAuthFailThrottle(t *testing.T) {
 	const window = 3 * time.Second
 	d := startDaemon(t, "--auth-fail-limit", "3", "--auth-fail-window", window.String())
 	for i := 0; i < 3; i++ {
+		if i == 2 {
+			c, err := dialMSRPC(t, daemonAddr, adminUser, adminPass, 0, false)
+			if err != nil {
+				t.Fatalf("right password after two failures (limit 3): %v", err)
+			}
+			getInfo(t, c, "after two failures")
+		}
 		_, err := dialMSRPC(t, daemonAddr, adminUser, "wrong-password", 0, false)
 		if err == nil || !strings.Contains(err.Error(), "The attempted logon is invalid") {
 			t.Fatalf("wrong password %d: %v", i+1, err)
