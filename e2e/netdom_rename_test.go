@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-ldap/ldap/v3"
 	"github.com/oiweiwei/go-msrpc/msrpc/wkst/wkssvc/v1"
 
 	"github.com/wkssvcd/wkssvcd/internal/testdc"
@@ -54,6 +55,13 @@ func TestRenameSambaNetDom(t *testing.T) {
 		t.Errorf("after the rename: DN %s, dNSHostName %s", o.DN, o.DNSHostName)
 	}
 	wantSPNs(t, o.SPNs, []string{fqdn(renamed), renamed}, []string{fqdn(old), old})
+	// "Update Display Name" (3.2.4.29.5): displayName is the new
+	// account name.
+	res, err := ldapConn(t, dc).Search(ldap.NewSearchRequest(o.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+		"(objectClass=*)", []string{"displayName"}, nil))
+	if err != nil || len(res.Entries) != 1 || res.Entries[0].GetAttributeValue("displayName") != renamed+"$" {
+		t.Errorf("displayName of %s: %v %v, want %s$", o.DN, res, err, renamed)
+	}
 	keytabWorks(t, dc, d, renamed, fqdn(renamed))
 	wantKeytab(t, filepath.Join(d.stateDir, "krb5.keytab"), []string{fqdn(renamed), renamed}, []string{fqdn(old), old})
 	if got := computerName(t, d); got != renamed {

@@ -17,6 +17,7 @@ type fakeComputer struct {
 	dnsHostName     string
 	spns            []string
 	additionalDNS   []string
+	displayName     string
 	kvno            uint32
 }
 
@@ -477,6 +478,20 @@ func (s *fakeSession) ChangeNames(ctx context.Context, dn string, ch NameChange)
 		delete(s.f.lostAnswer, "names") // once: the revert gets through
 		return fmt.Errorf("connection reset: %w", ERROR_NO_SUCH_DOMAIN)
 	}
+	return nil
+}
+
+func (s *fakeSession) SetDisplayName(ctx context.Context, dn, name string) error {
+	defer s.lock()()
+	s.f.record("displayname", dn, name)
+	if err := s.f.failure("displayname"); err != nil {
+		return err
+	}
+	c := s.byDN(dn)
+	if c == nil {
+		return ERROR_NONE_MAPPED
+	}
+	c.displayName = name
 	return nil
 }
 

@@ -25,6 +25,11 @@ type NameWriter interface {
 	// RenameObject gives the object dn the relative name CN=cn (an LDAP
 	// modify DN, in place) and returns its new DN.
 	RenameObject(ctx context.Context, dn, cn string) (string, error)
+	// SetDisplayName gives the object dn the displayName name unless it
+	// has it already, compared without regard to case: "Update Display
+	// Name Using SAMR" (MS-WKST 3.2.4.29.5; SAMR's FullName is the
+	// displayName attribute), whose result a rename ignores.
+	SetDisplayName(ctx context.Context, dn, name string) error
 }
 
 // ObjectNames are the names a computer object carries.

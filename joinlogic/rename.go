@@ -325,6 +325,16 @@ func (j *Joiner) changeAccountNames(ctx context.Context, d *domainSession, cur M
 		return fail(c)
 	}
 	j.log.InfoContext(ctx, "joinlogic: computer account renamed", "from", oldSAM, "to", newSAM, "dn", dn)
+	if object && samToo {
+		// "Update Display Name using SAMR" (3.2.4.15, 3.2.4.24;
+		// 3.2.4.29.5): SAMR looks the account up by its sAMAccountName,
+		// NEW$, and sets its FullName — the displayName attribute — to
+		// it. "The result of this operation MUST be ignored", so it runs
+		// once the rename is committed and nothing reverts it.
+		if err := nw.SetDisplayName(ctx, dn, newSAM); err != nil {
+			j.log.InfoContext(ctx, "joinlogic: the computer account keeps its display name", "dn", dn, "err", err)
+		}
+	}
 	return NERR_Success
 }
 

@@ -89,12 +89,13 @@ func TestRenameInDomain(t *testing.T) {
 		t.Fatalf("Rename = %v\n%s", c, e.logs)
 	}
 	oldDN, newDN := "CN=WKS1,"+computersDN, "CN=WKS2,"+computersDN
-	wantOps(t, e.dir, "names "+oldDN, "modrdn "+oldDN+" WKS2", "kvno "+newDN)
+	// The display name last (3.2.4.29.5), once the rename is committed.
+	wantOps(t, e.dir, "names "+oldDN, "modrdn "+oldDN+" WKS2", "kvno "+newDN, "displayname "+newDN+" WKS2$")
 	if e.dir.account("WKS1$") != nil {
 		t.Fatal("WKS1$ still exists")
 	}
 	a := e.dir.account("WKS2$")
-	if a == nil || a.dn != newDN || a.dnsHostName != "wks2.example.test" || a.password == before.password || a.kvno != before.kvno+1 {
+	if a == nil || a.dn != newDN || a.dnsHostName != "wks2.example.test" || a.password == before.password || a.kvno != before.kvno+1 || a.displayName != "WKS2$" {
 		t.Fatalf("account %+v", a)
 	}
 	for _, spn := range []string{"HOST/wks2.example.test", "HOST/WKS2"} {
@@ -126,6 +127,28 @@ func TestRenameInDomain(t *testing.T) {
 		t.Fatalf("rename to a taken name = %v", c)
 	}
 	wantOps(t, e.dir)
+}
+
+// The display name's update is the one step of a rename whose failure
+// changes nothing: "The result of this operation MUST be ignored"
+// (MS-WKST 3.2.4.15).
+func TestRenameDisplayNameIgnored(t *testing.T) {
+	ctx := context.Background()
+	e, _ := joinedFlow(t)
+	e.dir.fail = map[string]error{"displayname": ERROR_ACCESS_DENIED}
+	if c := e.j.Rename(ctx, renameReq("WKS2", NETSETUP_ACCT_CREATE)); c != NERR_Success {
+		t.Fatalf("Rename = %v with the display name refused\n%s", c, e.logs)
+	}
+	a := e.dir.account("WKS2$")
+	if a == nil || a.dn != "CN=WKS2,"+computersDN || a.displayName != "" {
+		t.Fatalf("account %+v", a)
+	}
+	if n := e.j.Names(); n.NetBIOS != "WKS2" {
+		t.Fatalf("names %+v", n)
+	}
+	if !strings.Contains(e.logs.String(), "keeps its display name") {
+		t.Errorf("the log does not say the display name stayed:\n%s", e.logs)
+	}
 }
 
 // Without NETSETUP_ACCT_CREATE the names change locally only; with

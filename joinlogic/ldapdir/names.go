@@ -3,6 +3,7 @@ package ldapdir
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -107,4 +108,24 @@ func (s *Session) RenameObject(ctx context.Context, dn, cn string) (string, erro
 		return rdn, nil
 	}
 	return rdn + "," + parent, nil
+}
+
+// SetDisplayName implements joinlogic.NameWriter: the attribute is read,
+// then replaced when it differs (MS-WKST 3.2.4.29.5 does the same
+// through SAMR's FullName).
+func (s *Session) SetDisplayName(ctx context.Context, dn, name string) error {
+	res, err := s.search(ctx, ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+		"(objectClass=*)", []string{"displayName"}, nil))
+	if err != nil {
+		return opError(err, "reading the display name of "+dn)
+	}
+	if len(res.Entries) == 1 && strings.EqualFold(res.Entries[0].GetEqualFoldAttributeValue("displayName"), name) {
+		return nil
+	}
+	mod := ldap.NewModifyRequest(dn, nil)
+	mod.Replace("displayName", []string{name})
+	if err := s.do(ctx, func() error { return s.conn.Modify(mod) }); err != nil {
+		return writeError(err, "setting the display name of "+dn)
+	}
+	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/wkssvcd/wkssvcd/internal/testdc"
 	"github.com/wkssvcd/wkssvcd/joinlogic"
 	"github.com/wkssvcd/wkssvcd/joinlogic/keytab"
@@ -114,6 +116,24 @@ func TestNameWriter(t *testing.T) {
 	}
 	if got, err := s.ReadNames(ctx, nw+"$"); err != nil || !strings.EqualFold(got.DN, newDN) {
 		t.Fatalf("after RenameObject: %+v %v", got, err)
+	}
+	// The display name of the renamed account (MS-WKST 3.2.4.29.5), set
+	// by the administrator's session; a second call finds it set.
+	displayName := func() string {
+		res, err := s.search(ctx, ldap.NewSearchRequest(newDN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+			"(objectClass=*)", []string{"displayName"}, nil))
+		if err != nil || len(res.Entries) != 1 {
+			t.Fatalf("reading displayName: %v", err)
+		}
+		return res.Entries[0].GetAttributeValue("displayName")
+	}
+	for range 2 {
+		if err := s.SetDisplayName(ctx, newDN, nw+"$"); err != nil {
+			t.Fatalf("SetDisplayName: %v", err)
+		}
+		if got := displayName(); got != nw+"$" {
+			t.Fatalf("displayName %q, want %s$", got, nw)
+		}
 	}
 
 	// Back: the revert of the change, then of the relative name.
