@@ -90,3 +90,28 @@ func TestOpenCharged(t *testing.T) {
 	r.Conn.Close()
 	waitFor(t, func() bool { return ts.srv.buffered.Used() == 0 })
 }
+
+// A READ that waits for pipe data holds pendingReadCharge of the
+// connection's budget until it completes: one that does not fit is
+// refused with STATUS_INSUFFICIENT_RESOURCES, and a completed one gives
+// its room back.
+func TestPendingReadCharged(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.MaxConnBuffered = openCharge + pendingReadCharge })
+	r, id := setup(t, ts, smbcrypto.Dialect311, "silent")
+	r.writeFrame(r.build(cmdRead, readBody(id, 100)))
+	b, _ := r.readFrame()
+	interim, _ := parseHeader(b)
+	if interim.Status != statusPending {
+		t.Fatalf("read at the limit: %08x", interim.Status)
+	}
+	if used := ts.srv.buffered.Used(); used != openCharge+pendingReadCharge {
+		t.Fatalf("an open and a pending read hold %d bytes, want %d", used, openCharge+pendingReadCharge)
+	}
+	if h, _ := r.call(cmdRead, readBody(id, 100)); h.Status != statusInsufficientResources {
+		t.Fatalf("read past the limit: %08x", h.Status)
+	}
+	if h, _ := r.call(cmdClose, fileIDBody(id)); h.Status != statusSuccess {
+		t.Fatalf("close: %08x", h.Status)
+	}
+	waitFor(t, func() bool { return ts.srv.buffered.Used() == 0 })
+}

@@ -9,7 +9,8 @@
 // reads each connection (through a small buffer); writes are serialized; a
 // READ or FSCTL_PIPE_TRANSCEIVE is answered on that goroutine when the pipe
 // message is queued or arrives within syncWait, and one that must wait
-// longer runs in a bounded goroutine that ends with the connection. Every
+// longer runs in a bounded goroutine that ends with the connection and is
+// counted in the connection's byte budget while it waits. Every
 // resource a client can take is bounded by a Config field (connections in
 // all and per address, the time to a first session, credits, sessions,
 // unfinished logons and their token size, opens, compound length, pending

@@ -207,6 +207,13 @@ func (o *open) shut() {
 // server 32,768.
 const openCharge = 2048
 
+// pendingReadCharge is what a READ or TRANSCEIVE waiting for pipe data
+// (MaxPendingReads of them per connection) is counted for in the
+// connection's budget: its goroutine, context and state, measured at
+// about 4.4 KiB. Counted, they are bounded for the whole server by
+// MaxBuffered as well, not only per connection.
+const pendingReadCharge = 4608
+
 // asyncOp is a READ or TRANSCEIVE that waits for a pipe message after
 // its interim response (MS-SMB2 3.3.4.2).
 type asyncOp struct {
@@ -274,6 +281,10 @@ func (c *conn) goAsync(req *request, o *open, limit uint32, encode func([]byte) 
 	default:
 		return result{status: statusInsufficientResources, body: errorBody(), fileID: &o.id}, nil
 	}
+	if !c.buffered.TryReserve(pendingReadCharge) {
+		<-c.readSlots
+		return result{status: statusInsufficientResources, body: errorBody(), fileID: &o.id}, nil
+	}
 	ctx, cancel := context.WithCancel(o.ctx)
 	op := &asyncOp{
 		c:           c,
@@ -299,6 +310,7 @@ func (op *asyncOp) run(o *open, limit uint32, encode func([]byte) []byte) {
 	c := op.c
 	defer c.asyncWG.Done()
 	defer func() { <-c.readSlots }()
+	defer c.buffered.Release(pendingReadCharge)
 	defer op.cancel()
 	var rr readResult
 	msg, err := o.pipe.ReadMessage(op.ctx)
