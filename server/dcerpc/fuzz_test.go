@@ -13,6 +13,7 @@ import (
 
 	msrpc "github.com/oiweiwei/go-msrpc/dcerpc"
 
+	"github.com/wkssvcd/wkssvcd/server/budget"
 	"github.com/wkssvcd/wkssvcd/server/ipc"
 )
 
@@ -111,7 +112,9 @@ func waitIdle(a *assoc) bool {
 }
 
 // FuzzAssociation feeds arbitrary bytes to a bound association and checks
-// that it answers only well-formed PDUs and shuts down cleanly.
+// that it answers only well-formed PDUs, shuts down cleanly and gives
+// back every byte it charged to its budget (a small one, so that the
+// refusals are reached too).
 func FuzzAssociation(f *testing.F) {
 	seeds := pduSeeds()
 	for i := 2; i < len(seeds); i++ {
@@ -124,7 +127,8 @@ func FuzzAssociation(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
 		s := NewServer(Config{Logger: quiet(), MaxReassembly: 1 << 16})
 		s.Register("test", Interface{Name: "test", UUID: testUUID, VersionMajor: 1, VersionMinor: 2, Handle: fuzzHandle()})
-		p, err := s.OpenPipe(context.Background(), ipc.OpenInfo{Pipe: "test"})
+		b := budget.New(16<<10, nil)
+		p, err := s.OpenPipe(context.Background(), ipc.OpenInfo{Pipe: "test", Budget: b})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,5 +168,8 @@ func FuzzAssociation(f *testing.F) {
 		a.Close()
 		<-a.done
 		<-readerDone
+		if b.Used() != 0 {
+			t.Fatalf("%d bytes left in the budget after Close", b.Used())
+		}
 	})
 }
