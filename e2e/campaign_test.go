@@ -214,6 +214,7 @@ func TestAttackCampaign(t *testing.T) {
 	c.reassembly()
 	c.pipeFlood()
 	c.queuedCalls()
+	c.pendingReads()
 	c.amplification()
 	c.signatures()
 	c.stateDirectory()
@@ -349,7 +350,9 @@ func (c *campaign) keepAlives() {
 }
 
 // readOutcome sends a READ on a pipe and tells a queued fault (its
-// status) from nothing queued (the READ goes async; it is cancelled).
+// status) from nothing queued: the READ goes async (it is cancelled), or,
+// when the connection's budget has no room for a waiting READ, is
+// refused with STATUS_INSUFFICIENT_RESOURCES.
 func readOutcome(t *testing.T, p *smbprobe.Client, id smbprobe.FileID) (fault uint32, pending bool) {
 	t.Helper()
 	if err := p.WriteFrame(p.Build(smbprobe.CmdRead, smbprobe.ReadBody(id, 4280))); err != nil {
@@ -360,6 +363,9 @@ func readOutcome(t *testing.T, p *smbprobe.Client, id smbprobe.FileID) (fault ui
 		t.Fatal(err)
 	}
 	h, _ := smbprobe.ParseHeader(m)
+	if h.Status == smbprobe.StatusInsufficientResources {
+		return 0, true
+	}
 	if h.Status == smbprobe.StatusPending {
 		p.WriteFrame(p.Cancel(h.AsyncID, 0, false))
 		if _, _, err := p.Recv(); err != nil {
@@ -562,6 +568,57 @@ func (c *campaign) queuedCalls() {
 	c.record("2", fmt.Sprintf("%d anonymous connections, each opening pipes until refused and writing NetrWkstaGetInfo requests on each without reading a result: first 2,000 in one 64,000-byte WRITE, then 64 at a time", conns),
 		"a WRITE carrying more PDUs than `--max-rpc-queue` (64) leaves room for is refused whole with STATUS_INSUFFICIENT_RESOURCES; every waiting call and unread result holds 256 bytes of `--max-conn-buffered` besides its own bytes, so a connection stops taking them once its 1 MiB is used; the connections stay usable; RSS +16 MiB and 2 s CPU at most",
 		fmt.Sprintf("%d pipes, %d of %d 2,000-request WRITEs refused, %d requests taken, %d WRITEs of 64 refused; %v", pipes, bigRefused, pipes, taken, refused, k))
+}
+
+// 2 (cont.). Pending reads: READs on pipes with nothing to read wait
+// asynchronously, each with its goroutine.
+func (c *campaign) pendingReads() {
+	t := c.t
+	k := c.startCost()
+	const conns, reads = 16, 70
+	pending, refused := 0, 0
+	var clients []*smbprobe.Client
+	for i := 0; i < conns; i++ {
+		p := c.probeConn()
+		clients = append(clients, p)
+		anonymousIPC(t, p)
+		var ids []smbprobe.FileID
+		for j := 0; j < 8; j++ {
+			ids = append(ids, boundPipe(t, p))
+		}
+		for j := 0; j < reads; j++ {
+			if err := p.WriteFrame(p.Build(smbprobe.CmdRead, smbprobe.ReadBody(ids[j%len(ids)], 4280))); err != nil {
+				t.Fatal(err)
+			}
+			m, err := p.ReadMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch h, _ := smbprobe.ParseHeader(m); h.Status {
+			case smbprobe.StatusPending:
+				pending++
+			case smbprobe.StatusInsufficientResources:
+				refused++
+			default:
+				t.Errorf("READ of an empty pipe: %08x", h.Status)
+			}
+		}
+		if h, _, err := p.Call(smbprobe.CmdEcho, []byte{4, 0, 0, 0}); err != nil || h.Status != smbprobe.StatusSuccess {
+			t.Errorf("the connection is not usable after the refusals: %v", err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	k.stop()
+	for _, p := range clients {
+		p.Close()
+	}
+	if pending != conns*64 || refused != conns*(reads-64) {
+		t.Errorf("%d READs pending, %d refused; want %d and %d", pending, refused, conns*64, conns*(reads-64))
+	}
+	c.bound("pending reads", k, 16<<20, 2*time.Second)
+	c.record("2", fmt.Sprintf("%d anonymous connections, each sending %d READs on 8 empty pipes", conns, reads),
+		"64 wait per connection (`--max-pending-reads`), each holding 4,608 bytes of `--max-conn-buffered` (its goroutine and state, so that `--max-buffered` bounds them for the whole server too); the others get STATUS_INSUFFICIENT_RESOURCES; the connections stay usable; RSS +16 MiB and 2 s CPU at most",
+		fmt.Sprintf("%d pending, %d refused; %v", pending, refused, k))
 }
 
 // 4. NDR amplification.
