@@ -106,9 +106,10 @@ func (j *Joiner) alternateName(ctx context.Context, op altOp, r AlternateNameReq
 	// "If EncryptedPassword is NULL or DomainAccount is NULL,
 	// PasswordString MUST be NULL."
 	var pw string
+	havePw := false
 	if r.DomainAccount != nil {
 		var c Code
-		if pw, _, c = decryptPassword(r.Password); c != NERR_Success {
+		if pw, havePw, c = decryptPassword(r.Password); c != NERR_Success {
 			return c
 		}
 	}
@@ -158,6 +159,9 @@ func (j *Joiner) alternateName(ctx context.Context, op altOp, r AlternateNameReq
 	}
 
 	// The domain side, with DomainAccount's credentials.
+	if !havePw {
+		return j.noDelegation(ctx, "a change of names of a domain member", "to change the computer account", r.Caller)
+	}
 	acct, c := callerAccount(r.DomainAccount, r.Caller)
 	if c != NERR_Success {
 		return c

@@ -283,6 +283,17 @@ func decryptPassword(src PasswordSource) (pw string, present bool, c Code) {
 	return pw, true, NERR_Success
 }
 
+// noDelegation answers a change in the domain that names no password.
+// The specification then acts with "the caller's security context" at
+// the domain controller; a logon to this server (NTLM, Kerberos without
+// delegation) cannot be used there, so the call fails before any
+// directory is contacted, and the log says what to send instead.
+func (j *Joiner) noDelegation(ctx context.Context, what, purpose string, c Caller) Code {
+	j.log.InfoContext(ctx, "joinlogic: "+what+" without a password: the caller's logon cannot be used at the domain controller; send AccountName and Password "+purpose,
+		"caller", c.Domain+`\`+c.User)
+	return ERROR_LOGON_FAILURE
+}
+
 // callerAccount resolves AccountName: NULL means the caller's own account
 // (MS-WKST 3.2.4.13); otherwise it must have one of the forms the
 // specification lists, else ERROR_INVALID_PARAMETER.
@@ -799,9 +810,7 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 		if !havePw {
 			// Password NULL: "the caller's security context MUST be used",
 			// and a logon to this server cannot be delegated to the DC.
-			j.log.InfoContext(ctx, "joinlogic: NETSETUP_ACCT_DELETE without a password: the caller's logon cannot be used at the domain controller; send AccountName and Password to disable the computer account",
-				"caller", r.Caller.Domain+`\`+r.Caller.User)
-			return ERROR_LOGON_FAILURE
+			return j.noDelegation(ctx, "NETSETUP_ACCT_DELETE", "to disable the computer account", r.Caller)
 		}
 		cred := Credentials{Account: acctName, Password: pw}
 		sess, err := dir.Bind(ctx, dc, cred)

@@ -93,7 +93,7 @@ func (j *Joiner) rename(ctx context.Context, r RenameRequest) Code {
 	if c := j.settleBeforeChange(ctx); c != NERR_Success {
 		return c
 	}
-	pw, _, c := decryptPassword(r.Password)
+	pw, havePw, c := decryptPassword(r.Password)
 	if c != NERR_Success {
 		return c
 	}
@@ -130,6 +130,9 @@ func (j *Joiner) rename(ctx context.Context, r RenameRequest) Code {
 		// "the server MUST apply the new name locally ... and return
 		// successfully": the account keeps its name.
 		return j.saveNamesLocally(ctx, IntentRename, cur, names, next)
+	}
+	if !havePw {
+		return j.noDelegation(ctx, "a rename with NETSETUP_ACCT_CREATE", "to rename the computer account", r.Caller)
 	}
 	return j.renameAccount(ctx, r, pw, cur, names, next, !dnsOnly)
 }

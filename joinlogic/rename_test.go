@@ -129,6 +129,42 @@ func TestRenameInDomain(t *testing.T) {
 	wantOps(t, e.dir)
 }
 
+// A change in the domain without a password would need the caller's own
+// logon at the DC ("the caller's security context"), which a logon to
+// this server cannot give: ERROR_LOGON_FAILURE before any directory
+// operation, and the log says what to send. Without NETSETUP_ACCT_CREATE
+// a rename touches no directory and needs no password.
+func TestNameChangesWithoutPassword(t *testing.T) {
+	ctx := context.Background()
+	e, _ := joinedFlow(t)
+	r := renameReq("WKS2", NETSETUP_ACCT_CREATE)
+	r.AccountName, r.Password = nil, nil
+	if c := e.j.Rename(ctx, r); c != ERROR_LOGON_FAILURE {
+		t.Errorf("rename with NETSETUP_ACCT_CREATE and no password = %v, want ERROR_LOGON_FAILURE", c)
+	}
+	a := altReq("web.example.test")
+	a.DomainAccount = nil // then the password is ignored (3.2.4.18)
+	if c := e.j.AddAlternateName(ctx, a); c != ERROR_LOGON_FAILURE {
+		t.Errorf("alternate name on a member without an account = %v, want ERROR_LOGON_FAILURE", c)
+	}
+	a = altReq("web.example.test")
+	a.Password = nil
+	if c := e.j.AddAlternateName(ctx, a); c != ERROR_LOGON_FAILURE {
+		t.Errorf("alternate name on a member without a password = %v, want ERROR_LOGON_FAILURE", c)
+	}
+	wantOps(t, e.dir)
+	if n := e.j.Names(); n.NetBIOS != "WKS1" || len(n.Alternates) != 0 {
+		t.Errorf("names changed: %+v", n)
+	}
+	if got := strings.Count(e.logs.String(), "send AccountName and Password"); got != 3 {
+		t.Errorf("%d log lines say what to send, want 3:\n%s", got, e.logs)
+	}
+	r.Options = 0
+	if c := e.j.Rename(ctx, r); c != NERR_Success {
+		t.Errorf("local rename without a password = %v", c)
+	}
+}
+
 // The display name's update is the one step of a rename whose failure
 // changes nothing: "The result of this operation MUST be ignored"
 // (MS-WKST 3.2.4.15).
