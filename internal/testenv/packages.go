@@ -22,12 +22,12 @@ var Programs = map[string]string{
 	"openssl":                "openssl",
 	"update-ca-certificates": "ca-certificates",
 	// systemd unit checks, packaging, the compose file.
-	"systemd-analyze": "systemd", "systemd-sysusers": "systemd",
+	"systemd-analyze": "systemd", "systemd-sysusers": "systemd", "systemctl": "systemd",
 	"docker-compose": "docker-compose",
 	// Addresses, ports, processes, namespaces, accounts.
 	"ip": "iproute2", "ss": "iproute2",
 	"ps":      "procps",
-	"unshare": "util-linux", "utmpdump": "util-linux", "mount": "mount",
+	"unshare": "util-linux", "nsenter": "util-linux", "utmpdump": "util-linux", "mount": "mount",
 	"useradd": "passwd", "getent": "libc-bin",
 	"git": "git",
 	// Shell and basic tools of the scripts.
