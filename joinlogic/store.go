@@ -214,6 +214,9 @@ func encodeState(m Membership) ([]byte, error) {
 type Store struct {
 	path string
 
+	saveMu sync.Mutex // serializes Save
+	// mu guards cur, stamp and onSaved; never held across a Save's write
+	// and fsync, so Load never waits on the disk.
 	mu      sync.Mutex
 	cur     Membership
 	stamp   fileStamp // of the file cur was read from or saved to
@@ -341,11 +344,12 @@ func (s *Store) Save(ctx context.Context, m Membership) error {
 	if err != nil {
 		return fmt.Errorf("joinlogic: encoding membership: %w", err)
 	}
-	s.mu.Lock()
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
 	if err := atomicfile.Write(s.path, data, 0o600); err != nil {
-		s.mu.Unlock()
 		return fmt.Errorf("joinlogic: saving membership: %w", err)
 	}
+	s.mu.Lock()
 	s.cur = m
 	s.stamp, _ = stampOf(s.path)
 	hooks := s.onSaved

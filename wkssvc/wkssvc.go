@@ -128,6 +128,8 @@ func Interfaces(s *Server) []dcerpc.Interface {
 		UUID:         *wkst.WkssvcSyntaxUUID,
 		VersionMajor: 1,
 		VersionMinor: 0,
+		Inline:       inline,
+		Fast:         s.fast,
 		Handle: func(ctx context.Context, opnum int, r ndr.Reader) (msrpc.Operation, error) {
 			if _, ok := retiredMethods[opnum]; ok {
 				// MS-WKST <27>: ERROR_NOT_SUPPORTED (retired.go).

@@ -48,6 +48,10 @@ type call struct {
 	ndr64  bool      // the stub is NDR64 (the context negotiated it)
 	stub   []byte    // charged to the association's budget until the call ran
 	sec    *security // the established security context it came on, or nil
+	// borrowed: stub points into the caller's buffer of the Write that
+	// completed the call; Write copies it before returning unless the
+	// call ran inline.
+	borrowed bool
 
 	// Guarded by assoc.mu.
 	cancelled bool
@@ -99,6 +103,10 @@ type assoc struct {
 	skipCallID uint32
 	items      []item
 	running    *call
+	// busy is set while a call runs inline, on the goroutine of the Write
+	// that completed it; no worker starts meanwhile, so output stays in
+	// input order.
+	busy       bool
 	outq       [][]byte
 	closed     bool // Close was called
 	broken     bool // fatal protocol error: no more input accepted
@@ -106,6 +114,7 @@ type assoc struct {
 	// workerRunning is set while a worker goroutine drains items. There
 	// is none while the pipe is idle: an open pipe costs no goroutine.
 	workerRunning bool
+	workers       int // worker goroutines started so far
 	// Wake-ups, made by waitOn and closed by signal: nil while nobody waits.
 	outReady chan struct{} // outq grows or the state ends
 	space    chan struct{} // outq or items shrink
@@ -173,7 +182,68 @@ func (a *assoc) Write(ctx context.Context, p []byte) error {
 		return err
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	err := a.writeLocked(p)
+	// Calls that may run inline (Interface.Inline) and find nothing ahead
+	// of them run here, before Write returns: their response is queued
+	// when the transport asks for it, without a goroutine hand-off.
+	for err == nil {
+		c, release := a.takeInline()
+		if c == nil {
+			break
+		}
+		a.mu.Unlock()
+		a.executeInline(c, release)
+		a.mu.Lock()
+		a.busy = false
+	}
+	// What did not run inline goes to the worker; a stub still pointing
+	// into p is copied first.
+	for i := range a.items {
+		if c := a.items[i].call; c != nil && c.borrowed {
+			c.stub = append([]byte(nil), c.stub...)
+			c.borrowed = false
+		}
+	}
+	a.settle()
+	a.mu.Unlock()
+	return err
+}
+
+// popFront drops the first element of q, shifting the rest down so that
+// the queue keeps its storage (it holds at most MaxQueued elements plus
+// one call's fragments) instead of allocating anew as it moves along.
+func popFront[T any](q []T) []T {
+	copy(q, q[1:])
+	var zero T
+	q[len(q)-1] = zero
+	return q[:len(q)-1]
+}
+
+// takeInline takes the next item when it is a call that may run inline
+// and nothing is ahead of it: no item is being processed, no output waits
+// for the client, and a decode slot is free. Caller holds mu.
+func (a *assoc) takeInline() (*call, func()) {
+	if a.busy || a.workerRunning || a.closed || len(a.items) == 0 || len(a.outq) > 0 {
+		return nil, nil
+	}
+	c := a.items[0].call
+	if c == nil || c.cancelled || c.iface.Inline == nil ||
+		!c.iface.Inline(Call{Opnum: c.opnum, Stub: c.stub, NDR20LittleEndian: !c.ndr64 && c.drep == ndr20LittleEndian}) {
+		return nil, nil
+	}
+	release := a.srv.tryAcquireDecode()
+	if release == nil {
+		return nil, nil
+	}
+	a.items = popFront(a.items)
+	a.budget.Release(entryCharge)
+	a.busy = true
+	a.running = c
+	return c, release
+}
+
+// writeLocked is Write's work on the input under mu.
+func (a *assoc) writeLocked(p []byte) error {
 	if a.closed || a.broken {
 		return ipc.ErrPipeClosed
 	}
@@ -195,32 +265,39 @@ func (a *assoc) Write(ctx context.Context, p []byte) error {
 	} else {
 		a.budget.Release(len(a.in) - kept)
 	}
-	a.in = append(a.in, p...)
+	// Whole PDUs are read from p itself when nothing is buffered (the
+	// usual case: one request per write); only a partial PDU is copied.
+	buf, fromP := p, true
+	if len(a.in) > 0 {
+		a.in = append(a.in, p...)
+		buf, fromP = a.in, false
+	}
 	off := 0
 	for !a.broken {
-		n, ok := peekFragLength(a.in[off:])
+		n, ok := peekFragLength(buf[off:])
 		if !ok {
 			break
 		}
-		if n < headerLen || a.in[off] != rpcVersion || a.in[off+1] > rpcVersionMinorMax {
+		if n < headerLen || buf[off] != rpcVersion || buf[off+1] > rpcVersionMinorMax {
 			// Framing is lost or this is not DCE/RPC (C706 12.6.3.1):
 			// fail now rather than wait for frag_length bytes.
-			a.fail(a.in[off:off+headerLen], fmt.Errorf("%w: header %x", errMalformed, a.in[off:off+headerLen]))
+			a.fail(buf[off:off+headerLen], fmt.Errorf("%w: header %x", errMalformed, buf[off:off+headerLen]))
 			break
 		}
-		if len(a.in)-off < n {
+		if len(buf)-off < n {
 			break
 		}
-		a.handlePDU(a.in[off : off+n])
+		a.handlePDU(buf[off:off+n], fromP)
 		off += n
 	}
-	if a.broken {
+	switch {
+	case a.broken:
 		a.budget.Release(kept)
 		a.in = nil
-	} else if off == len(a.in) {
+	case off == len(buf):
 		a.in = nil
-	} else if off > 0 {
-		a.in = append([]byte(nil), a.in[off:]...)
+	default:
+		a.in = append([]byte(nil), buf[off:]...)
 	}
 	if a.broken {
 		return ipc.ErrPipeClosed
@@ -358,8 +435,7 @@ func (a *assoc) TryReadMessage() ([]byte, bool, error) {
 func (a *assoc) pop() ([]byte, bool, error) {
 	if len(a.outq) > 0 {
 		m := a.outq[0]
-		a.outq[0] = nil
-		a.outq = a.outq[1:]
+		a.outq = popFront(a.outq)
 		if !a.closed {
 			a.outCharged -= len(m) + entryCharge
 			a.budget.Release(len(m) + entryCharge)
@@ -415,10 +491,17 @@ func (a *assoc) waitWorker(ctx context.Context) {
 	}
 }
 
-// enqueue adds pre-encoded output to the work queue. Caller holds mu.
+// enqueue adds pre-encoded output to the work queue, or straight to the
+// output when nothing is queued or being processed ahead of it. Caller
+// holds mu; Write starts a worker for queued items when it returns.
 func (a *assoc) enqueue(msgs ...[]byte) {
+	if !a.busy && !a.workerRunning && len(a.items) == 0 && len(a.outq)+len(msgs) <= a.cfg.MaxQueued && !a.closed {
+		for _, m := range msgs {
+			a.queueOutput(m, false)
+		}
+		return
+	}
 	a.addItem(item{msgs: msgs})
-	a.settle()
 }
 
 // addItem appends to the work queue and charges the entry to the budget
@@ -458,7 +541,6 @@ func (a *assoc) fail(raw []byte, err error) {
 	}
 	a.dropCur()
 	a.broken = true
-	a.settle()
 }
 
 // dropCur abandons the request being reassembled. Caller holds mu.
@@ -475,12 +557,23 @@ func (a *assoc) skip(callID uint32) {
 	a.skipCallID = callID
 }
 
-// handlePDU processes one whole fragment. Caller holds mu.
-func (a *assoc) handlePDU(raw []byte) {
-	p, err := parsePDU(raw)
-	if err != nil {
+// handlePDU processes one whole fragment; borrowed says raw lies in the
+// caller's buffer of the current Write. Caller holds mu.
+func (a *assoc) handlePDU(raw []byte, borrowed bool) {
+	var pd pdu
+	if err := pd.parse(raw); err != nil {
 		a.fail(raw, err)
 		return
+	}
+	p := &pd
+	if borrowed && p.hasAuth && p.Type != ptRequest {
+		// An authentication token may be kept by the security context
+		// after Write returns: never from the caller's buffer.
+		raw = append([]byte(nil), raw...)
+		if err := pd.parse(raw); err != nil {
+			a.fail(raw, err)
+			return
+		}
 	}
 	switch p.Type {
 	case ptBind:
@@ -488,7 +581,7 @@ func (a *assoc) handlePDU(raw []byte) {
 	case ptAlterContext:
 		a.onAlterContext(p, raw)
 	case ptRequest:
-		a.onRequest(p, raw)
+		a.onRequest(p, raw, borrowed)
 	case ptCoCancel:
 		a.onCancel(p.CallID, false)
 	case ptOrphaned:
@@ -700,7 +793,7 @@ func (a *assoc) negotiate(elems []contextElem) ([]contextResult, error) {
 // connection's byte budget with nca_s_fault_remote_no_memory. Either way
 // only that call fails; its remaining fragments are dropped and the pipe
 // keeps serving.
-func (a *assoc) onRequest(p *pdu, raw []byte) {
+func (a *assoc) onRequest(p *pdu, raw []byte, borrowed bool) {
 	sec := a.sec
 	if sec != nil {
 		if !sec.done {
@@ -712,6 +805,15 @@ func (a *assoc) onRequest(p *pdu, raw []byte) {
 			a.skip(p.CallID)
 			a.enqueueFault(p.CallID, 0, statusAccessDenied)
 			return
+		}
+		if borrowed && p.hasAuth && sec.seals() {
+			// Unsealing decrypts in place: never in the caller's buffer.
+			raw = append([]byte(nil), raw...)
+			if err := p.parse(raw); err != nil {
+				a.fail(raw, err)
+				return
+			}
+			borrowed = false
 		}
 		if err := a.unprotect(sec, p, raw); err != nil {
 			a.failSecurity(p.CallID, err)
@@ -768,11 +870,15 @@ func (a *assoc) onRequest(p *pdu, raw []byte) {
 			a.overBudget(p.CallID, q.ContextID)
 			return
 		}
-		c := &call{callID: p.CallID, ctxID: q.ContextID, opnum: q.Opnum, drep: p.Drep, iface: pc.iface, ndr64: pc.ndr64,
-			stub: append([]byte(nil), q.Stub...), sec: sec}
+		c := &call{callID: p.CallID, ctxID: q.ContextID, opnum: q.Opnum, drep: p.Drep, iface: pc.iface, ndr64: pc.ndr64, sec: sec}
+		if last && borrowed {
+			// Write copies it unless the call runs before it returns.
+			c.stub, c.borrowed = q.Stub, true
+		} else {
+			c.stub = append([]byte(nil), q.Stub...)
+		}
 		if last {
 			a.addItem(item{call: c})
-			a.settle()
 		} else {
 			a.cur = c
 		}
@@ -796,7 +902,6 @@ func (a *assoc) onRequest(p *pdu, raw []byte) {
 		if last {
 			a.addItem(item{call: a.cur})
 			a.cur = nil
-			a.settle()
 		}
 	case a.skipping && a.skipCallID == p.CallID:
 		// Rest of a call already answered with a fault.
@@ -848,13 +953,15 @@ func (a *assoc) onCancel(callID uint32, orphan bool) {
 
 // settle starts a worker when items wait and none runs, and finishes the
 // association (workerDone, done) once it is closed, or broken with
-// nothing left to run, and no worker runs. Caller holds mu.
+// nothing left to run, and no worker runs; while a call runs inline it
+// does neither (Write settles when that call is done). Caller holds mu.
 func (a *assoc) settle() {
-	if a.workerRunning || a.workerDone {
+	if a.workerRunning || a.workerDone || a.busy {
 		return
 	}
 	if len(a.items) > 0 && !a.closed {
 		a.workerRunning = true
+		a.workers++
 		go a.worker()
 		return
 	}
@@ -910,8 +1017,7 @@ func (a *assoc) next() (item, bool) {
 		return item{}, false
 	}
 	it := a.items[0]
-	a.items[0] = item{}
-	a.items = a.items[1:]
+	a.items = popFront(a.items)
 	a.budget.Release(entryCharge)
 	if it.call != nil {
 		a.running = it.call
@@ -947,6 +1053,13 @@ func (a *assoc) pushCharged(m []byte, reserved bool) bool {
 		}
 		return false
 	}
+	a.queueOutput(m, reserved)
+	return true
+}
+
+// queueOutput appends m to the output, charging it to the budget unless
+// it was reserved already. Caller holds mu.
+func (a *assoc) queueOutput(m []byte, reserved bool) {
 	if !reserved {
 		a.budget.Charge(len(m))
 	}
@@ -954,17 +1067,39 @@ func (a *assoc) pushCharged(m []byte, reserved bool) bool {
 	a.outCharged += len(m) + entryCharge
 	a.outq = append(a.outq, m)
 	signal(&a.outReady)
+}
+
+// pushNow queues output of an inline call: the writer that runs it is the
+// one who would drain the output, so it never waits; a call's fragments
+// may exceed MaxQueued (their bytes are in the budget). It returns false
+// once the pipe is closed.
+func (a *assoc) pushNow(m []byte, reserved bool) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		if reserved {
+			a.budget.Release(len(m))
+		}
+		return false
+	}
+	a.queueOutput(m, reserved)
 	return true
 }
 
-// execute dispatches one call and queues its response fragments or
-// fault. It returns false once the pipe is closed.
-func (a *assoc) execute(c *call) bool {
-	base := a.callCtx
+// callBase is the context a call runs under: the pipe's caller, or the
+// RPC-level identity when the call came on a security context (MS-RPCE
+// 3.3.1.5.2.1).
+func (a *assoc) callBase(c *call) context.Context {
 	if c.sec != nil {
-		// MS-RPCE 3.3.1.5.2.1: the call runs as the RPC-level identity.
-		base = c.sec.ctx
+		return c.sec.ctx
 	}
+	return a.callCtx
+}
+
+// execute dispatches one call on the worker and queues its response
+// fragments or fault. It returns false once the pipe is closed.
+func (a *assoc) execute(c *call) bool {
+	base := a.callBase(c)
 	ctx, cancel := context.WithCancel(base)
 	defer cancel()
 	a.mu.Lock()
@@ -982,9 +1117,28 @@ func (a *assoc) execute(c *call) bool {
 	}
 	a.mu.Unlock()
 
-	status, stub := a.invoke(ctx, c)
-	a.releaseStub(c)
+	status, stub := a.invoke(ctx, c, nil)
+	return a.respond(c, frag, status, stub, false)
+}
 
+// executeInline runs a call taken by takeInline on the writer's
+// goroutine, holding the decode slot release gives back. Nothing can
+// cancel it but Close (its context is the pipe's), and its output never
+// waits.
+func (a *assoc) executeInline(c *call, release func()) {
+	a.mu.Lock()
+	frag := a.frag
+	a.mu.Unlock()
+	status, stub := a.invoke(a.callBase(c), c, release)
+	a.respond(c, frag, status, stub, true)
+}
+
+// respond releases the call's stub and queues its response fragments,
+// or its fault (status not 0), unless it was orphaned meanwhile. now
+// queues without waiting (an inline call). It returns false once the
+// pipe is closed.
+func (a *assoc) respond(c *call, frag int, status uint32, stub []byte, now bool) bool {
+	a.releaseStub(c)
 	a.mu.Lock()
 	a.running = nil
 	orphaned := c.orphaned
@@ -992,22 +1146,39 @@ func (a *assoc) execute(c *call) bool {
 	if orphaned {
 		return true
 	}
+	push := func(m []byte, reserved bool) bool {
+		if now {
+			return a.pushNow(m, reserved)
+		}
+		return a.pushCharged(m, reserved)
+	}
 	if status != 0 {
 		flags := uint8(0)
 		if status == StatusOpRangeError || status == StatusBadStubData {
 			flags = pfcDidNotExecute
 		}
-		return a.push(encodeFault(c.callID, flags, c.ctxID, status))
+		return push(encodeFault(c.callID, flags, c.ctxID, status), false)
 	}
 	// C706 12.6.4.10 and MS-RPCE 2.2.2.6: split the stub by the
 	// negotiated size; alloc_hint is what remains from this fragment on.
+	if c.sec == nil || !c.sec.protects() {
+		if maxStub := (frag - responseHdrLen) &^ 7; len(stub) <= maxStub {
+			// One fragment, the usual case.
+			m := encodeResponse(c.callID, pfcFirstFrag|pfcLastFrag, uint32(len(stub)), c.ctxID, stub)
+			if !a.budget.TryReserve(len(m)) {
+				a.srv.noteOverBudget(a.info.Remote)
+				return push(encodeFault(c.callID, 0, c.ctxID, StatusRemoteNoMemory), false)
+			}
+			return push(m, true)
+		}
+	}
 	var frags [][]byte
 	total := 0
 	if c.sec != nil && c.sec.protects() {
 		var err error
 		if frags, err = protectedFragments(c.sec, frag, c.callID, c.ctxID, stub); err != nil {
 			a.log.Warn("dcerpc: response cannot be protected", "err", err, "call_id", c.callID)
-			return a.push(encodeFault(c.callID, 0, c.ctxID, StatusFaultUnspec))
+			return push(encodeFault(c.callID, 0, c.ctxID, StatusFaultUnspec), false)
 		}
 		for _, m := range frags {
 			total += len(m)
@@ -1033,10 +1204,10 @@ func (a *assoc) execute(c *call) bool {
 	// or the call ends with nca_s_fault_remote_no_memory instead.
 	if !a.budget.TryReserve(total) {
 		a.srv.noteOverBudget(a.info.Remote)
-		return a.push(encodeFault(c.callID, 0, c.ctxID, StatusRemoteNoMemory))
+		return push(encodeFault(c.callID, 0, c.ctxID, StatusRemoteNoMemory), false)
 	}
 	for i, m := range frags {
-		if !a.pushCharged(m, true) {
+		if !push(m, true) {
 			for _, rest := range frags[i+1:] {
 				a.budget.Release(len(rest))
 			}
@@ -1054,27 +1225,36 @@ func (a *assoc) releaseStub(c *call) {
 }
 
 // invoke decodes and runs the call through the interface's handle and
-// marshals the response. A non-zero status is the fault to send.
-func (a *assoc) invoke(ctx context.Context, c *call) (status uint32, stub []byte) {
-	log := a.log.With("iface", c.iface.Name, "opnum", c.opnum, "call_id", c.callID)
+// marshals the response. A non-zero status is the fault to send. release,
+// when not nil, gives back a decode slot the caller holds already.
+func (a *assoc) invoke(ctx context.Context, c *call, release func()) (status uint32, stub []byte) {
+	log := func() *slog.Logger { return a.log.With("iface", c.iface.Name, "opnum", c.opnum, "call_id", c.callID) }
 	defer func() {
 		if r := recover(); r != nil {
 			// The panic value may hold request data: log its type only.
-			log.Error("dcerpc: call panicked", "panic_type", fmt.Sprintf("%T", r))
+			log().Error("dcerpc: call panicked", "panic_type", fmt.Sprintf("%T", r))
 			status, stub = StatusFaultUnspec, nil
 		}
 	}()
+	if release == nil {
+		if release = a.srv.acquireDecode(ctx); release == nil {
+			return StatusFaultCancel, nil
+		}
+	}
+	defer func() { release() }()
+	if c.iface.Fast != nil && !c.ndr64 && c.drep == ndr20LittleEndian {
+		if out, ok := c.iface.Fast(ctx, c.opnum, c.stub); ok {
+			return 0, out
+		}
+	}
+	// The handler may give the slot back early (DecodeDone).
+	release = sync.OnceFunc(release)
 	var r ndr.Reader
 	if c.ndr64 {
 		r = NewNDR64StubReader(c.stub)
 	} else {
 		r = NewStubReader(c.stub, c.drep[:])
 	}
-	release := a.srv.acquireDecode(ctx)
-	if release == nil {
-		return StatusFaultCancel, nil
-	}
-	defer release()
 	op, err := c.iface.Handle(context.WithValue(ctx, decodeKey{}, release), int(c.opnum), r)
 	switch {
 	case errors.Is(err, msrpc.ErrNotImplemented), op == nil && err == nil:
@@ -1083,19 +1263,24 @@ func (a *assoc) invoke(ctx context.Context, c *call) (status uint32, stub []byte
 	case op == nil:
 		// The generated handles return no operation only when the
 		// request stub does not decode.
-		log.Debug("dcerpc: request stub does not decode", "err", err)
+		log().Debug("dcerpc: request stub does not decode", "err", err)
 		return StatusBadStubData, nil
 	case err != nil:
 		if ctx.Err() != nil {
 			return StatusFaultCancel, nil
 		}
-		log.Warn("dcerpc: call failed", "err", err)
+		log().Warn("dcerpc: call failed", "err", err)
 		return StatusFaultUnspec, nil
 	}
 	b, err := MarshalResponse(op, c.ndr64)
 	if err != nil {
-		log.Warn("dcerpc: response does not marshal", "err", err)
+		log().Warn("dcerpc: response does not marshal", "err", err)
 		return StatusFaultUnspec, nil
 	}
 	return 0, b
 }
+
+// ndr20LittleEndian is the data representation of the calls a Fast
+// handler is offered: little-endian integers, ASCII characters, IEEE
+// floating point (C706 14.2.5).
+var ndr20LittleEndian = [4]byte{drepIntegerLittleEndianBit, 0, 0, 0}

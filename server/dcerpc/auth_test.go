@@ -475,3 +475,73 @@ func FuzzAuthenticatedAssociation(f *testing.F) {
 		}
 	})
 }
+
+// TestWriteLeavesInputAlone: requests are read from the writer's buffer,
+// but a sealed request is decrypted in place and an authentication token
+// may be kept by the security context, so neither may be done in the
+// caller's buffer: a sealed request (even one whose verifier fails) and
+// the binds that carry tokens leave it as it was.
+func TestWriteLeavesInputAlone(t *testing.T) {
+	a := newTestPipe(t, Config{Auth: rpcAuthenticator(quiet())}, nil)
+	cl := newNTLMInitiator()
+	neg, err := cl.step(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := secTrailer{Type: ipc.RPCAuthNTLM, Level: levelPrivacy, ContextID: 77}
+	bind := withAuthTrailer(ndrBind(1), tr, neg)
+	keep := bytes.Clone(bind)
+	write(t, a, bind)
+	if !bytes.Equal(bind, keep) {
+		t.Fatal("Write changed the bind it was given")
+	}
+	p := read(t, a)
+	auth, err := cl.step(p.authValue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &writer{}
+	w.start(ptAuth3, pfcFirstFrag|pfcLastFrag, 2)
+	w.u32(0)
+	auth3 := withAuthTrailer(w.finish(), tr, auth)
+	keep = bytes.Clone(auth3)
+	write(t, a, auth3)
+	if !bytes.Equal(auth3, keep) {
+		t.Fatal("Write changed the rpc_auth_3 it was given")
+	}
+	req := withAuthTrailer(buildRequest(3, 3, 0, opIdentity, bytes.Repeat([]byte{0xa5}, 32)), tr, bytes.Repeat([]byte{1}, 16))
+	keep = bytes.Clone(req)
+	_ = a.Write(context.Background(), req) // refused: the verifier is not the client's
+	if !bytes.Equal(req, keep) {
+		t.Fatal("Write decrypted the sealed request in the caller's buffer")
+	}
+}
+
+// TestInlineCallRunsAsRPCIdentity: a call that runs on the writer's
+// goroutine runs, like one on the worker, as the RPC-level identity of
+// the security context it came on.
+func TestInlineCallRunsAsRPCIdentity(t *testing.T) {
+	s := NewServer(Config{Logger: quiet(), Auth: rpcAuthenticator(quiet())})
+	iface := testInterface(nil)
+	iface.Inline = func(c Call) bool { return c.Opnum == opIdentity }
+	s.Register("test", iface)
+	p, err := s.OpenPipe(context.Background(), ipc.OpenInfo{Pipe: "test", Identity: ipc.Identity{User: "bob"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.(*assoc)
+	t.Cleanup(func() { a.Close(); <-a.done })
+	if !establishNTLM(t, a, levelConnect) {
+		t.Fatal("not established")
+	}
+	write(t, a, buildRequest(3, 3, 0, opIdentity, nil))
+	if stub, _ := readResponse(t, a, 3); string(stub) != rpcUser+"|"+ProtseqNamedPipe {
+		t.Fatalf("identity %q", stub)
+	}
+	a.mu.Lock()
+	workers := a.workers
+	a.mu.Unlock()
+	if workers != 0 {
+		t.Fatalf("the call ran on a worker (%d started), not inline", workers)
+	}
+}

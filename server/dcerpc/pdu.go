@@ -186,10 +186,21 @@ const (
 // parsePDU parses exactly one fragment; len(b) must equal its frag_length.
 // The body aliases b.
 func parsePDU(b []byte) (*pdu, error) {
-	if len(b) < headerLen {
-		return nil, fmt.Errorf("%w: %d bytes is shorter than the header", errMalformed, len(b))
-	}
 	p := &pdu{}
+	if err := p.parse(b); err != nil {
+		if len(b) < headerLen {
+			return nil, err
+		}
+		return p, err
+	}
+	return p, nil
+}
+
+// parse is parsePDU into p, which callers can keep off the heap.
+func (p *pdu) parse(b []byte) error {
+	if len(b) < headerLen {
+		return fmt.Errorf("%w: %d bytes is shorter than the header", errMalformed, len(b))
+	}
 	p.Vers, p.VersMinor, p.Type, p.Flags = b[0], b[1], b[2], b[3]
 	copy(p.Drep[:], b[4:8])
 	o := p.order()
@@ -197,17 +208,17 @@ func parsePDU(b []byte) (*pdu, error) {
 	p.AuthLength = o.Uint16(b[10:])
 	p.CallID = o.Uint32(b[12:])
 	if p.Vers != rpcVersion || p.VersMinor > rpcVersionMinorMax {
-		return p, fmt.Errorf("%w: version %d.%d", errMalformed, p.Vers, p.VersMinor)
+		return fmt.Errorf("%w: version %d.%d", errMalformed, p.Vers, p.VersMinor)
 	}
 	if int(p.FragLength) != len(b) {
-		return p, fmt.Errorf("%w: frag_length %d, have %d bytes", errMalformed, p.FragLength, len(b))
+		return fmt.Errorf("%w: frag_length %d, have %d bytes", errMalformed, p.FragLength, len(b))
 	}
 	end := len(b)
 	if p.AuthLength > 0 {
 		// MS-RPCE 2.2.2.11: sec_trailer then auth_length token bytes.
 		t := end - int(p.AuthLength) - secTrailerLen
 		if t < headerLen {
-			return p, fmt.Errorf("%w: auth_length %d too large", errMalformed, p.AuthLength)
+			return fmt.Errorf("%w: auth_length %d too large", errMalformed, p.AuthLength)
 		}
 		p.hasAuth = true
 		p.authType = b[t]
@@ -217,7 +228,7 @@ func parsePDU(b []byte) (*pdu, error) {
 		end = t
 	}
 	p.body = b[headerLen:end]
-	return p, nil
+	return nil
 }
 
 // reader is a bounds-checked cursor over a PDU body.
@@ -335,9 +346,9 @@ type requestBody struct {
 	Stub      []byte
 }
 
-func parseRequest(p *pdu) (*requestBody, error) {
+func parseRequest(p *pdu) (requestBody, error) {
 	r := &reader{b: p.body, o: p.order()}
-	q := &requestBody{}
+	var q requestBody
 	q.AllocHint = r.u32()
 	q.ContextID = r.u16()
 	q.Opnum = r.u16()
@@ -345,7 +356,7 @@ func parseRequest(p *pdu) (*requestBody, error) {
 		q.Object = r.uuid()
 	}
 	if r.err != nil {
-		return nil, fmt.Errorf("%w: request body", errMalformed)
+		return requestBody{}, fmt.Errorf("%w: request body", errMalformed)
 	}
 	q.Stub = p.body[r.off:]
 	return q, nil

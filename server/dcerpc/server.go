@@ -29,6 +29,23 @@ type Interface struct {
 	// binds when it asks for the same major and a minor not above ours
 	// (C706 12.6.4.3 compatibility rule).
 	VersionMajor, VersionMinor uint16
+	// Inline, when set, reports the calls that may run on the goroutine
+	// that wrote their request (ipc.Pipe.Write) when nothing of the pipe
+	// is queued or running ahead of them: calls that do no I/O, never
+	// wait on anything slow and return in microseconds. Their response is
+	// then queued when Write returns, and the transport can answer the
+	// client without a goroutine hand-off. Every other call runs on the
+	// pipe's worker, so that a slow one (a domain join) never holds up
+	// the transport. Nil: no call runs inline.
+	Inline func(Call) bool
+	// Fast, when set, is offered each call of an NDR 2.0 little-endian
+	// context first: it may decode the stub, run the call and encode the
+	// response stub itself, for opnums where go-msrpc's codec costs more
+	// than the call. It must answer exactly what Handle and the runtime's
+	// marshalling would, and return ok false for anything it does not
+	// fully handle, which then goes to Handle. It runs with the call's
+	// context and decode slot, like Handle.
+	Fast func(ctx context.Context, opnum uint16, stub []byte) (resp []byte, ok bool)
 	// Handle decodes the request stub of one call, executes it and
 	// returns the operation whose response is marshalled back. It is a
 	// go-msrpc generated server handle (e.g. wkssvc.WkssvcServerHandle):
@@ -38,6 +55,17 @@ type Interface struct {
 	// RPC_X_BAD_STUB_DATA); any other error or a panic is a failed call
 	// (fault nca_s_fault_unspec). The reader is NewStubReader's.
 	Handle msrpc.ServerHandle
+}
+
+// Call is what Interface.Inline sees of a call.
+type Call struct {
+	Opnum uint16
+	// Stub is the request stub; it must be neither kept nor changed.
+	Stub []byte
+	// NDR20LittleEndian says the stub is NDR 2.0 with little-endian
+	// integers, ASCII characters and IEEE floats, the coding a predicate
+	// can read cheaply; else it is big-endian or NDR64.
+	NDR20LittleEndian bool
 }
 
 func (i *Interface) syntax() syntaxID {
@@ -118,6 +146,7 @@ type Server struct {
 	log        *slog.Logger
 	refusals   *logsafe.Limiter // over-budget refusals, one line a minute
 	decodes    chan struct{}    // MaxDecodes slots
+	release    func()           // gives a decode slot back (one func value for every call)
 	mu         sync.RWMutex
 	pipes      map[string][]Interface
 	assocGroup atomic.Uint32
@@ -148,23 +177,34 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, pipes: make(map[string][]Interface),
+	s := &Server{cfg: cfg, log: cfg.Logger, pipes: make(map[string][]Interface),
 		refusals: logsafe.NewLimiter(time.Minute, 1, nil), decodes: make(chan struct{}, cfg.MaxDecodes)}
+	s.release = func() { <-s.decodes }
+	return s
 }
 
 type decodeKey struct{}
 
 // acquireDecode waits for a decode slot (Config.MaxDecodes) and returns
-// its release function, which may be called more than once; nil when
-// ctx ended first.
+// its release function, to be called once; nil when ctx ended first.
 func (s *Server) acquireDecode(ctx context.Context) func() {
 	select {
 	case s.decodes <- struct{}{}:
 	case <-ctx.Done():
 		return nil
 	}
-	var once sync.Once
-	return func() { once.Do(func() { <-s.decodes }) }
+	return s.release
+}
+
+// tryAcquireDecode takes a decode slot if one is free and returns its
+// release function, or nil.
+func (s *Server) tryAcquireDecode() func() {
+	select {
+	case s.decodes <- struct{}{}:
+		return s.release
+	default:
+		return nil
+	}
 }
 
 // DecodeDone tells the runtime that the call carried by ctx has decoded
