@@ -60,7 +60,7 @@ var (
 	joinUnit   = Run{Pkg: "./joinlogic/"}
 )
 
-const verifyLine = `if !smbcrypto.Verify(s.signingAlg, s.signingKey, req.msg) {`
+const verifyLine = `if !s.signer.Verify(req.msg) {`
 const requiredBlock = "\t\t\tif s.signingRequired {\n\t\t\t\treturn errResult(statusAccessDenied), nil"
 
 // All is the campaign, in the order docs/mutation.md lists it.
@@ -68,7 +68,7 @@ var All = []Mutant{
 	// Signing (MS-SMB2 3.3.5.2.4).
 	{ID: "smb2-write-signature", Area: "signing", Named: true,
 		What:  "the signature of a WRITE is not verified",
-		Edits: []Edit{{conn, verifyLine, `if h.Command != cmdWrite && !smbcrypto.Verify(s.signingAlg, s.signingKey, req.msg) {`}},
+		Edits: []Edit{{conn, verifyLine, `if h.Command != cmdWrite && !s.signer.Verify(req.msg) {`}},
 		Tests: []Run{signTable, smb2Unit}},
 	{ID: "smb2-ioctl-unsigned", Area: "signing", Named: true,
 		What:  "an unsigned IOCTL is accepted while signing is required",
@@ -76,7 +76,7 @@ var All = []Mutant{
 		Tests: []Run{signTable, smb2Unit}},
 	{ID: "smb2-flush-signature", Area: "signing", Named: true,
 		What:  "the signature of a FLUSH is not verified",
-		Edits: []Edit{{conn, verifyLine, `if h.Command != cmdFlush && !smbcrypto.Verify(s.signingAlg, s.signingKey, req.msg) {`}},
+		Edits: []Edit{{conn, verifyLine, `if h.Command != cmdFlush && !s.signer.Verify(req.msg) {`}},
 		Tests: []Run{signTable, smb2Unit}},
 	{ID: "smb2-echo-unsigned", Area: "signing", Named: true,
 		What:  "an unsigned ECHO is accepted while signing is required",
@@ -84,7 +84,7 @@ var All = []Mutant{
 		Tests: []Run{signTable, smb2Unit}},
 	{ID: "smb2-read-signature", Area: "signing",
 		What:  "the signature of a READ is not verified",
-		Edits: []Edit{{conn, verifyLine, `if h.Command != cmdRead && !smbcrypto.Verify(s.signingAlg, s.signingKey, req.msg) {`}},
+		Edits: []Edit{{conn, verifyLine, `if h.Command != cmdRead && !s.signer.Verify(req.msg) {`}},
 		Tests: []Run{signTable, smb2Unit}},
 	{ID: "smb2-logoff-unsigned", Area: "signing",
 		What:  "an unsigned LOGOFF is accepted while signing is required",
@@ -109,7 +109,7 @@ var All = []Mutant{
 		Tests: []Run{e2eWire, smb2Unit}},
 	{ID: "smb2-nonce-reused", Area: "encryption",
 		What:  "every encrypted response of a session uses the same (zero) nonce (MS-SMB2 2.2.41: a nonce is never reused with a key)",
-		Edits: []Edit{{conn, `return smbcrypto.Encrypt(s.enc, nonce, s.id, msg), nil`, `return smbcrypto.Encrypt(s.enc, make([]byte, len(nonce)), s.id, msg), nil`}},
+		Edits: []Edit{{conn, `if err := enc.nonces.NextInto(nonce[:ns]); err != nil {`, `if err := enc.nonces.NextInto(make([]byte, ns)); err != nil {`}},
 		Tests: []Run{e2eWire}},
 	{ID: "smb2-encrypt-data-plaintext", Area: "encryption",
 		What:  "a session that must encrypt accepts plaintext requests",

@@ -16,7 +16,8 @@ type AuthExchange interface {
 	// next token. done is true once the context is established. A failed
 	// authentication returns an error wrapping ErrLogonFailure (out may
 	// then hold a reject token to send with STATUS_LOGON_FAILURE); any
-	// other error is a malformed token (STATUS_INVALID_PARAMETER).
+	// other error is a malformed token (STATUS_INVALID_PARAMETER). The
+	// exchange may keep in: the transport does not reuse its memory.
 	Step(in []byte) (out []byte, done bool, err error)
 	// SessionKey is the established context's key (for NTLM the
 	// ExportedSessionKey, 16 bytes); nil for an anonymous session.

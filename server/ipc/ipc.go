@@ -118,7 +118,8 @@ type Handler interface {
 // All methods are safe for concurrent use.
 type Pipe interface {
 	// Write appends p to the pipe's input stream. It must not block on the
-	// processing of a call. It returns ErrPipeBusy when the pipe's bounded
+	// processing of a call, and must not keep p once it returns: the
+	// transport reuses that memory for the next message. It returns ErrPipeBusy when the pipe's bounded
 	// buffers (or the OpenInfo.Budget) are full, having taken nothing, and
 	// ErrPipeClosed after Close or a fatal protocol error.
 	Write(ctx context.Context, p []byte) error

@@ -42,9 +42,19 @@ type conn struct {
 	closeOnce sync.Once
 
 	wmu sync.Mutex // serializes writes to nc
+	wdl time.Time  // the write deadline set on nc (guarded by wmu)
 
-	br        *bufio.Reader // reader goroutine only
-	rdlZeroed bool          // the read deadline is known to be cleared (reader goroutine only)
+	br *bufio.Reader // reader goroutine only
+	// rdl is the read deadline set on nc (zero: none) when rdlSet; when
+	// not, nc's deadline is unknown or spent and must be set. Reader
+	// goroutine only.
+	rdl    time.Time
+	rdlSet bool
+	// rx is the pooled buffer of the message being handled; a handler
+	// that keeps slices of the message sets rxKept so that it is not
+	// reused. Reader goroutine only.
+	rx     *[]byte
+	rxKept bool
 
 	// Reader goroutine only.
 	lastActivity  time.Time // end of the last message (keep-alives do not count)
@@ -166,7 +176,9 @@ func (c *conn) serve() {
 			c.logHandshakeTimeout()
 			return
 		}
-		if err := c.handleFrame(frame); err != nil {
+		err = c.handleFrame(frame)
+		c.recycleFrame()
+		if err != nil {
 			c.log.Debug("disconnecting", "err", err)
 			return
 		}
@@ -211,13 +223,22 @@ const frameHeader = 4
 func (c *conn) readFrame() ([]byte, error) {
 	for {
 		if c.br.Buffered() == 0 {
-			logonExpiry := c.setWaitDeadline()
+			wanted, logonExpiry := c.setWaitDeadline()
 			if _, err := c.br.Peek(1); err != nil {
 				var ne net.Error
-				if now := time.Now(); !logonExpiry.IsZero() && !now.Before(logonExpiry) && errors.As(err, &ne) && ne.Timeout() {
+				timeout := errors.As(err, &ne) && ne.Timeout()
+				now := time.Now()
+				if timeout && !logonExpiry.IsZero() && !now.Before(logonExpiry) {
 					// The deadline was that of an unfinished logon:
 					// drop it and keep waiting.
 					c.sweepLogons(now)
+					c.rdlSet = false
+					continue
+				}
+				if timeout && (wanted.IsZero() || now.Before(wanted)) {
+					// A deadline armed before, earlier than the one
+					// wanted now, passed: arm the wanted one.
+					c.rdlSet = false
 					continue
 				}
 				return nil, err
@@ -251,8 +272,17 @@ func (c *conn) readFrame() ([]byte, error) {
 		if !armed && c.br.Buffered() < n {
 			c.setRestDeadline()
 		}
-		buf := make([]byte, n)
+		var buf []byte
+		if n+smbcrypto.TransformHeaderSize <= pooledFrame {
+			// Room after the message lets a transform be decrypted in
+			// place (smbcrypto.OpenInPlace needs 16 bytes).
+			c.rx = framePool.Get().(*[]byte)
+			buf = (*c.rx)[:n]
+		} else {
+			buf = make([]byte, n)
+		}
 		if _, err := io.ReadFull(c.br, buf); err != nil {
+			c.recycleFrame()
 			return nil, err
 		}
 		c.lastActivity = time.Now()
@@ -260,11 +290,28 @@ func (c *conn) readFrame() ([]byte, error) {
 	}
 }
 
+// recycleFrame gives the buffer of the message just handled back to the
+// pool, unless a handler kept slices of it (rxKept). Reader goroutine
+// only.
+func (c *conn) recycleFrame() {
+	if c.rx != nil && !c.rxKept {
+		framePool.Put(c.rx)
+	}
+	c.rx, c.rxKept = nil, false
+}
+
 // setWaitDeadline bounds the wait for the next frame by IdleTimeout after
 // the last message, until a session is established by the handshake
 // deadline, and by the deadline of the earliest unfinished logon. It
-// returns that logon deadline when it is the one set, else zero.
-func (c *conn) setWaitDeadline() (logonExpiry time.Time) {
+// returns the deadline wanted (zero for none) and that logon deadline when
+// it is the one wanted, else zero.
+//
+// The deadline on the socket is changed only when it would fire later
+// than wanted (or must be cleared): one armed earlier is left alone, and
+// readFrame arms the wanted one when that earlier one passes. Steady
+// traffic thus sets the read deadline once per IdleTimeout rather than
+// once per message.
+func (c *conn) setWaitDeadline() (wanted, logonExpiry time.Time) {
 	var d time.Time
 	if c.cfg.IdleTimeout > 0 {
 		d = c.lastActivity.Add(c.cfg.IdleTimeout)
@@ -275,14 +322,11 @@ func (c *conn) setWaitDeadline() (logonExpiry time.Time) {
 	if e := c.nextLogonExpiry(); !e.IsZero() && (d.IsZero() || e.Before(d)) {
 		d, logonExpiry = e, e
 	}
-	if !d.IsZero() {
+	if !c.rdlSet || (d.IsZero() && !c.rdl.IsZero()) || (!d.IsZero() && (c.rdl.IsZero() || c.rdl.After(d))) {
 		c.nc.SetReadDeadline(d)
-		c.rdlZeroed = false
-	} else if !c.rdlZeroed {
-		c.nc.SetReadDeadline(time.Time{})
-		c.rdlZeroed = true
+		c.rdl, c.rdlSet = d, true
 	}
-	return logonExpiry
+	return d, logonExpiry
 }
 
 // setRestDeadline bounds the wait for the rest of a started frame by
@@ -294,23 +338,95 @@ func (c *conn) setRestDeadline() {
 		d = c.handshakeDone
 	}
 	c.nc.SetReadDeadline(d)
-	c.rdlZeroed = false
+	c.rdl, c.rdlSet = d, true
 }
 
-// newFrame returns a buffer for an n-byte message with room for the
-// transport header in front: the message is frame[frameHeader:].
-func newFrame(n int) []byte {
-	return make([]byte, frameHeader+n)
+// Frame buffers. Messages up to pooledFrame bytes are received into, and
+// responses built in, buffers from framePool, given back once the message
+// is handled or written; larger ones are allocated. An idle connection
+// holds none.
+const pooledFrame = 8 << 10
+
+var framePool = sync.Pool{New: func() any {
+	b := make([]byte, pooledFrame)
+	return &b
+}}
+
+// txHeadroom is the room in front of a response message: the transport
+// header and, for an encrypted one, the TRANSFORM_HEADER; txTailroom after
+// it is where encryption puts the tag.
+const (
+	txHeadroom = frameHeader + smbcrypto.TransformHeaderSize
+	txTailroom = 16
+)
+
+// txFrame is a response being built: msg is where the n-byte message goes,
+// with room in front for the transport and transform headers and after it
+// for the tag, so that it is sent without a copy, encrypted or not.
+type txFrame struct {
+	buf    []byte
+	pooled *[]byte
+	msg    []byte
 }
 
-// writeFrame sends one transport message built by newFrame; it fills in
-// the transport header, so the message is written without a copy.
+// newTxFrame returns the buffer for an n-byte response message.
+func newTxFrame(n int) txFrame {
+	need := txHeadroom + n + txTailroom
+	var f txFrame
+	if need <= pooledFrame {
+		f.pooled = framePool.Get().(*[]byte)
+		f.buf = (*f.pooled)[:need]
+	} else {
+		f.buf = make([]byte, need)
+	}
+	f.msg = f.buf[txHeadroom : txHeadroom+n]
+	return f
+}
+
+// release gives a pooled buffer back; f must not be used afterwards.
+func (f *txFrame) release() {
+	if f.pooled != nil {
+		framePool.Put(f.pooled)
+		f.pooled = nil
+	}
+	f.buf, f.msg = nil, nil
+}
+
+// send writes f.msg, encrypted for enc when it is not nil, and releases
+// f. An encryption failure (the session's nonces are spent) closes the
+// connection.
+func (c *conn) send(f txFrame, enc *session) error {
+	defer f.release()
+	n := len(f.msg)
+	if enc == nil {
+		return c.writeFrame(f.buf[txHeadroom-frameHeader : txHeadroom+n])
+	}
+	var nonce [16]byte
+	ns := enc.enc.NonceSize()
+	if err := enc.nonces.NextInto(nonce[:ns]); err != nil {
+		c.close()
+		return errDisconnect
+	}
+	m := smbcrypto.SealInPlace(enc.enc, nonce[:ns], enc.id, f.buf[frameHeader:], n)
+	if &m[0] != &f.buf[frameHeader] {
+		// SealInPlace had to copy (it never does with this layout).
+		fb := make([]byte, frameHeader+len(m))
+		copy(fb[frameHeader:], m)
+		return c.writeFrame(fb)
+	}
+	return c.writeFrame(f.buf[:frameHeader+len(m)])
+}
+
+// writeFrame sends one transport message: frame holds the message after
+// frameHeader bytes of room, where the transport header is filled in, so
+// the message is written without a copy. The write deadline is moved only
+// when less than ReadTimeout of it is left (see armWriteDeadline).
 func (c *conn) writeFrame(frame []byte) error {
 	n := len(frame) - frameHeader
 	frame[0], frame[1], frame[2], frame[3] = 0, byte(n>>16), byte(n>>8), byte(n)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.ReadTimeout))
+	c.armWriteDeadline()
 	_, err := c.nc.Write(frame)
 	if err != nil {
 		c.close()
@@ -318,21 +434,23 @@ func (c *conn) writeFrame(frame []byte) error {
 	return err
 }
 
-// writeEncrypted encrypts msg for s and sends it.
-func (c *conn) writeEncrypted(s *session, msg []byte) error {
-	m, err := c.encrypt(s, msg)
-	if err != nil {
-		c.close()
-		return errDisconnect
+// armWriteDeadline keeps every write of the connection bounded by
+// ReadTimeout to 1.5×ReadTimeout (a client that does not read): the
+// deadline is set 1.5×ReadTimeout ahead whenever less than ReadTimeout of
+// it is left, instead of on every write. Caller holds wmu.
+func (c *conn) armWriteDeadline() {
+	now := time.Now()
+	if !c.wdl.IsZero() && c.wdl.Sub(now) >= c.cfg.ReadTimeout {
+		return
 	}
-	frame := newFrame(len(m))
-	copy(frame[frameHeader:], m)
-	return c.writeFrame(frame)
+	c.wdl = now.Add(c.cfg.ReadTimeout + c.cfg.ReadTimeout/2)
+	c.nc.SetWriteDeadline(c.wdl)
 }
 
 func (c *conn) handleFrame(frame []byte) error {
 	switch [4]byte(frame[0:4]) {
 	case protoSMB1:
+		c.rxKept = true
 		return c.handleSMB1Negotiate(frame)
 	case protoTransform:
 		if !c.negotiated() || c.dialect < smbcrypto.Dialect300 {
@@ -358,7 +476,7 @@ func (c *conn) handleTransform(frame []byte) error {
 	if s == nil || s.state != sessionValid || s.dec == nil {
 		return errDisconnect
 	}
-	plain, err := smbcrypto.Decrypt(s.dec, frame)
+	plain, err := smbcrypto.OpenInPlace(s.dec, frame)
 	if err != nil {
 		return errDisconnect
 	}
@@ -435,6 +553,12 @@ func (c *conn) handleChain(buf []byte, enc *session) error {
 		if h.Command == cmdNegotiate && (i > 0 || len(msgs) > 1) {
 			return errDisconnect
 		}
+		if h.Command == cmdNegotiate || h.Command == cmdSessionSetup {
+			// Negotiation and authentication state may keep slices of
+			// the message (security tokens, contexts): its buffer is not
+			// reused.
+			c.rxKept = true
+		}
 		isRelated := i > 0 && h.Flags&flagRelated != 0
 		if i == 1 {
 			related = isRelated
@@ -498,7 +622,7 @@ func (c *conn) handleChain(buf []byte, enc *session) error {
 			if s == nil {
 				s = req.sess
 			}
-			if s != nil && s.signingKey != nil && (res.forceSig || req.signed || s.signingRequired) {
+			if s != nil && s.signer != nil && (res.forceSig || req.signed || s.signingRequired) {
 				signer = s
 			}
 		}
@@ -526,8 +650,8 @@ func (c *conn) sendChain(resps []response, enc *session) error {
 		}
 		total += n
 	}
-	frame := newFrame(total)
-	off := frameHeader
+	f := newTxFrame(total)
+	off := 0
 	for i := range resps {
 		r := &resps[i]
 		n := headerSize + len(r.body)
@@ -536,7 +660,7 @@ func (c *conn) sendChain(resps []response, enc *session) error {
 			pad = (8 - n%8) % 8
 			r.hdr.NextCommand = uint32(n + pad)
 		}
-		m := frame[off : off+n+pad : off+n+pad]
+		m := f.msg[off : off+n+pad : off+n+pad]
 		off += n + pad
 		if r.sign != nil {
 			r.hdr.Flags |= flagSigned
@@ -547,21 +671,10 @@ func (c *conn) sendChain(resps []response, enc *session) error {
 			r.after(m)
 		}
 		if r.sign != nil {
-			smbcrypto.Sign(r.sign.signingAlg, r.sign.signingKey, m)
+			r.sign.signer.Sign(m)
 		}
 	}
-	if enc != nil {
-		return c.writeEncrypted(enc, frame[frameHeader:])
-	}
-	return c.writeFrame(frame)
-}
-
-func (c *conn) encrypt(s *session, msg []byte) ([]byte, error) {
-	nonce, err := s.nonces.Next()
-	if err != nil {
-		return nil, err
-	}
-	return smbcrypto.Encrypt(s.enc, nonce, s.id, msg), nil
+	return c.send(f, enc)
 }
 
 // cancelVerified applies to a CANCEL the checks of MS-SMB2 3.3.5.2.4
@@ -586,8 +699,8 @@ func (c *conn) cancelVerified(h header, msg []byte, encrypted, related bool, pre
 	if s.encryptData {
 		return false
 	}
-	if h.Flags&flagSigned != 0 && s.signingKey != nil {
-		return smbcrypto.Verify(s.signingAlg, s.signingKey, msg)
+	if h.Flags&flagSigned != 0 && s.signer != nil {
+		return s.signer.Verify(msg)
 	}
 	return !s.signingRequired
 }
@@ -605,8 +718,8 @@ func (c *conn) dispatch(req *request) (result, error) {
 	// MS-SMB2 3.3.5.2.4: signatures.
 	if !req.encrypted {
 		if h.Flags&flagSigned != 0 {
-			if s != nil && s.state == sessionValid && s.signingKey != nil {
-				if !smbcrypto.Verify(s.signingAlg, s.signingKey, req.msg) {
+			if s != nil && s.state == sessionValid && s.signer != nil {
+				if !s.signer.Verify(req.msg) {
 					return errResult(statusAccessDenied), nil
 				}
 				req.signed = true

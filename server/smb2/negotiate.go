@@ -67,10 +67,10 @@ func (c *conn) handleSMB1Negotiate(frame []byte) error {
 	c.serverCaps = r.Capabilities
 	h := header{Command: cmdNegotiate, Flags: flagServerToRedir, Credit: c.credits.grant(1)}
 	b := r.encode()
-	f := newFrame(headerSize + len(b))
-	h.put(f[frameHeader:])
-	copy(f[frameHeader+headerSize:], b)
-	return c.writeFrame(f)
+	f := newTxFrame(headerSize + len(b))
+	h.put(f.msg)
+	copy(f.msg[headerSize:], b)
+	return c.send(f, nil)
 }
 
 // handleNegotiate is MS-SMB2 3.3.5.4.

@@ -350,22 +350,22 @@ func (op *asyncOp) complete(rr readResult) {
 		SessionID:    op.req.SessionID,
 	}
 	s := op.sess
-	sign := !op.encrypted && s != nil && s.signingKey != nil && (op.signed || s.signingRequired)
+	sign := !op.encrypted && s != nil && s.signer != nil && (op.signed || s.signingRequired)
 	if sign {
 		h.Flags |= flagSigned
 	}
-	f := newFrame(headerSize + len(rr.body))
-	m := f[frameHeader:]
+	f := newTxFrame(headerSize + len(rr.body))
+	m := f.msg
 	h.put(m)
 	copy(m[headerSize:], rr.body)
 	if sign {
-		smbcrypto.Sign(s.signingAlg, s.signingKey, m)
+		s.signer.Sign(m)
 	}
 	if op.encrypted {
-		c.writeEncrypted(s, m)
+		c.send(f, s)
 		return
 	}
-	c.writeFrame(f)
+	c.send(f, nil)
 }
 
 // handleCancel is MS-SMB2 3.3.5.16; CANCEL has no response.

@@ -74,7 +74,9 @@ type Config struct {
 	// Default 15 minutes; negative disables it.
 	IdleTimeout time.Duration
 	// ReadTimeout bounds the time to receive the rest of a message once its
-	// first byte arrived, and the time to write a response. Default 30 s.
+	// first byte arrived, and the time to write a response (a write is
+	// given between ReadTimeout and 1.5 × ReadTimeout: the deadline is not
+	// moved on every write). Default 30 s.
 	ReadTimeout time.Duration
 	// MaxPendingReads bounds the asynchronous READ and TRANSCEIVE
 	// operations per connection; beyond it requests fail with

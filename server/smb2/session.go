@@ -141,7 +141,7 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 			return errResult(statusLogonFailure), nil
 		}
 		s.identity = id
-		return result{body: encodeSessionSetupResponse(0, out), forceSig: s.signingKey != nil}, nil
+		return result{body: encodeSessionSetupResponse(0, out), forceSig: s.signer != nil}, nil
 	}
 	s.identity = id
 	var flags uint16
@@ -154,9 +154,10 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 		copy(sk, key)
 		keys := smbcrypto.DeriveSessionKeys(c.dialect, sk, key, s.preauth, c.cipher)
 		s.sessionKey = sk
-		s.signingKey = keys.Signing
 		s.appKey = keys.Application
-		s.signingAlg = c.signingAlg
+		if s.signer, err = smbcrypto.NewSigner(c.signingAlg, keys.Signing); err != nil {
+			return result{}, err
+		}
 		s.signingRequired = !c.cfg.SigningOptional || r.SecurityMode&uint8(secModeSigningRequired) != 0
 		if c.dialect >= smbcrypto.Dialect300 && c.cipher != 0 && keys.Encryption != nil && keys.Decryption != nil {
 			if s.enc, err = smbcrypto.NewAEAD(c.cipher, keys.Encryption); err != nil {
@@ -188,7 +189,7 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 	c.authenticated = true // the handshake is complete (HandshakeTimeout)
 	c.log.Info("session established", "session", s.id, logsafe.String("user", id.User), logsafe.String("domain", id.Domain),
 		"anonymous", s.identity.Anonymous, "dialect", dialectName(c.dialect))
-	return result{body: encodeSessionSetupResponse(flags, out), forceSig: s.signingKey != nil, signWith: s}, nil
+	return result{body: encodeSessionSetupResponse(flags, out), forceSig: s.signer != nil, signWith: s}, nil
 }
 
 // refuseBlocked ends the exchange of a session setup that the throttle

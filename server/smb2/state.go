@@ -100,9 +100,8 @@ type session struct {
 
 	// Immutable once the session is valid.
 	sessionKey      []byte // Session.SessionKey (16 bytes); nil when anonymous
-	signingKey      []byte
 	appKey          []byte
-	signingAlg      uint16
+	signer          *smbcrypto.Signer // Session.SigningKey with its algorithm; nil when anonymous
 	signingRequired bool
 	encryptData     bool // Session.EncryptData: unencrypted requests are refused (MS-SMB2 3.3.5.2.9)
 	enc, dec        cipher.AEAD

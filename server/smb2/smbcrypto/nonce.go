@@ -54,10 +54,23 @@ func NewNonceSource(size int) (*NonceSource, error) {
 
 // Next returns a fresh nonce, or ErrNonceExhausted when the counter is spent.
 func (n *NonceSource) Next() ([]byte, error) {
+	out := make([]byte, n.size)
+	if err := n.NextInto(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// NextInto writes a fresh nonce to dst, which must be the source's nonce
+// size, or returns ErrNonceExhausted when the counter is spent.
+func (n *NonceSource) NextInto(dst []byte) error {
+	if len(dst) != n.size {
+		return fmt.Errorf("smbcrypto: nonce buffer of %d bytes for %d-byte nonces", len(dst), n.size)
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.done {
-		return nil, ErrNonceExhausted
+		return ErrNonceExhausted
 	}
 	ctr := n.next
 	if ctr == n.last {
@@ -65,10 +78,9 @@ func (n *NonceSource) Next() ([]byte, error) {
 	} else {
 		n.next++
 	}
-	out := make([]byte, n.size)
-	copy(out, n.prefix[:])
+	copy(dst, n.prefix[:])
 	var be [8]byte
 	binary.BigEndian.PutUint64(be[:], ctr)
-	copy(out[noncePrefixSize:], be[8-(n.size-noncePrefixSize):])
-	return out, nil
+	copy(dst[noncePrefixSize:], be[8-(n.size-noncePrefixSize):])
+	return nil
 }

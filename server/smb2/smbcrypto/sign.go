@@ -202,7 +202,6 @@ func (s *Signer) Verify(msg []byte) bool {
 // signature computes the signature of msg as if its Signature field were
 // zero; zeroed says it already is. len(msg) >= headerSize.
 func (s *Signer) signature(msg []byte, zeroed bool) [sigSize]byte {
-	var zero [sigSize]byte
 	switch s.alg {
 	case SigningAESCMAC:
 		c := cmacPool.Get().(*cmac)
@@ -211,7 +210,7 @@ func (s *Signer) signature(msg []byte, zeroed bool) [sigSize]byte {
 			c.Write(msg)
 		} else {
 			c.Write(msg[:sigOffset])
-			c.Write(zero[:])
+			c.Write(zeroSignature[:])
 			c.Write(msg[sigOffset+sigSize:])
 		}
 		mac := c.sum()
@@ -226,7 +225,7 @@ func (s *Signer) signature(msg []byte, zeroed bool) [sigSize]byte {
 	h := s.hmacs.Get().(hash.Hash)
 	h.Reset()
 	h.Write(msg[:sigOffset])
-	h.Write(zero[:])
+	h.Write(zeroSignature[:])
 	h.Write(msg[sigOffset+sigSize:])
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
@@ -235,3 +234,7 @@ func (s *Signer) signature(msg []byte, zeroed bool) [sigSize]byte {
 	copy(mac[:], sum[:])
 	return mac
 }
+
+// zeroSignature stands for the Signature field while a signature is
+// computed; it is never written.
+var zeroSignature [sigSize]byte

@@ -86,6 +86,57 @@ func Encrypt(aead cipher.AEAD, nonce []byte, sessionID uint64, msg []byte) []byt
 	return out[:TransformHeaderSize+len(msg)]
 }
 
+// SealInPlace is Encrypt without copies: the message is b[TransformHeaderSize:TransformHeaderSize+n],
+// where it is encrypted; the TRANSFORM_HEADER is written in front of it, over b[:TransformHeaderSize],
+// and the 16 bytes after the message are scratch for the tag (b is resliced to its capacity when it
+// is shorter). It returns the transform message, b[:TransformHeaderSize+n]: the same bytes Encrypt
+// returns. Without that room after the message it falls back to Encrypt.
+func SealInPlace(aead cipher.AEAD, nonce []byte, sessionID uint64, b []byte, n int) []byte {
+	if len(nonce) != aead.NonceSize() || len(nonce) > thNonceSize || aead.Overhead() != transformTag {
+		panic("smbcrypto: SealInPlace needs an AEAD with a 16-byte tag and a nonce of its NonceSize")
+	}
+	if cap(b) < TransformHeaderSize+n+transformTag {
+		return Encrypt(aead, nonce, sessionID, b[TransformHeaderSize:TransformHeaderSize+n])
+	}
+	b = b[:TransformHeaderSize+n+transformTag]
+	h := b[:TransformHeaderSize]
+	clear(h)
+	copy(h[0:4], transformProtocolID[:])
+	copy(h[thNonce:thNonce+thNonceSize], nonce)
+	binary.LittleEndian.PutUint32(h[thOriginalSize:], uint32(n))
+	binary.LittleEndian.PutUint16(h[thFlags:], transformFlags)
+	binary.LittleEndian.PutUint64(h[thSessionID:], sessionID)
+	msg := b[TransformHeaderSize : TransformHeaderSize+n]
+	sealed := aead.Seal(msg[:0], nonce, msg, h[thNonce:TransformHeaderSize])
+	copy(h[thSignature:thSignature+transformTag], sealed[n:])
+	return b[:TransformHeaderSize+n]
+}
+
+// OpenInPlace is Decrypt without copies: it authenticates and decrypts the transform message b where
+// it lies, using the 16 bytes after b (up to its capacity) as scratch for the tag, and returns the
+// inner message, which aliases b. It applies ParseTransformHeader's checks first; on failure the
+// body of b is cleared or left as received. Without that room after b it falls back to Decrypt.
+func OpenInPlace(aead cipher.AEAD, b []byte) ([]byte, error) {
+	if cap(b) < len(b)+transformTag {
+		return Decrypt(aead, b)
+	}
+	if _, err := ParseTransformHeader(b); err != nil {
+		return nil, err
+	}
+	ns := aead.NonceSize()
+	if ns > thNonceSize || aead.Overhead() != transformTag {
+		return nil, fmt.Errorf("%w: unsuitable AEAD (nonce %d, tag %d)", ErrDecrypt, ns, aead.Overhead())
+	}
+	n := len(b)
+	ct := b[TransformHeaderSize : n+transformTag]
+	copy(ct[n-TransformHeaderSize:], b[thSignature:thSignature+transformTag])
+	pt, err := aead.Open(ct[:0], b[thNonce:thNonce+ns], ct, b[thNonce:TransformHeaderSize])
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return pt, nil
+}
+
 // ParseTransformHeader validates a transform message's header (size, protocol id, Flags == 1,
 // OriginalMessageSize == len-52) and returns its SessionId, so the caller can find the session's key.
 //
