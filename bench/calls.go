@@ -209,12 +209,12 @@ func RunCallers(ctx context.Context, cs []Caller, d time.Duration) Summary {
 
 // Usage reads what a process tree has spent: CPU time and context
 // switches.
-type Usage func() (cpu time.Duration, switches uint64)
+type Usage func() (cpu time.Duration, switches Switches)
 
 // ProcessUsage is the Usage of the process tree of pid (with every
 // process of its mount namespace when sameMountNS); errors read as zero.
 func ProcessUsage(p ProcFS, pid int, sameMountNS bool) Usage {
-	return func() (time.Duration, uint64) {
+	return func() (time.Duration, Switches) {
 		cpu, _ := p.TreeCPU(pid, sameMountNS)
 		cs, _ := p.TreeSwitches(pid, sameMountNS)
 		return cpu, cs
@@ -241,11 +241,14 @@ func MeasureCase(ctx context.Context, t Target, cc CallCase, warm, d time.Durati
 	cCPU2, cCS2 := self()
 	s.ServerCPU = max(sCPU2-sCPU, 0)
 	s.ClientCPU = max(cCPU2-cCPU, 0)
-	if sCS2 > sCS {
-		s.ServerSwitches = sCS2 - sCS
+	if sCS2.Total() > sCS.Total() {
+		s.ServerSwitches = sCS2.Total() - sCS.Total()
 	}
-	if cCS2 > cCS {
-		s.ClientSwitches = cCS2 - cCS
+	if sCS2.Voluntary > sCS.Voluntary {
+		s.ServerVoluntary = sCS2.Voluntary - sCS.Voluntary
+	}
+	if cCS2.Total() > cCS.Total() {
+		s.ClientSwitches = cCS2.Total() - cCS.Total()
 	}
 	return s, nil
 }

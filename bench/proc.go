@@ -245,10 +245,20 @@ func (p ProcFS) TreeMemory(root int, sameMountNS bool) (Memory, int, error) {
 	return total, n, nil
 }
 
-// ParseSwitches returns voluntary_ctxt_switches +
+// Switches counts context switches: Voluntary when a thread blocked or
+// slept, Involuntary when it was preempted (which grows with the other
+// load on the machine).
+type Switches struct {
+	Voluntary, Involuntary uint64
+}
+
+// Total is Voluntary + Involuntary.
+func (s Switches) Total() uint64 { return s.Voluntary + s.Involuntary }
+
+// ParseSwitches reads voluntary_ctxt_switches and
 // nonvoluntary_ctxt_switches from a /proc/PID/task/TID/status file.
-func ParseSwitches(data []byte) (uint64, error) {
-	var n uint64
+func ParseSwitches(data []byte) (Switches, error) {
+	var s Switches
 	seen := 0
 	for line := range strings.Lines(string(data)) {
 		k, v, ok := strings.Cut(line, ":")
@@ -257,26 +267,30 @@ func ParseSwitches(data []byte) (uint64, error) {
 		}
 		x, err := strconv.ParseUint(strings.TrimSpace(v), 10, 63)
 		if err != nil {
-			return 0, fmt.Errorf("status: %s: %w", k, err)
+			return Switches{}, fmt.Errorf("status: %s: %w", k, err)
 		}
-		n += x
+		if k == "voluntary_ctxt_switches" {
+			s.Voluntary = x
+		} else {
+			s.Involuntary = x
+		}
 		seen++
 	}
 	if seen != 2 {
-		return 0, errors.New("status: no context switch counts")
+		return Switches{}, errors.New("status: no context switch counts")
 	}
-	return n, nil
+	return s, nil
 }
 
-// TreeSwitches sums the context switches (voluntary and involuntary) of
-// every thread of Tree(root, sameMountNS). Threads that exited are not
-// counted, so measure while the threads doing the work are alive.
-func (p ProcFS) TreeSwitches(root int, sameMountNS bool) (uint64, error) {
+// TreeSwitches sums the context switches of every thread of Tree(root,
+// sameMountNS). Threads that exited are not counted, so measure while the
+// threads doing the work are alive.
+func (p ProcFS) TreeSwitches(root int, sameMountNS bool) (Switches, error) {
 	pids, err := p.Tree(root, sameMountNS)
 	if err != nil {
-		return 0, err
+		return Switches{}, err
 	}
-	var total uint64
+	var total Switches
 	for _, pid := range pids {
 		tasks, err := os.ReadDir(p.path(strconv.Itoa(pid), "task"))
 		if err != nil {
@@ -288,7 +302,8 @@ func (p ProcFS) TreeSwitches(root int, sameMountNS bool) (uint64, error) {
 				continue
 			}
 			if n, err := ParseSwitches(data); err == nil {
-				total += n
+				total.Voluntary += n.Voluntary
+				total.Involuntary += n.Involuntary
 			}
 		}
 	}

@@ -122,7 +122,7 @@ func TestTree(t *testing.T) {
 	if err != nil || cpu != 3*15*10*time.Millisecond {
 		t.Fatalf("cpu %v %v", cpu, err)
 	}
-	if cs, err := p.TreeSwitches(10, true); err != nil || cs != 4*9 {
+	if cs, err := p.TreeSwitches(10, true); err != nil || cs != (Switches{4 * 7, 4 * 2}) || cs.Total() != 36 {
 		t.Fatalf("context switches %d %v", cs, err)
 	}
 	if th, err := p.Threads(10); err != nil || th != 1 {
@@ -145,7 +145,7 @@ func TestProcSelf(t *testing.T) {
 	if th, err := p.Threads(os.Getpid()); err != nil || th < 1 {
 		t.Fatalf("threads of self: %d %v", th, err)
 	}
-	if cs, err := p.TreeSwitches(os.Getpid(), false); err != nil || cs == 0 {
+	if cs, err := p.TreeSwitches(os.Getpid(), false); err != nil || cs.Total() == 0 {
 		t.Fatalf("context switches of self: %d %v", cs, err)
 	}
 	if _, err := ParseSwitches([]byte("voluntary_ctxt_switches:\t1\n")); err == nil {

@@ -24,8 +24,9 @@ type Summary struct {
 	ClientCPU time.Duration
 	// ServerSwitches and ClientSwitches are the context switches of the
 	// server's threads and of the load generator's during the run, when
-	// measured.
-	ServerSwitches, ClientSwitches uint64
+	// measured; ServerVoluntary those of the server's that were not
+	// preemptions (the others grow with the machine's load).
+	ServerSwitches, ServerVoluntary, ClientSwitches uint64
 	// FirstError is the first error seen, for the report.
 	FirstError error
 }
@@ -52,6 +53,14 @@ func (s Summary) SwitchesPerOp() float64 {
 		return 0
 	}
 	return float64(s.ServerSwitches) / float64(s.Count)
+}
+
+// VoluntaryPerOp is ServerVoluntary divided by Count.
+func (s Summary) VoluntaryPerOp() float64 {
+	if s.Count == 0 {
+		return 0
+	}
+	return float64(s.ServerVoluntary) / float64(s.Count)
 }
 
 // ClientSwitchesPerOp is ClientSwitches divided by Count.
@@ -114,6 +123,7 @@ func Merge(runs []Summary) Summary {
 	perOp = median(runs, func(s Summary) float64 { return float64(s.ClientCPUPerOp()) })
 	out.ClientCPU = time.Duration(perOp * float64(out.Count))
 	out.ServerSwitches = uint64(median(runs, Summary.SwitchesPerOp)*float64(out.Count) + 0.5)
+	out.ServerVoluntary = uint64(median(runs, Summary.VoluntaryPerOp)*float64(out.Count) + 0.5)
 	out.ClientSwitches = uint64(median(runs, Summary.ClientSwitchesPerOp)*float64(out.Count) + 0.5)
 	return out
 }

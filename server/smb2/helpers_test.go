@@ -173,14 +173,14 @@ type testServer struct {
 
 // startServer runs a server on 127.0.0.1:0 and shuts it down at the end of
 // the test, checking that no goroutine outlives it.
-func startServer(t *testing.T, mod func(*Config)) *testServer {
+func startServer(t testing.TB, mod func(*Config)) *testServer {
 	t.Helper()
 	return startServerHook(t, mod, nil)
 }
 
 // startServerHook is startServer with a hook that sees the Server before
 // it starts serving.
-func startServerHook(t *testing.T, mod func(*Config), hook func(*Server)) *testServer {
+func startServerHook(t testing.TB, mod func(*Config), hook func(*Server)) *testServer {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	pipes := &echoPipes{}
@@ -218,7 +218,7 @@ func startServerHook(t *testing.T, mod func(*Config), hook func(*Server)) *testS
 
 // checkGoroutines waits for the goroutine count to settle back to at most
 // before, then reports the leftover stacks of this package.
-func checkGoroutines(t *testing.T, before int) {
+func checkGoroutines(t testing.TB, before int) {
 	t.Helper()
 	for i := 0; i < 200; i++ {
 		if runtime.NumGoroutine() <= before {

@@ -45,7 +45,7 @@ func runCalls(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer stopProf()
 	proc := bench.ProcFS{}
-	fmt.Fprintf(stdout, "%-40s %9s %9s %9s %10s %8s %10s %8s\n", "case", "calls/s", "p50", "p99", "server CPU", "cs", "gen CPU", "gen cs")
+	fmt.Fprintf(stdout, "%-40s %9s %9s %9s %10s %6s %6s %10s %6s\n", "case", "calls/s", "p50", "p99", "server CPU", "cs", "(vol)", "gen CPU", "gen cs")
 	for _, cc := range cases {
 		s, err := bench.MeasureCase(ctx, t.Target, cc, *warm, *dur, bench.ProcessUsage(proc, t.PID, *mountNS), bench.SelfUsage(proc))
 		if err != nil {
@@ -54,8 +54,8 @@ func runCalls(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if s.Errors > 0 {
 			return fmt.Errorf("%s: %d errors, first: %w", cc.Label(), s.Errors, s.FirstError)
 		}
-		fmt.Fprintf(stdout, "%-40s %9.0f %9s %9s %10s %8.2f %10s %8.2f\n", cc.Label(), s.Rate, bench.FormatDuration(s.P50), bench.FormatDuration(s.P99),
-			bench.FormatMicros(s.CPUPerOp()), s.SwitchesPerOp(), bench.FormatMicros(s.ClientCPUPerOp()), s.ClientSwitchesPerOp())
+		fmt.Fprintf(stdout, "%-40s %9.0f %9s %9s %10s %6.2f %6.2f %10s %6.2f\n", cc.Label(), s.Rate, bench.FormatDuration(s.P50), bench.FormatDuration(s.P99),
+			bench.FormatMicros(s.CPUPerOp()), s.SwitchesPerOp(), s.VoluntaryPerOp(), bench.FormatMicros(s.ClientCPUPerOp()), s.ClientSwitchesPerOp())
 	}
 	return nil
 }
