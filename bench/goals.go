@@ -135,7 +135,7 @@ func (r *SuiteResult) CallTables() string {
 		fmt.Fprintf(&b, "%s| %.0f | %.0f | %s | %s | %s | %s | %s |\n", caseCols(cc), s.Rate, p.Rate, rt,
 			FormatDuration(s.P50), FormatDuration(p.P50), FormatDuration(s.P99), FormatDuration(p.P99))
 	}
-	fmt.Fprintf(&b, "\nCost per call: CPU time (user + system) and context switches of the server's process tree, and the CPU time of the load generator itself, over the timed run divided by the calls:\n\n")
+	fmt.Fprintf(&b, "\nCost per call: CPU time (user + system) and context switches of the server's process tree (all, and in parentheses the voluntary ones: a thread blocked; the rest are preemptions, which grow with the machine's other load), and the CPU time of the load generator itself, over the timed run divided by the calls:\n\n")
 	fmt.Fprintf(&b, "| Generator | Protection | Pipe I/O | Conns | server CPU %s | server CPU %s | %s ÷ %s | switches %s | switches %s | generator CPU (%s run) | generator CPU (%s run) | generator ÷ %s |\n",
 		subj, peer, subj, peer, subj, peer, subj, peer, subj)
 	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -143,8 +143,8 @@ func (r *SuiteResult) CallTables() string {
 		s, p := r.Calls[cc.Key()][subj], r.Calls[cc.Key()][peer]
 		_, rc := ratio(float64(s.CPUPerOp()), float64(p.CPUPerOp()))
 		_, rg := ratio(float64(s.ClientCPUPerOp()), float64(s.CPUPerOp()))
-		fmt.Fprintf(&b, "%s| %s | %s | %s | %.2f | %.2f | %s | %s | %s |\n", caseCols(cc),
-			FormatMicros(s.CPUPerOp()), FormatMicros(p.CPUPerOp()), rc, s.SwitchesPerOp(), p.SwitchesPerOp(),
+		fmt.Fprintf(&b, "%s| %s | %s | %s | %.2f (%.2f) | %.2f (%.2f) | %s | %s | %s |\n", caseCols(cc),
+			FormatMicros(s.CPUPerOp()), FormatMicros(p.CPUPerOp()), rc, s.SwitchesPerOp(), s.VoluntaryPerOp(), p.SwitchesPerOp(), p.VoluntaryPerOp(),
 			FormatMicros(s.ClientCPUPerOp()), FormatMicros(p.ClientCPUPerOp()), rg)
 	}
 	goals := r.CheckGoals()

@@ -92,7 +92,7 @@ func TestRows(t *testing.T) {
 	full := sampleSuite().Markdown(Machine{CPUs: 2, SambaVersion: "Version 4.17.12"}, "note")
 	for _, want := range []string{"CPUs (nproc): 2", "Version 4.17.12", "SMB 3.1.1", "| wkssvcd | 1.0 KiB | 1.5 KiB |", "note",
 		"| lean | signed | WRITE+READ | 1 | 6000 | 2000 | 3.00× | 150 µs |",
-		"| lean | sealed | TRANSCEIVE | 64 | 20.0 µs | 100 µs | 0.20× | 0.00 | 0.00 | 10.0 µs |",
+		"| lean | sealed | TRANSCEIVE | 64 | 20.0 µs | 100 µs | 0.20× | 0.00 (0.00) | 0.00 (0.00) | 10.0 µs |",
 		"| go-msrpc | signed | WRITE+READ | 1 | 3000 |"} {
 		if !strings.Contains(full, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, full)
