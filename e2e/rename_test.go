@@ -573,6 +573,23 @@ func TestAlternateNamesWorkgroup(t *testing.T) {
 	if got := enumNames(t, d, wkssvc.NetComputerNameTypePrimaryComputerName, ndr20); !slices.Equal(got, []string{"wkalt.lab.test"}) {
 		t.Errorf("primary name %q", got)
 	}
+	// The new name is the server's everywhere, and stays after a restart:
+	// the NTLM target information, srvsvc, wkssvc.
+	for round := 0; round < 2; round++ {
+		if nb, dns := ntlmTargetNames(t, d); nb != "WKALT" || dns != "wkalt.lab.test" {
+			t.Errorf("NTLM target information names %q %q, want WKALT wkalt.lab.test", nb, dns)
+		}
+		if got := srvsvcName(t, d); got != "WKALT" {
+			t.Errorf("NetrServerGetInfo 101 name %q, want WKALT", got)
+		}
+		if got := computerName(t, d); got != "WKALT" {
+			t.Errorf("GetInfo 100 after set primary: %q", got)
+		}
+		if round == 0 {
+			d.stop(t)
+			d = startDaemon(t, "--state-dir", d.stateDir)
+		}
+	}
 	// Plain users and anonymous callers may not list the names.
 	u, err := dialMSRPC(t, d.host(), plainUser, plainPass, smb2.SMB311, false)
 	if err != nil {
