@@ -85,12 +85,19 @@ func (j *Joiner) settleBeforeChange(ctx context.Context) Code {
 // Recover settles a pending intent once. pending is true when the
 // controller could not tell (it was unreachable); err is set only when the
 // journal or the local state cannot be read or written. It waits for a
-// join or unjoin in progress to finish.
+// join, unjoin or password change in progress to finish, in this process
+// or in another on the same state (wkssvcd testjoin beside a running
+// rotate-password must not settle the intent that one is still acting on).
 func (j *Joiner) Recover(ctx context.Context) (pending bool, err error) {
 	if err := lockCtx(ctx, &j.busy); err != nil {
 		return false, err
 	}
 	defer j.busy.Unlock()
+	unlock, err := j.lockState(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	return j.settle(ctx)
 }
 

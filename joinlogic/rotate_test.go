@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeChanger is the DC's side of NetrServerPasswordSet2 against a
@@ -266,4 +267,39 @@ func TestRotateRefusedOrUnreachable(t *testing.T) {
 	}
 	store = store3
 	unchanged("resent and refused")
+}
+
+// TestRecoverWaitsForAnotherProcess: while another process holds the
+// state (a rotate-password acting on its intent), Recover waits instead
+// of settling that intent under it.
+func TestRecoverWaitsForAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	e := newRecoveryEnv(t)
+	ch := &fakeChanger{dir: e.dir}
+	j, _ := e.start(t, func(cfg *Config) { cfg.PasswordChanger = ch })
+	if code := j.Join(ctx, adminJoin(NETSETUP_JOIN_DOMAIN|NETSETUP_ACCT_CREATE)); code != NERR_Success {
+		t.Fatal(code)
+	}
+	ch.crash = "inflight"
+	done := make(chan struct{})
+	go func() { defer close(done); j.RotatePassword(ctx, RotateRequest{Force: true}) }()
+	<-done
+	other, _ := e.start(t, nil)
+	unlock, err := other.lockState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j2, _ := e.start(t, func(cfg *Config) { cfg.PasswordChanger = ch })
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := j2.Recover(wctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Recover while another process holds the state = %v", err)
+	}
+	if ch.calls != 1 {
+		t.Fatalf("the change was sent again under the other process (%d calls)", ch.calls)
+	}
+	unlock()
+	if pending, err := j2.Recover(ctx); pending || err != nil {
+		t.Fatalf("Recover = %v, %v", pending, err)
+	}
 }
