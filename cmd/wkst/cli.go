@@ -129,6 +129,9 @@ requestodj and wkssvcd requestodj read. Without --reuse an existing account
 is refused (NERR_UserExists), as Windows does. --policy-names and
 --root-ca-certs add the DirectAccess parts (the GPOs' computer registry
 settings, read from SYSVOL; the enterprise's root CA certificates).
+--netbios, --primary-dns and --persistent-site or --dynamic-site (djoin
+/netbios, /primarydns, /psite, /dsite) name the computer's NetBIOS name,
+DNS suffix and site. --cert-template (/certtemplate) is refused.
 --machines-file provisions many computers in one session, one file each.
 A file is never overwritten; one that cannot be written takes its account
 back. Exit status 1 names the directory's Win32 code.`},

@@ -71,7 +71,7 @@ func newProvisionFlagSet() (*flag.FlagSet, *provisionCmd) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	fs.StringVar(&c.domain, "domain", "", "`DOMAIN` (DNS name, or NetBIOS name with --dc) of the account (djoin /domain)")
-	fs.StringVar(&c.machine, "machine", "", "NetBIOS `NAME` of the computer to provision (djoin /machine)")
+	fs.StringVar(&c.machine, "machine", "", "`NAME` of the computer to provision: its NetBIOS name, or with --netbios its host name (djoin /machine)")
 	fs.StringVar(&c.machinesFile, "machines-file", "", "`FILE` of computer names, one a line, to provision in one session; --savefile is then a directory")
 	fs.StringVar(&c.ou, "machine-ou", "", "`DN` of the OU for the account (djoin /machineou; default the domain's Computers container)")
 	fs.StringVar(&c.dcName, "dc-name", "", "domain controller `HOST` to use, which must be a writable DC of the domain (djoin /dcname)")
@@ -82,7 +82,7 @@ func newProvisionFlagSet() (*flag.FlagSet, *provisionCmd) {
 	fs.StringVar(&c.policyNames, "policy-names", "", "display `NAMES` of GPOs, separated by ';', whose computer registry settings go into the file (djoin /policynames)")
 	fs.StringVar(&c.policyPaths, "policy-paths", "", "`FILES` (Registry.pol), separated by ';', whose settings go into the file (djoin /policypaths)")
 	fs.BoolVar(&c.rootCACerts, "root-ca-certs", false, "add the enterprise's root CA certificates, published in the directory (djoin /rootcacerts)")
-	fs.StringVar(&c.certTemplate, "cert-template", "", "djoin /certtemplate: not supported")
+	fs.StringVar(&c.certTemplate, "cert-template", "", "`TEMPLATE` of djoin /certtemplate: refused, as certificate enrollment is not supported")
 	fs.StringVar(&c.netbios, "netbios", "", "NetBIOS `NAME` of the computer, when --machine is a longer host name (djoin /netbios): the account is NAME$")
 	fs.StringVar(&c.persistentSite, "persistent-site", "", "AD `SITE` the computer stays in (djoin /psite)")
 	fs.StringVar(&c.dynamicSite, "dynamic-site", "", "AD `SITE` the computer starts in, until the locator finds its own (djoin /dsite)")
