@@ -94,10 +94,16 @@ func (j *Joiner) Recover(ctx context.Context) (pending bool, err error) {
 	}
 	defer j.busy.Unlock()
 	unlock, err := j.lockState(ctx)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return false, err
+	case err != nil:
+		// An unusable lock file (a read-only state directory) does not
+		// stop recovery, as it does not stop a join (tryLockState).
+		j.log.WarnContext(ctx, "joinlogic: state lock unusable", "err", err)
+	default:
+		defer unlock()
 	}
-	defer unlock()
 	return j.settle(ctx)
 }
 

@@ -303,3 +303,34 @@ func TestRecoverWaitsForAnotherProcess(t *testing.T) {
 		t.Fatalf("Recover = %v, %v", pending, err)
 	}
 }
+
+// TestRecoverWithUnusableLock: a lock file that cannot be opened (here a
+// directory in its place) does not stop recovery, as it does not stop a
+// join.
+func TestRecoverWithUnusableLock(t *testing.T) {
+	ctx := context.Background()
+	e := newRecoveryEnv(t)
+	ch := &fakeChanger{dir: e.dir}
+	j, _ := e.start(t, func(cfg *Config) { cfg.PasswordChanger = ch })
+	if code := j.Join(ctx, adminJoin(NETSETUP_JOIN_DOMAIN|NETSETUP_ACCT_CREATE)); code != NERR_Success {
+		t.Fatal(code)
+	}
+	ch.crash = "after"
+	done := make(chan struct{})
+	go func() { defer close(done); j.RotatePassword(ctx, RotateRequest{Force: true}) }()
+	<-done
+	lock := IntentPath(e.path) + ".lock"
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(lock, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	j2, store := e.start(t, func(cfg *Config) { cfg.PasswordChanger = ch })
+	if pending, err := j2.Recover(ctx); pending || err != nil {
+		t.Fatalf("Recover with an unusable lock file = %v, %v", pending, err)
+	}
+	if m, _ := store.Load(); m.Password.Reveal() != e.dir.account("WKS1$").password {
+		t.Fatal("not settled")
+	}
+}
