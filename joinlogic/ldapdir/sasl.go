@@ -282,7 +282,9 @@ func (k kdcDialer) Dial(network, address string) (net.Conn, error) {
 		return nil, err
 	}
 	c.SetDeadline(exchangeDeadline(k.ctx, k.timeout))
-	return &cappedKDCConn{Conn: c}, nil
+	// A cancelled bind ends the exchange at once.
+	stop := context.AfterFunc(k.ctx, func() { c.SetDeadline(time.Now()) })
+	return &cappedKDCConn{Conn: c, stop: stop}, nil
 }
 
 // exchangeDeadline is when one network exchange started now must end: after
@@ -300,8 +302,14 @@ func exchangeDeadline(ctx context.Context, timeout time.Duration) time.Time {
 // (RFC 4120 7.2.2) exceeds maxKDCReply, before the client allocates it.
 type cappedKDCConn struct {
 	net.Conn
+	stop func() bool
 	hdr  [4]byte
 	seen int
+}
+
+func (c *cappedKDCConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
 }
 
 func (c *cappedKDCConn) Read(p []byte) (int, error) {

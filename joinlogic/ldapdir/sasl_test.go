@@ -200,6 +200,18 @@ func TestBindExchangeTimeouts(t *testing.T) {
 	if _, err := kc.Read(make([]byte, 4)); err == nil || time.Since(start) > 5*timeout {
 		t.Fatalf("a silent KDC: %v after %v", err, time.Since(start))
 	}
+	// A cancelled bind ends a KDC exchange at once.
+	cctx, ccancel := context.WithCancel(context.Background())
+	kc2, err := kdcDialer{ctx: cctx, timeout: time.Minute}.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc2.Close()
+	time.AfterFunc(timeout/4, ccancel)
+	start = time.Now()
+	if _, err := kc2.Read(make([]byte, 4)); err == nil || time.Since(start) > timeout {
+		t.Fatalf("a silent KDC, the bind cancelled: %v after %v", err, time.Since(start))
+	}
 }
 
 // A server that will not seal is refused by each mechanism's own rule:
