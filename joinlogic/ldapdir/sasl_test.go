@@ -135,21 +135,23 @@ func slowBindServer(t *testing.T, delay time.Duration) string {
 // or two BindRequests, each slow on a busy DC); a server that does not
 // answer one of them is given up after the timeout.
 func TestBindExchangeTimeouts(t *testing.T) {
-	const timeout = 600 * time.Millisecond
-	c, err := net.Dial("tcp", slowBindServer(t, 250*time.Millisecond))
+	// Each round takes less than half the timeout, and five of them well
+	// over one timeout: margins a busy machine does not eat.
+	const timeout = time.Second
+	c, err := net.Dial("tcp", slowBindServer(t, 300*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	ec := &exchangeConn{Conn: c, ctx: context.Background(), timeout: timeout}
 	start := time.Now()
-	for i := int64(1); i <= 4; i++ {
+	for i := int64(1); i <= 5; i++ {
 		if res, err := bindRound(ec, i, mechGSSSPNEGO, []byte{1}); err != nil || res.code != ldap.LDAPResultSaslBindInProgress {
 			t.Fatalf("round %d after %v: %+v, %v", i, time.Since(start), res, err)
 		}
 	}
 	if took := time.Since(start); took < timeout {
-		t.Fatalf("four rounds took %v, less than one timeout: the test proves nothing", took)
+		t.Fatalf("five rounds took %v, less than one timeout: the test proves nothing", took)
 	}
 
 	silent, err := net.Dial("tcp", slowBindServer(t, -1))
