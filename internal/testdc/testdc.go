@@ -629,7 +629,7 @@ func (dc *DC) logTail() string {
 // waitReady waits until LDAPS presents a certificate that verifies with
 // CAFile for HostFQDN (samba writes both on its first start) — or, without
 // TLS, LDAP accepts connections — and the KDC and the DNS server accept
-// connections.
+// connections; then until samba's own start-up tasks have ended.
 func (dc *DC) waitReady(done <-chan struct{}) error {
 	deadline := time.Now().Add(dc.opts.StartTimeout)
 	var last error
@@ -641,11 +641,56 @@ func (dc *DC) waitReady(done <-chan struct{}) error {
 		}
 		last = dc.probe()
 		if last == nil {
+			dc.waitStartupTasks(deadline)
 			return nil
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	return fmt.Errorf("DC not ready after %v: %v", dc.opts.StartTimeout, last)
+}
+
+// startupTasks are the programs samba runs for itself when it starts
+// (DNS registration, SPN upkeep, the KCC). While they run, the controller
+// (one process, -M single) serves their requests too, and a Kerberos bind
+// takes seconds instead of a fraction of one.
+var startupTasks = []string{"samba_dnsupdate", "samba_spnupdate", "samba_kcc"}
+
+// waitStartupTasks waits, until deadline at the latest, for the start-up
+// tasks of this controller (its process group) to end, so that a test
+// meets the controller as it serves, not as it starts.
+func (dc *DC) waitStartupTasks(deadline time.Time) {
+	for time.Now().Before(deadline) && dc.startupTaskRunning() {
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startupTaskRunning reports whether a start-up task runs in the
+// controller's process group.
+func (dc *DC) startupTaskRunning() bool {
+	pgid := dc.proc.Pid
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range procs {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 3 || f[2] != fmt.Sprint(pgid) {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join(filepath.Dir(st), "cmdline"))
+		for _, task := range startupTasks {
+			if bytes.Contains(cmd, []byte(task)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (dc *DC) probe() error {

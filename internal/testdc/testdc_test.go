@@ -69,6 +69,10 @@ func TestStopAndStart(t *testing.T) {
 	if err := dc.probe(); err != nil {
 		t.Fatalf("probe after restart: %v", err)
 	}
+	// Started means serving: samba's own start-up tasks have ended.
+	if dc.startupTaskRunning() {
+		t.Error("Start returned while samba's start-up tasks still run")
+	}
 	c, err := tls.Dial("tcp", net.JoinHostPort(dc.Addr, "636"), &tls.Config{InsecureSkipVerify: true})
 	if err != nil {
 		t.Fatal(err)
