@@ -337,9 +337,10 @@ func TestLimitMaxRPCQueueBoundary(t *testing.T) {
 	}
 }
 
-// --max-conn-buffered and --max-buffered at the byte: five open pipes
-// (2,048 bytes each) and four unfinished 10,000-byte requests fill 50,240
-// bytes exactly; one more byte of input is refused whole with
+// --max-conn-buffered and --max-buffered at the byte: a session with its
+// tree connect (2,112 bytes), five open pipes (2,048 bytes each) and four
+// unfinished 10,000-byte requests fill 52,352 bytes exactly (54,464 with
+// the second connection's session); one more byte of input is refused whole with
 // STATUS_INSUFFICIENT_RESOURCES and the connection keeps serving. With
 // --max-buffered the bytes are split over two connections: the limit is
 // shared, and both are refused the next byte.
@@ -366,7 +367,7 @@ func TestLimitBufferedBoundary(t *testing.T) {
 		stillServes(t, c, what)
 	}
 	t.Run("max-conn-buffered", func(t *testing.T) {
-		d := startDaemon(t, "--max-conn-buffered", "50240", "--max-rpc-request", "16384")
+		d := startDaemon(t, "--max-conn-buffered", "52352", "--max-rpc-request", "16384")
 		c := probe(t, d)
 		anonymousIPC(t, c)
 		ids := fill(t, c, 5, 4)
@@ -374,7 +375,7 @@ func TestLimitBufferedBoundary(t *testing.T) {
 		getInfo(t, dialRetry(t), "client from another address")
 	})
 	t.Run("max-buffered", func(t *testing.T) {
-		d := startDaemon(t, "--max-buffered", "50240", "--max-rpc-request", "16384")
+		d := startDaemon(t, "--max-buffered", "54464", "--max-rpc-request", "16384")
 		a := probe(t, d)
 		anonymousIPC(t, a)
 		aIDs := fill(t, a, 3, 3)

@@ -244,13 +244,13 @@ func TestLimitHandshakeTimeout(t *testing.T) {
 	getInfo(t, c, "established session past the handshake timeout")
 }
 
-// --max-conn-buffered 50240: five open pipes (2,048 bytes each) and
-// unfinished fragmented requests of 10,000 bytes on four of them fill it
-// exactly; the fifth request gets the fault nca_s_fault_remote_no_memory,
+// --max-conn-buffered 52352: a session with its tree connect (2,112
+// bytes), five open pipes (2,048 bytes each) and unfinished fragmented
+// requests of 10,000 bytes on four of them fill it exactly; the fifth request gets the fault nca_s_fault_remote_no_memory,
 // the connection keeps working, and a client from another address is
 // served throughout.
 func TestLimitMaxConnBuffered(t *testing.T) {
-	d := startDaemon(t, "--max-conn-buffered", "50240", "--max-rpc-request", "16384")
+	d := startDaemon(t, "--max-conn-buffered", "52352", "--max-rpc-request", "16384")
 	c := probe(t, d)
 	anonymousIPC(t, c)
 	var pipes []smbprobe.FileID

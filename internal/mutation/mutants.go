@@ -205,7 +205,7 @@ var All = []Mutant{
 		Tests: []Run{smb2Unit}},
 	{ID: "smb2-tree-connects-off-by-one", Area: "limit",
 		What:  "a 65th tree connect of one session is accepted",
-		Edits: []Edit{{"server/smb2/session.go", `if len(s.trees) >= maxTreesPerSession {`, `if len(s.trees) > maxTreesPerSession {`}},
+		Edits: []Edit{{"server/smb2/session.go", `if len(s.trees) >= maxTreesPerSession || !c.buffered.TryReserve(treeCharge) {`, `if len(s.trees) > maxTreesPerSession || !c.buffered.TryReserve(treeCharge) {`}},
 		Tests: []Run{smb2Unit}},
 	{ID: "smb2-write-size-off-by-one", Area: "limit",
 		What:  "a WRITE of MaxWriteSize + 1 bytes is accepted",

@@ -3,9 +3,13 @@ package smb2
 import (
 	"testing"
 
+	"github.com/wkssvcd/wkssvcd/internal/smbraw"
 	"github.com/wkssvcd/wkssvcd/server/budget"
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
 )
+
+// logonCharge is what setup's session and tree connect hold.
+const logonCharge = sessionCharge + treeCharge
 
 // The pipes of one connection share its budget (MaxConnBuffered), nested
 // in the server's (MaxBuffered); another connection has its own.
@@ -29,14 +33,15 @@ func TestConnBudgetSharedAndNested(t *testing.T) {
 		t.Fatalf("limits %d and %d", b.Limit(), ts.srv.buffered.Limit())
 	}
 	// Each open pipe holds openCharge: two here, one on the other
-	// connection.
-	if b.Used() != 2*openCharge || ts.srv.buffered.Used() != 3*openCharge {
+	// connection; each connection's session and tree connect logonCharge.
+	if b.Used() != logonCharge+2*openCharge || ts.srv.buffered.Used() != 2*logonCharge+3*openCharge {
 		t.Fatalf("used %d of the connection's, %d of the server's", b.Used(), ts.srv.buffered.Used())
 	}
-	if !b.TryReserve(10000-2*openCharge) || ts.srv.buffered.Used() != 10000+openCharge || b.TryReserve(1) {
+	rest := 10000 - logonCharge - 2*openCharge
+	if !b.TryReserve(rest) || ts.srv.buffered.Used() != 10000+logonCharge+openCharge || b.TryReserve(1) {
 		t.Fatal("the connection budget is not nested in the server's")
 	}
-	b.Release(10000 - 2*openCharge)
+	b.Release(rest)
 }
 
 // The rest of a message a short READ leaves behind is held in the
@@ -50,19 +55,19 @@ func TestRemainderCharged(t *testing.T) {
 	if h, _ := r.call(cmdRead, readBody(id, 50)); h.Status != statusBufferOverflow {
 		t.Fatalf("short read: %08x", h.Status)
 	}
-	if n := ts.srv.buffered.Used(); n != 250+openCharge {
+	if n := ts.srv.buffered.Used(); n != 250+openCharge+logonCharge {
 		t.Fatalf("remainder of 250 bytes charged as %d", n)
 	}
 	if h, _ := r.call(cmdRead, readBody(id, 100)); h.Status != statusBufferOverflow {
 		t.Fatalf("second read: %08x", h.Status)
 	}
-	if n := ts.srv.buffered.Used(); n != 150+openCharge {
+	if n := ts.srv.buffered.Used(); n != 150+openCharge+logonCharge {
 		t.Fatalf("remainder of 150 bytes charged as %d", n)
 	}
 	if h, _ := r.call(cmdClose, fileIDBody(id)); h.Status != statusSuccess {
 		t.Fatal(h.Status)
 	}
-	if n := ts.srv.buffered.Used(); n != 0 {
+	if n := ts.srv.buffered.Used(); n != logonCharge {
 		t.Fatalf("%d bytes charged after close", n)
 	}
 }
@@ -71,7 +76,7 @@ func TestRemainderCharged(t *testing.T) {
 // closed: at the limit a CREATE succeeds, one past it fails with
 // STATUS_INSUFFICIENT_RESOURCES, and a CLOSE gives the room back.
 func TestOpenCharged(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.MaxConnBuffered = 3 * openCharge })
+	ts := startServer(t, func(c *Config) { c.MaxConnBuffered = logonCharge + 3*openCharge })
 	r, first := setup(t, ts, smbcrypto.Dialect311, "echo")
 	for i := 0; i < 2; i++ {
 		if st, _ := r.create("echo"); st != statusSuccess {
@@ -96,7 +101,7 @@ func TestOpenCharged(t *testing.T) {
 // refused with STATUS_INSUFFICIENT_RESOURCES, and a completed one gives
 // its room back.
 func TestPendingReadCharged(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.MaxConnBuffered = openCharge + pendingReadCharge })
+	ts := startServer(t, func(c *Config) { c.MaxConnBuffered = logonCharge + openCharge + pendingReadCharge })
 	r, id := setup(t, ts, smbcrypto.Dialect311, "silent")
 	r.writeFrame(r.build(cmdRead, readBody(id, 100)))
 	b, _ := r.readFrame()
@@ -104,8 +109,8 @@ func TestPendingReadCharged(t *testing.T) {
 	if interim.Status != statusPending {
 		t.Fatalf("read at the limit: %08x", interim.Status)
 	}
-	if used := ts.srv.buffered.Used(); used != openCharge+pendingReadCharge {
-		t.Fatalf("an open and a pending read hold %d bytes, want %d", used, openCharge+pendingReadCharge)
+	if used := ts.srv.buffered.Used(); used != logonCharge+openCharge+pendingReadCharge {
+		t.Fatalf("a session, a tree, an open and a pending read hold %d bytes, want %d", used, logonCharge+openCharge+pendingReadCharge)
 	}
 	if h, _ := r.call(cmdRead, readBody(id, 100)); h.Status != statusInsufficientResources {
 		t.Fatalf("read past the limit: %08x", h.Status)
@@ -113,5 +118,57 @@ func TestPendingReadCharged(t *testing.T) {
 	if h, _ := r.call(cmdClose, fileIDBody(id)); h.Status != statusSuccess {
 		t.Fatalf("close: %08x", h.Status)
 	}
+	waitFor(t, func() bool { return ts.srv.buffered.Used() == logonCharge })
+}
+
+// Sessions and tree connects hold sessionCharge and treeCharge of the
+// connection's budget: at the limit they are made, one past it they are
+// refused with STATUS_INSUFFICIENT_RESOURCES, and LOGOFF, TREE_DISCONNECT
+// and the end of the connection give the room back.
+func TestSessionsAndTreesCharged(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.MaxConnBuffered = 2*sessionCharge + treeCharge })
+	r := dialRaw(t, ts)
+	r.negotiate(smbcrypto.Dialect311)
+	used := func(want int64) {
+		t.Helper()
+		if n := ts.srv.buffered.Used(); n != want {
+			t.Fatalf("budget holds %d bytes, want %d", n, want)
+		}
+	}
+	if st, err := r.LoginAnonymous(); err != nil || st != statusSuccess {
+		t.Fatalf("first session: %08x %v", st, err)
+	}
+	first := r.SessionID
+	if st := r.treeConnect("IPC$"); st != statusSuccess {
+		t.Fatalf("tree connect: %08x", st)
+	}
+	r.SessionID = 0
+	if st, err := r.LoginAnonymous(); err != nil || st != statusSuccess {
+		t.Fatalf("second session, at the limit: %08x %v", st, err)
+	}
+	used(2*sessionCharge + treeCharge)
+	if st := r.treeConnect("IPC$"); st != statusInsufficientResources {
+		t.Fatalf("tree connect past the limit: %08x", st)
+	}
+	second := r.SessionID
+	r.SessionID = 0
+	if st, _, _, err := r.SessionSetup(0, smbraw.NTLMNegotiate()); err != nil || st != statusInsufficientResources {
+		t.Fatalf("third session past the limit: %08x %v", st, err)
+	}
+	r.SessionID = second
+	if h, _ := r.call(cmdLogoff, []byte{4, 0, 0, 0}); h.Status != statusSuccess {
+		t.Fatalf("logoff: %08x", h.Status)
+	}
+	used(sessionCharge + treeCharge)
+	r.SessionID = first
+	if st := r.treeConnect("IPC$"); st != statusSuccess {
+		t.Fatalf("tree connect after the logoff: %08x", st)
+	}
+	used(sessionCharge + 2*treeCharge)
+	if h, _ := r.call(cmdTreeDisconnect, []byte{4, 0, 0, 0}); h.Status != statusSuccess {
+		t.Fatalf("tree disconnect: %08x", h.Status)
+	}
+	used(sessionCharge + treeCharge)
+	r.Conn.Close()
 	waitFor(t, func() bool { return ts.srv.buffered.Used() == 0 })
 }

@@ -147,6 +147,11 @@ func (c *conn) serve() {
 			opens = append(opens, o)
 		}
 		abandoned := c.logons
+		held := 0
+		for _, s := range c.sessions {
+			held += sessionCharge + treeCharge*len(s.trees)
+		}
+		c.buffered.Release(held)
 		c.opens = map[uint64]*open{}
 		c.sessions = map[uint64]*session{}
 		c.logons = 0
@@ -838,6 +843,9 @@ func (c *conn) lookupOpen(req *request, id fileID) (*open, uint32) {
 func (c *conn) removeSession(s *session) {
 	c.mu.Lock()
 	c.endExchangeLocked(s)
+	if c.sessions[s.id] == s {
+		c.buffered.Release(sessionCharge + treeCharge*len(s.trees))
+	}
 	delete(c.sessions, s.id)
 	var closing []*open
 	for k, o := range c.opens {

@@ -203,8 +203,8 @@ func (o *open) shut() {
 // openCharge is what an open pipe is counted for in the connection's
 // budget (MaxConnBuffered): the measured memory of an idle bound pipe, the
 // SMB open and the RPC association together, is about 2 KiB. With the
-// default budgets a connection holds at most 512 idle pipes and the whole
-// server 32,768.
+// default budgets a connection holds at most 510 idle pipes beside its
+// session and the whole server about 32,700.
 const openCharge = 2048
 
 // pendingReadCharge is what a READ or TRANSCEIVE waiting for pipe data

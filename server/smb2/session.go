@@ -68,7 +68,7 @@ func (c *conn) handleSessionSetup(req *request, s *session) (result, error) {
 	is311 := c.dialect == smbcrypto.Dialect311
 	if req.hdr.SessionID == 0 {
 		c.mu.Lock()
-		if len(c.sessions) >= c.cfg.MaxSessions || c.logons >= c.cfg.MaxPendingLogons {
+		if len(c.sessions) >= c.cfg.MaxSessions || c.logons >= c.cfg.MaxPendingLogons || !c.buffered.TryReserve(sessionCharge) {
 			c.mu.Unlock()
 			return errResult(statusInsufficientResources), nil
 		}
@@ -308,7 +308,7 @@ func (c *conn) handleTreeConnect(req *request) (result, error) {
 		return errResult(statusBadNetworkName), nil
 	}
 	c.mu.Lock()
-	if len(s.trees) >= maxTreesPerSession {
+	if len(s.trees) >= maxTreesPerSession || !c.buffered.TryReserve(treeCharge) {
 		c.mu.Unlock()
 		return errResult(statusInsufficientResources), nil
 	}
@@ -326,7 +326,10 @@ func (c *conn) handleTreeDisconnect(req *request) (result, error) {
 		return errResult(statusInvalidParameter), nil
 	}
 	c.mu.Lock()
-	delete(req.sess.trees, req.tree.id)
+	if _, ok := req.sess.trees[req.tree.id]; ok {
+		delete(req.sess.trees, req.tree.id)
+		c.buffered.Release(treeCharge)
+	}
 	var closing []*open
 	for k, o := range c.opens {
 		if o.sessionID == req.sess.id && o.treeID == req.tree.id {

@@ -16,6 +16,17 @@ import (
 // exists, so a client needs one or two.
 const maxTreesPerSession = 64
 
+// sessionCharge and treeCharge are what a session and a tree connect are
+// counted for in the connection's budget (MaxConnBuffered), so that
+// MaxBuffered bounds them for the whole server: a null session measured
+// about 1 KiB with its place in the tables, a signing or sealing one
+// holds keys and ciphers besides; a tree connect about 42 bytes. The
+// counts are bounded per connection too (MaxSessions, maxTreesPerSession).
+const (
+	sessionCharge = 2048
+	treeCharge    = 64
+)
+
 // creditWindow is the set of usable MessageIds (MS-SMB2 3.3.1.1, 3.3.1.2):
 // ids in [low, high) not yet in used.
 type creditWindow struct {
