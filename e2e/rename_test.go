@@ -390,6 +390,20 @@ func TestRenameInDomain(t *testing.T) {
 		t.Errorf("after a restart with --netbios-name WKOTHER: %q", got)
 	}
 	unjoin3(t, dc, d, third)
+	// A later join uses the name the rename gave, not the command line's.
+	deleteComputer(t, dc, "WKOTHER")
+	t.Cleanup(func() { deleteComputer(t, dc, "WKOTHER") })
+	if code := join3(t, d, adminUser, adminPass, testdc.DNSDomain, "", adminAccount(), dc.AdminPassword, optJoinDomain|optAcctCreate); code != 0 {
+		t.Fatalf("NetrJoinDomain3 after the rename: %#x\n%s", code, d.Output())
+	}
+	if namesOf(t, dc, "WKOTHER") != nil {
+		t.Errorf("the join after the rename created WKOTHER$")
+	}
+	if o := namesOf(t, dc, third); o == nil || !strings.EqualFold(o.DNSHostName, fqdn(third)) {
+		t.Errorf("the join after the rename: %+v", o)
+	}
+	keytabWorks(t, dc, d, third, fqdn(third))
+	unjoin3(t, dc, d, third)
 	if strings.Contains(d.Output(), dc.AdminPassword) {
 		t.Error("the daemon logged the domain password")
 	}
