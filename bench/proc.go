@@ -65,32 +65,38 @@ func ParseSmapsRollup(data []byte) (Memory, error) {
 type Stat struct {
 	// PPID is the parent process id.
 	PPID int
-	// CPUTicks is user + system CPU time in clock ticks (USER_HZ).
+	// CPUTicks is user + system CPU time in clock ticks (USER_HZ) of the
+	// process and of its children that exited and were waited for: a
+	// helper process that exits (Samba's RPC workers do) then moves its
+	// time to its parent instead of taking it out of the tree's total.
 	CPUTicks uint64
 }
 
 // ParseStat parses the contents of /proc/PID/stat ("pid (comm) state ppid
-// ..."; comm may itself hold spaces and parentheses; utime and stime are
-// fields 14 and 15, proc(5)).
+// ..."; comm may itself hold spaces and parentheses; utime, stime, cutime
+// and cstime are fields 14 to 17, proc(5)).
 func ParseStat(data []byte) (Stat, error) {
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
 		return Stat{}, errors.New("stat: no command field")
 	}
 	f := strings.Fields(string(data[i+1:])) // f[0] is field 3 (state)
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return Stat{}, errors.New("stat: short line")
 	}
 	ppid, err := strconv.Atoi(f[1])
 	if err != nil || ppid < 0 {
 		return Stat{}, fmt.Errorf("stat: bad ppid %q", f[1])
 	}
-	utime, err1 := strconv.ParseUint(f[11], 10, 62)
-	stime, err2 := strconv.ParseUint(f[12], 10, 62)
-	if err1 != nil || err2 != nil {
-		return Stat{}, errors.New("stat: bad utime or stime")
+	var ticks uint64
+	for _, s := range f[11:15] {
+		n, err := strconv.ParseUint(s, 10, 62)
+		if err != nil {
+			return Stat{}, errors.New("stat: bad utime, stime, cutime or cstime")
+		}
+		ticks += n
 	}
-	return Stat{PPID: ppid, CPUTicks: utime + stime}, nil
+	return Stat{PPID: ppid, CPUTicks: ticks}, nil
 }
 
 // ClockTicks is USER_HZ, the unit of CPU times in /proc on Linux.

@@ -44,15 +44,15 @@ func TestParseSmapsRollup(t *testing.T) {
 
 func TestParseStat(t *testing.T) {
 	// comm with spaces and parentheses, as a process may name itself.
-	line := "1234 (smbd: client (x) ) S 77 1234 1234 0 -1 4194560 500 0 0 0 250 125 0 0 20 0 1 0 100 1000 10 18446744073709551615\n"
+	line := "1234 (smbd: client (x) ) S 77 1234 1234 0 -1 4194560 500 0 0 0 250 125 40 2 20 0 1 0 100 1000 10 18446744073709551615\n"
 	st, err := ParseStat([]byte(line))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.PPID != 77 || st.CPUTicks != 375 {
+	if st.PPID != 77 || st.CPUTicks != 417 { // its own 250 + 125, its waited children's 40 + 2
 		t.Fatalf("got %+v", st)
 	}
-	for _, bad := range []string{"", "1 (x", "1 (x) S", "1 (x) S -4 1 1 0 -1 0 0 0 0 0 1 1", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 a 1"} {
+	for _, bad := range []string{"", "1 (x", "1 (x) S", "1 (x) S -4 1 1 0 -1 0 0 0 0 0 1 1", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 a 1 0 0", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 1 1 0 x", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 1 1"} {
 		if _, err := ParseStat([]byte(bad)); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
