@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,7 +78,10 @@ exec smbd -F --no-process-group -s %[2]s
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", inner)
+	// Its own PID namespace too: samba-dcerpcd and the rpcd_* helpers
+	// smbd starts leave its session, and only the end of the namespace
+	// (smbd is its first process) reliably takes them along.
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc", inner)
 	cmd.Env = append(os.Environ(), "PEER_PASS="+pass)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// A session of its own: smbd signals its process group when it stops.
@@ -88,14 +92,25 @@ exec smbd -F --no-process-group -s %[2]s
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() {
-		// smbd is the process started here (exec keeps the pid); its
-		// children share its session and go with it.
+		// unshare and smbd share this session; when smbd, the first
+		// process of the PID namespace, ends, the kernel ends the rest.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
+		}
+		// Nothing of this smbd may outlive the test.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			left := processesNaming(dir)
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("processes of the test's smbd still running after it stopped: %s", strings.Join(left, "; "))
+				break
+			}
 		}
 	})
 	hostPort := net.JoinHostPort(addr, "445")
@@ -116,4 +131,24 @@ exec smbd -F --no-process-group -s %[2]s
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// processesNaming lists the command lines of the running processes whose
+// command line contains s.
+func processesNaming(s string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if cl := strings.ReplaceAll(string(b), "\x00", " "); strings.Contains(cl, s) {
+			out = append(out, e.Name()+": "+strings.TrimSpace(cl))
+		}
+	}
+	return out
 }
