@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/wkssvcd/wkssvcd/internal/logsafe"
 )
 
 // The alternate-name methods keep alternate-computer-names (MS-WKST
@@ -59,7 +61,7 @@ func (j *Joiner) alternate(ctx context.Context, op altOp, r AlternateNameRequest
 	if r.Name != nil {
 		name = *r.Name
 	}
-	level(ctx, "joinlogic: "+op.String(), "name", name, "caller", r.Caller.Domain+`\`+r.Caller.User, "result", c.String(), "names", j.Names())
+	level(ctx, "joinlogic: "+op.String(), logsafe.String("name", name), r.Caller.logAttr(), "result", c.String(), "names", j.Names())
 	return c
 }
 

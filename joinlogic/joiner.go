@@ -39,6 +39,12 @@ type Caller struct {
 }
 
 // userSID is the caller's own SID, or "".
+// logAttr is the caller for a log line: the names come from the network,
+// so they are made safe to print (no line breaks or control characters).
+func (c Caller) logAttr() slog.Attr {
+	return logsafe.String("caller", c.Domain+`\`+c.User)
+}
+
 func (c Caller) userSID() string {
 	if len(c.SIDs) == 0 {
 		return ""
@@ -408,7 +414,7 @@ func (j *Joiner) Join(ctx context.Context, r JoinRequest) Code {
 		domain = *r.DomainName
 	}
 	j.log.Log(ctx, resultLevel(c), "joinlogic: join", "method", r.Method, logsafe.String("domain", domain),
-		"options", fmt.Sprintf("0x%08x", r.Options), logsafe.String("caller", r.Caller.Domain+`\`+r.Caller.User), "caller_sid", r.Caller.userSID(), "caller_admin", r.Caller.Admin, "result", c.String())
+		"options", fmt.Sprintf("0x%08x", r.Options), r.Caller.logAttr(), "caller_sid", r.Caller.userSID(), "caller_admin", r.Caller.Admin, "result", c.String())
 	return c
 }
 
@@ -732,7 +738,7 @@ func firstNonEmpty(s ...string) string {
 func (j *Joiner) Unjoin(ctx context.Context, r UnjoinRequest) Code {
 	c := j.unjoin(ctx, r)
 	j.log.Log(ctx, resultLevel(c), "joinlogic: unjoin", "method", r.Method,
-		"options", fmt.Sprintf("0x%08x", r.Options), logsafe.String("caller", r.Caller.Domain+`\`+r.Caller.User), "caller_sid", r.Caller.userSID(), "caller_admin", r.Caller.Admin, "result", c.String())
+		"options", fmt.Sprintf("0x%08x", r.Options), r.Caller.logAttr(), "caller_sid", r.Caller.userSID(), "caller_admin", r.Caller.Admin, "result", c.String())
 	return c
 }
 

@@ -138,7 +138,7 @@ type OUSearcher interface {
 // specification's order.
 func (j *Joiner) JoinableOUs(ctx context.Context, r JoinableOUsRequest) ([]string, Code) {
 	ous, c := j.joinableOUs(ctx, r)
-	j.log.InfoContext(ctx, "joinlogic: joinable OUs", "caller", r.Caller.Domain+`\`+r.Caller.User, "ous", len(ous), "result", c.String())
+	j.log.InfoContext(ctx, "joinlogic: joinable OUs", r.Caller.logAttr(), "ous", len(ous), "result", c.String())
 	return ous, c
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	wkcrypto "github.com/wkssvcd/wkssvcd/crypto"
+	"github.com/wkssvcd/wkssvcd/internal/logsafe"
 )
 
 // RenameRequest is NetrRenameMachineInDomain2 (Method 2, RC4 password
@@ -71,8 +72,8 @@ func (j *Joiner) Rename(ctx context.Context, r RenameRequest) Code {
 	if r.MachineName != nil {
 		newName = *r.MachineName
 	}
-	level(ctx, "joinlogic: rename", "method", r.Method, "name", newName,
-		"options", fmt.Sprintf("0x%08x", r.Options), "caller", r.Caller.Domain+`\`+r.Caller.User, "result", c.String(), "names", j.Names())
+	level(ctx, "joinlogic: rename", "method", r.Method, logsafe.String("name", newName),
+		"options", fmt.Sprintf("0x%08x", r.Options), r.Caller.logAttr(), "result", c.String(), "names", j.Names())
 	return c
 }
 

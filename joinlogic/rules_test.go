@@ -484,3 +484,46 @@ func TestJoinResultLogLevel(t *testing.T) {
 		t.Errorf("unjoin line %q", unjoin)
 	}
 }
+
+// attrRecorder keeps every attribute value of the records it handles.
+type attrRecorder struct{ vals *[]string }
+
+func (h attrRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h attrRecorder) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool { *h.vals = append(*h.vals, a.Value.String()); return true })
+	return nil
+}
+func (h attrRecorder) WithAttrs(as []slog.Attr) slog.Handler {
+	for _, a := range as {
+		*h.vals = append(*h.vals, a.Value.String())
+	}
+	return h
+}
+func (h attrRecorder) WithGroup(string) slog.Handler { return h }
+
+// TestNetworkNamesLoggedSafely: the caller's names and the names a caller
+// asks for come from the network; the result lines of renames, alternate
+// names and joinable OUs carry them without control characters, whatever
+// handler formats the log (journald's takes values as they are).
+func TestNetworkNamesLoggedSafely(t *testing.T) {
+	var vals []string
+	j := newJoiner(t, &memStore{m: DefaultMembership()}, nil, func(c *Config) { c.Logger = slog.New(attrRecorder{&vals}) })
+	evil := admin
+	evil.User = "adm\nin\x1b[2J"
+	name := "NEW\r\nNAME"
+	r := renameReq(name, 0)
+	r.Caller = evil
+	j.Rename(context.Background(), r)
+	a := altReq(name)
+	a.Caller = evil
+	j.AddAlternateName(context.Background(), a)
+	j.JoinableOUs(context.Background(), JoinableOUsRequest{Caller: evil})
+	if len(vals) == 0 {
+		t.Fatal("nothing logged")
+	}
+	for _, v := range vals {
+		if strings.ContainsAny(v, "\r\n\x1b") {
+			t.Errorf("a logged value keeps a control character: %q", v)
+		}
+	}
+}
