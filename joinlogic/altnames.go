@@ -164,17 +164,9 @@ func (j *Joiner) alternateName(ctx context.Context, op altOp, r AlternateNameReq
 	if !havePw {
 		return j.noDelegation(ctx, "a change of names of a domain member", "to change the computer account", r.Caller)
 	}
-	acct, c := callerAccount(r.DomainAccount, r.Caller)
+	d, c := j.bindMemberDomain(ctx, r.DomainAccount, r.Caller, pw, cur)
 	if c != NERR_Success {
 		return c
-	}
-	dc, err := locateDomain(ctx, j.cfg.Directory, LocateRequest{Domain: firstNonEmpty(cur.DomainFQDN, cur.DomainNetBIOS), Writable: true})
-	if err != nil {
-		return j.failed(ctx, "locating a domain controller", err, ERROR_NO_SUCH_DOMAIN)
-	}
-	d, err := bindDomain(ctx, j.cfg.Directory, dc, Credentials{Account: acct, Password: pw})
-	if err != nil {
-		return j.failed(ctx, "binding to "+dc.DCName, err, ERROR_LOGON_FAILURE)
 	}
 	defer d.close(ctx, j.log)
 	if op == altSetPrimary {

@@ -187,17 +187,9 @@ func (j *Joiner) saveNamesLocally(ctx context.Context, op IntentOp, cur Membersh
 // renameAccount is the domain side of a rename (3.2.4.15 from "If the
 // Options parameter contains NETSETUP_ACCT_CREATE").
 func (j *Joiner) renameAccount(ctx context.Context, r RenameRequest, pw string, cur Membership, prev, next ComputerName, samToo bool) Code {
-	acct, c := callerAccount(r.AccountName, r.Caller)
+	d, c := j.bindMemberDomain(ctx, r.AccountName, r.Caller, pw, cur)
 	if c != NERR_Success {
 		return c
-	}
-	dc, err := locateDomain(ctx, j.cfg.Directory, LocateRequest{Domain: firstNonEmpty(cur.DomainFQDN, cur.DomainNetBIOS), Writable: true})
-	if err != nil {
-		return j.failed(ctx, "locating a domain controller", err, ERROR_NO_SUCH_DOMAIN)
-	}
-	d, err := bindDomain(ctx, j.cfg.Directory, dc, Credentials{Account: acct, Password: pw})
-	if err != nil {
-		return j.failed(ctx, "binding to "+dc.DCName, err, ERROR_LOGON_FAILURE)
 	}
 	defer d.close(ctx, j.log)
 	return j.changeAccountNames(ctx, d, cur, prev, next, samToo, true)
@@ -448,4 +440,23 @@ func rdnValue(dn string) string {
 	}
 	_, v, _ := strings.Cut(first, "=")
 	return strings.TrimSpace(v)
+}
+
+// bindMemberDomain binds to a writable DC of the domain cur is joined to,
+// as the account the caller named (or the caller itself), for a change of
+// the computer object; the caller closes the session.
+func (j *Joiner) bindMemberDomain(ctx context.Context, account *string, caller Caller, pw string, cur Membership) (*domainSession, Code) {
+	acct, c := callerAccount(account, caller)
+	if c != NERR_Success {
+		return nil, c
+	}
+	dc, err := locateDomain(ctx, j.cfg.Directory, LocateRequest{Domain: firstNonEmpty(cur.DomainFQDN, cur.DomainNetBIOS), Writable: true})
+	if err != nil {
+		return nil, j.failed(ctx, "locating a domain controller", err, ERROR_NO_SUCH_DOMAIN)
+	}
+	d, err := bindDomain(ctx, j.cfg.Directory, dc, Credentials{Account: acct, Password: pw})
+	if err != nil {
+		return nil, j.failed(ctx, "binding to "+dc.DCName, err, ERROR_LOGON_FAILURE)
+	}
+	return d, NERR_Success
 }
