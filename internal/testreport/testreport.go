@@ -164,18 +164,22 @@ func finishPackage(w io.Writer, p *pkgState, sum *Summary) {
 			fmt.Fprintf(w, "    (unfinished %s)\n%s", name, strings.Join(out, ""))
 		}
 	}
+	// The per-package line is worded unlike go test's own "ok"/"FAIL"/"?"
+	// lines: a reader of the output (a person or a CI that recognises test
+	// runners by their closing lines) must find the counts only in the
+	// closing line WriteTable prints last.
 	switch {
 	case c.NoTests:
-		fmt.Fprintf(w, "?    %s [no test files]\n", c.Package)
+		fmt.Fprintf(w, "package %s: no test files\n", c.Package)
 	case c.PackageFailed || c.Failed > 0:
-		fmt.Fprintf(w, "FAIL %s %.1fs  %s\n", c.Package, c.Elapsed.Seconds(), countLine(c))
+		fmt.Fprintf(w, "package %s: FAILED in %.1fs (%s)\n", c.Package, c.Elapsed.Seconds(), countLine(c))
 	default:
-		fmt.Fprintf(w, "ok   %s %.1fs  %s\n", c.Package, c.Elapsed.Seconds(), countLine(c))
+		fmt.Fprintf(w, "package %s: all passed in %.1fs (%s)\n", c.Package, c.Elapsed.Seconds(), countLine(c))
 	}
 }
 
 func countLine(c Counts) string {
-	return fmt.Sprintf("ran %d: %d passed, %d failed, %d skipped", c.Ran(), c.Passed, c.Failed, c.Skip)
+	return fmt.Sprintf("%d run, %d failed, %d skipped", c.Ran(), c.Failed, c.Skip)
 }
 
 // skipReason is the message of t.Skip in a test's output.
@@ -190,8 +194,23 @@ func skipReason(out []string) string {
 	return "(no reason given)"
 }
 
-// WriteTable writes the per-package counts and the closing line
-// "tests: N passed, N failed, N skipped".
+// Verdict is the run's outcome in one line, and whether it passed: a run
+// passes when tests ran and none failed or was skipped.
+func (s Summary) Verdict() (string, bool) {
+	p, f, sk := s.Totals()
+	switch {
+	case p+f+sk == 0 && len(s.Failed) == 0:
+		return "verdict: FAIL: no test ran", false
+	case len(s.Skipped) > 0 && len(s.Failed) == 0:
+		return "verdict: FAIL: skipped tests count as failures (a missing prerequisite must fail, saying what to install)", false
+	case !s.OK():
+		return "verdict: FAIL", false
+	}
+	return "verdict: PASS", true
+}
+
+// WriteTable writes the per-package counts, the verdict and, as the very
+// last line, "tests: N passed, N failed, N skipped".
 func (s Summary) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "%-60s %6s %6s %6s %6s\n", "package", "ran", "passed", "failed", "skipped")
 	for _, c := range s.Packages {
@@ -210,6 +229,8 @@ func (s Summary) WriteTable(w io.Writer) {
 	for _, f := range s.Failed {
 		fmt.Fprintf(w, "failed: %s\n", f)
 	}
+	verdict, _ := s.Verdict()
+	fmt.Fprintln(w, verdict)
 	p, f, sk := s.Totals()
 	fmt.Fprintf(w, "tests: %d passed, %d failed, %d skipped\n", p, f+packageFailures(s), sk)
 }

@@ -1,6 +1,7 @@
 package testreport
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -56,14 +57,14 @@ func TestRead(t *testing.T) {
 	if len(sum.Failed) != 3 {
 		t.Errorf("failed %v", sum.Failed)
 	}
-	for _, want := range []string{"wrong answer", "FAIL: e2e: not run", "not json: a build error", "ok   example/a", "ran 2: 1 passed, 0 failed, 1 skipped"} {
+	for _, want := range []string{"wrong answer", "FAIL: e2e: not run", "not json: a build error", "package example/a: all passed in 0.5s (2 run, 0 failed, 1 skipped)", "package example/d: no test files"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
 	var tab strings.Builder
 	sum.WriteTable(&tab)
-	if !strings.HasSuffix(tab.String(), "tests: 1 passed, 3 failed, 1 skipped\n") {
+	if !strings.HasSuffix(tab.String(), "verdict: FAIL\ntests: 1 passed, 3 failed, 1 skipped\n") {
 		t.Errorf("table:\n%s", tab.String())
 	}
 }
@@ -83,5 +84,64 @@ func TestReadTruncated(t *testing.T) {
 `), &strings.Builder{})
 	if sum.OK() || !sum.Packages[0].PackageFailed {
 		t.Fatalf("a stream cut inside a package passed: %+v", sum)
+	}
+}
+
+// closingLine is how a reader that knows no test runner recognises a
+// run's result: "N passed, N failed" alone on a line, maybe with
+// ", N skipped" after it and one word with a colon before it.
+var closingLine = regexp.MustCompile(`^(\w+: )?\d+ passed, \d+ failed(, \d+ skipped)?$`)
+
+// goTestLine matches the lines by which go test's own output is
+// recognised: "ok  \tpkg", "FAIL\tpkg", "?   \tpkg [no test files]",
+// "PASS", "FAIL", "--- PASS".
+var goTestLine = regexp.MustCompile(`^(ok\s|FAIL(\s|$)|\?\s|PASS$|--- PASS)`)
+
+// TestOutputEndsWithTheClosingLine runs the whole report on a passing and
+// a failing stream: the only line a reader can take for the result is the
+// last one, and no line imitates go test's own lines (which would make
+// the output read as a go test run that printed no test).
+func TestOutputEndsWithTheClosingLine(t *testing.T) {
+	good := `{"Action":"run","Package":"p","Test":"T"}
+{"Action":"pass","Package":"p","Test":"T"}
+{"Action":"pass","Package":"p","Elapsed":0.1}
+{"Action":"skip","Package":"q","Elapsed":0}
+`
+	for name, tc := range map[string]struct {
+		stream, last string
+		ok           bool
+	}{
+		"passing": {good, "tests: 1 passed, 0 failed, 0 skipped", true},
+		"failing": {stream, "tests: 1 passed, 3 failed, 1 skipped", false},
+	} {
+		var out strings.Builder
+		sum, err := Read(strings.NewReader(tc.stream), &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum.WriteTable(&out)
+		if _, ok := sum.Verdict(); ok != tc.ok {
+			t.Errorf("%s: verdict ok=%v", name, ok)
+		}
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if got := lines[len(lines)-1]; got != tc.last {
+			t.Errorf("%s: last line %q, want %q", name, got, tc.last)
+		}
+		for i, l := range lines {
+			if closingLine.MatchString(l) && i != len(lines)-1 {
+				t.Errorf("%s: line %d %q reads as a closing line", name, i, l)
+			}
+			if goTestLine.MatchString(l) {
+				t.Errorf("%s: line %d %q imitates go test", name, i, l)
+			}
+		}
+	}
+}
+
+func TestVerdictNoTest(t *testing.T) {
+	sum, _ := Read(strings.NewReader(`{"Action":"skip","Package":"q","Elapsed":0}
+`), &strings.Builder{})
+	if v, ok := sum.Verdict(); ok || !strings.Contains(v, "no test ran") {
+		t.Fatalf("%q %v", v, ok)
 	}
 }
