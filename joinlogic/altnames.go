@@ -92,10 +92,11 @@ func (j *Joiner) alternateName(ctx context.Context, op altOp, r AlternateNameReq
 	if !isNamedPipe(r.Protseq) {
 		return RPC_S_PROTSEQ_NOT_SUPPORTED
 	}
-	if !j.busy.TryLock() {
+	end, ok := j.tryBeginChange()
+	if !ok {
 		return RPC_S_CALL_IN_PROGRESS // <103>, <110>, <117>
 	}
-	defer j.busy.Unlock()
+	defer end()
 	if c := checkChangeConfig(r.Caller); c != NERR_Success {
 		return c
 	}

@@ -432,15 +432,11 @@ func (j *Joiner) join(ctx context.Context, r JoinRequest) Code {
 	if !isNamedPipe(r.Protseq) {
 		return RPC_S_PROTSEQ_NOT_SUPPORTED
 	}
-	if !j.busy.TryLock() {
+	end, ok := j.tryBeginChange()
+	if !ok {
 		return RPC_S_CALL_IN_PROGRESS // <70>, <133>
 	}
-	defer j.busy.Unlock()
-	unlock, ok := j.tryLockState()
-	if !ok {
-		return RPC_S_CALL_IN_PROGRESS // another process changes the membership
-	}
-	defer unlock()
+	defer end()
 	if c := checkChangeConfig(r.Caller); c != NERR_Success {
 		return c
 	}
@@ -749,15 +745,11 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 	if !isNamedPipe(r.Protseq) {
 		return RPC_S_PROTSEQ_NOT_SUPPORTED
 	}
-	if !j.busy.TryLock() {
-		return RPC_S_CALL_IN_PROGRESS
-	}
-	defer j.busy.Unlock()
-	unlock, ok := j.tryLockState()
+	end, ok := j.tryBeginChange()
 	if !ok {
-		return RPC_S_CALL_IN_PROGRESS
+		return RPC_S_CALL_IN_PROGRESS // <70>, <133>
 	}
-	defer unlock()
+	defer end()
 	if c := checkChangeConfig(r.Caller); c != NERR_Success {
 		return c
 	}

@@ -93,6 +93,11 @@ func (j *Joiner) applyOffline(ctx context.Context, o OfflineJoin) error {
 		return fmt.Errorf("%w: waiting for a join in progress: %w", RPC_S_CALL_IN_PROGRESS, err)
 	}
 	defer j.busy.Unlock()
+	unlock, err := j.lockState(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: waiting for another process changing the membership: %w", RPC_S_CALL_IN_PROGRESS, err)
+	}
+	defer unlock()
 	if c := j.settleBeforeChange(ctx); c != NERR_Success {
 		return fmt.Errorf("%w: an interrupted join or unjoin awaits the domain controller", c)
 	}

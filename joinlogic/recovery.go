@@ -179,19 +179,16 @@ func (j *Joiner) recoveryLoop(ctx context.Context, done chan<- struct{}) {
 			return
 		case <-t.C:
 		}
-		if !j.busy.TryLock() {
-			continue // a join or unjoin is running; it settles first itself
-		}
-		unlock, ok := j.tryLockState()
+		end, ok := j.tryBeginChange()
 		if !ok {
-			j.busy.Unlock()
-			continue // another process changes the membership
+			// A change of this process is running (it settles first
+			// itself), or another process changes the membership.
+			continue
 		}
 		actx, cancel := context.WithTimeout(ctx, j.cfg.RecoveryTimeout)
 		pending, err := j.settle(actx)
 		cancel()
-		unlock()
-		j.busy.Unlock()
+		end()
 		switch {
 		case err != nil:
 			j.log.ErrorContext(ctx, "joinlogic: recovery", "err", err)

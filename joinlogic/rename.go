@@ -84,10 +84,11 @@ func (j *Joiner) rename(ctx context.Context, r RenameRequest) Code {
 	if !isNamedPipe(r.Protseq) {
 		return RPC_S_PROTSEQ_NOT_SUPPORTED
 	}
-	if !j.busy.TryLock() {
+	end, ok := j.tryBeginChange()
+	if !ok {
 		return RPC_S_CALL_IN_PROGRESS
 	}
-	defer j.busy.Unlock()
+	defer end()
 	if c := checkChangeConfig(r.Caller); c != NERR_Success {
 		return c
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func renameReq(name string, opts uint32) RenameRequest {
@@ -486,5 +487,55 @@ func TestRenameRecoveryAfterCrash(t *testing.T) {
 				t.Errorf("the object keeps the relative name %s", acct.dn)
 			}
 		})
+	}
+}
+
+// TestChangesWaitForAnotherProcess: while another process holds the state
+// directory (wkssvcd rotate-password beside the daemon, saving a new
+// machine password), no change of this process may load and save the
+// membership under it: joins, unjoins, renames and the alternate-name
+// methods answer RPC_S_CALL_IN_PROGRESS without touching the directory,
+// an offline join waits. Once released, they proceed.
+func TestChangesWaitForAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	e := newRecoveryEnv(t)
+	j, store := e.start(t, nil)
+	if c := j.Join(ctx, adminJoin(NETSETUP_JOIN_DOMAIN|NETSETUP_ACCT_CREATE)); c != NERR_Success {
+		t.Fatal(c)
+	}
+	before, _ := store.Load()
+	other, _ := e.start(t, nil)
+	unlock, err := other.lockState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.dir.log = nil
+	for name, op := range map[string]func() Code{
+		"join":             func() Code { return j.Join(ctx, adminJoin(NETSETUP_JOIN_DOMAIN|NETSETUP_ACCT_CREATE)) },
+		"unjoin":           func() Code { return j.Unjoin(ctx, unjoinReq(0)) },
+		"rename":           func() Code { return j.Rename(ctx, renameReq("WKS2", NETSETUP_ACCT_CREATE)) },
+		"add alternate":    func() Code { return j.AddAlternateName(ctx, altReq("alt1.example.test")) },
+		"remove alternate": func() Code { return j.RemoveAlternateName(ctx, altReq("alt1.example.test")) },
+		"set primary":      func() Code { return j.SetPrimaryName(ctx, altReq("alt1.example.test")) },
+	} {
+		if c := op(); c != RPC_S_CALL_IN_PROGRESS {
+			t.Errorf("%s while another process holds the state = %v", name, c)
+		}
+	}
+	wantOps(t, e.dir)
+	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := j.ApplyOfflineJoin(wctx, OfflineJoin{}); !errors.Is(err, RPC_S_CALL_IN_PROGRESS) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("offline join while another process holds the state = %v", err)
+	}
+	if m, _ := store.Load(); !reflect.DeepEqual(m, before) {
+		t.Fatalf("membership changed under the other process:\n%+v\n%+v", m.LogValue(), before.LogValue())
+	}
+	unlock()
+	if c := j.Rename(ctx, renameReq("WKS2", NETSETUP_ACCT_CREATE)); c != NERR_Success {
+		t.Fatalf("rename once released = %v", c)
+	}
+	if c := j.AddAlternateName(ctx, altReq("alt1.example.test")); c != NERR_Success {
+		t.Fatalf("add alternate name once released = %v", c)
 	}
 }

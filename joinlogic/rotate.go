@@ -219,6 +219,27 @@ func (j *Joiner) lockState(ctx context.Context) (func(), error) {
 	}
 }
 
+// tryBeginChange takes, without waiting, what every change of the
+// membership made for an RPC holds for its whole length: busy (this
+// process's changes one at a time) and the state lock (other processes on
+// the same state directory, such as wkssvcd rotate-password beside a
+// running daemon). ok is false while either is held; end releases both.
+// Rotation, recovery and offline joins take the same two, waiting.
+func (j *Joiner) tryBeginChange() (end func(), ok bool) {
+	if !j.busy.TryLock() {
+		return nil, false
+	}
+	unlock, ok := j.tryLockState()
+	if !ok {
+		j.busy.Unlock()
+		return nil, false
+	}
+	return func() {
+		unlock()
+		j.busy.Unlock()
+	}, true
+}
+
 // tryLockState is lockState without waiting: ok is false while another
 // process holds the lock. An unusable lock file does not block a change
 // (the in-process lock still orders this process's changes).
