@@ -123,10 +123,9 @@ func (j *Joiner) alternateName(ctx context.Context, op altOp, r AlternateNameReq
 	if c := alternateNameSyntax(name); c != NERR_Success {
 		return c
 	}
-	cur, err := j.cfg.Store.Load()
-	if err != nil {
-		j.log.ErrorContext(ctx, "joinlogic: loading membership", "err", err)
-		return ERROR_INTERNAL_ERROR
+	cur, c := j.loadMembership(ctx)
+	if c != NERR_Success {
+		return c
 	}
 	prev := j.namesOf(cur)
 	next := prev.clone()

@@ -432,21 +432,11 @@ func (j *Joiner) join(ctx context.Context, r JoinRequest) Code {
 	if !isNamedPipe(r.Protseq) {
 		return RPC_S_PROTSEQ_NOT_SUPPORTED
 	}
-	end, ok := j.tryBeginChange()
-	if !ok {
-		return RPC_S_CALL_IN_PROGRESS // <70>, <133>
-	}
-	defer end()
-	if c := checkChangeConfig(r.Caller); c != NERR_Success {
-		return c
-	}
-	if c := j.settleBeforeChange(ctx); c != NERR_Success {
-		return c
-	}
-	pw, havePw, c := decryptPassword(r.Password)
+	ch, c := j.beginRPCChange(ctx, r.Caller, r.Password)
 	if c != NERR_Success {
 		return c
 	}
+	defer ch.end()
 	if r.DomainName == nil || *r.DomainName == "" {
 		return ERROR_INVALID_PARAMETER
 	}
@@ -458,15 +448,14 @@ func (j *Joiner) join(ctx context.Context, r JoinRequest) Code {
 	if j.cfg.IsDomainController {
 		return NERR_SetupDomainController
 	}
-	cur, err := j.cfg.Store.Load()
-	if err != nil {
-		j.log.ErrorContext(ctx, "joinlogic: loading membership", "err", err)
-		return ERROR_INTERNAL_ERROR
+	cur, c := j.loadMembership(ctx)
+	if c != NERR_Success {
+		return c
 	}
 	if r.Options&NETSETUP_JOIN_DOMAIN == 0 {
 		return j.joinWorkgroup(ctx, cur, *r.DomainName)
 	}
-	return j.joinDomain(ctx, cur, r, pw, havePw)
+	return j.joinDomain(ctx, cur, r, ch.pw, ch.havePw)
 }
 
 // joinWorkgroup is MS-WKST 3.2.4.13.4.
@@ -745,25 +734,14 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 	if !isNamedPipe(r.Protseq) {
 		return RPC_S_PROTSEQ_NOT_SUPPORTED
 	}
-	end, ok := j.tryBeginChange()
-	if !ok {
-		return RPC_S_CALL_IN_PROGRESS // <70>, <133>
-	}
-	defer end()
-	if c := checkChangeConfig(r.Caller); c != NERR_Success {
-		return c
-	}
-	if c := j.settleBeforeChange(ctx); c != NERR_Success {
-		return c
-	}
-	pw, havePw, c := decryptPassword(r.Password)
+	ch, c := j.beginRPCChange(ctx, r.Caller, r.Password)
 	if c != NERR_Success {
 		return c
 	}
-	cur, err := j.cfg.Store.Load()
-	if err != nil {
-		j.log.ErrorContext(ctx, "joinlogic: loading membership", "err", err)
-		return ERROR_INTERNAL_ERROR
+	defer ch.end()
+	cur, c := j.loadMembership(ctx)
+	if c != NERR_Success {
+		return c
 	}
 	if !cur.Joined() {
 		return NERR_SetupNotJoined
@@ -805,12 +783,12 @@ func (j *Joiner) unjoin(ctx context.Context, r UnjoinRequest) Code {
 		if c != NERR_Success {
 			return c
 		}
-		if !havePw {
+		if !ch.havePw {
 			// Password NULL: "the caller's security context MUST be used",
 			// and a logon to this server cannot be delegated to the DC.
 			return j.noDelegation(ctx, "NETSETUP_ACCT_DELETE", "to disable the computer account", r.Caller)
 		}
-		cred := Credentials{Account: acctName, Password: pw}
+		cred := Credentials{Account: acctName, Password: ch.pw}
 		sess, err := dir.Bind(ctx, dc, cred)
 		if err != nil {
 			return j.failed(ctx, "binding to "+dc.DCName, err, ERROR_LOGON_FAILURE)

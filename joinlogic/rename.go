@@ -84,25 +84,14 @@ func (j *Joiner) rename(ctx context.Context, r RenameRequest) Code {
 	if !isNamedPipe(r.Protseq) {
 		return RPC_S_PROTSEQ_NOT_SUPPORTED
 	}
-	end, ok := j.tryBeginChange()
-	if !ok {
-		return RPC_S_CALL_IN_PROGRESS
-	}
-	defer end()
-	if c := checkChangeConfig(r.Caller); c != NERR_Success {
-		return c
-	}
-	if c := j.settleBeforeChange(ctx); c != NERR_Success {
-		return c
-	}
-	pw, havePw, c := decryptPassword(r.Password)
+	ch, c := j.beginRPCChange(ctx, r.Caller, r.Password)
 	if c != NERR_Success {
 		return c
 	}
-	cur, err := j.cfg.Store.Load()
-	if err != nil {
-		j.log.ErrorContext(ctx, "joinlogic: loading membership", "err", err)
-		return ERROR_INTERNAL_ERROR
+	defer ch.end()
+	cur, c := j.loadMembership(ctx)
+	if c != NERR_Success {
+		return c
 	}
 	if !cur.Joined() || j.cfg.IsDomainController {
 		return NERR_SetupNotJoined
@@ -133,10 +122,10 @@ func (j *Joiner) rename(ctx context.Context, r RenameRequest) Code {
 		// successfully": the account keeps its name.
 		return j.saveNamesLocally(ctx, IntentRename, cur, names, next)
 	}
-	if !havePw {
+	if !ch.havePw {
 		return j.noDelegation(ctx, "a rename with NETSETUP_ACCT_CREATE", "to rename the computer account", r.Caller)
 	}
-	return j.renameAccount(ctx, r, pw, cur, names, next, !dnsOnly)
+	return j.renameAccount(ctx, r, ch.pw, cur, names, next, !dnsOnly)
 }
 
 // namesOf is the computer's names with, for a member of a domain whose

@@ -219,6 +219,51 @@ func (j *Joiner) lockState(ctx context.Context) (func(), error) {
 	}
 }
 
+// rpcChange is a change of the membership requested over RPC, begun by
+// beginRPCChange: pw is the decrypted password (havePw false when the
+// request had none); end releases the locks.
+type rpcChange struct {
+	end    func()
+	pw     string
+	havePw bool
+}
+
+// beginRPCChange takes the first steps of a join, unjoin or rename, in
+// MS-WKST's order (3.2.4.13.1, 3.2.4.14.1, 3.2.4.15.1): the locks, without
+// waiting (RPC_S_CALL_IN_PROGRESS, <70>, <133>); the caller's right to
+// change the configuration; a change interrupted earlier settled; the
+// password decrypted. On success the caller must call end.
+func (j *Joiner) beginRPCChange(ctx context.Context, caller Caller, src PasswordSource) (*rpcChange, Code) {
+	end, ok := j.tryBeginChange()
+	if !ok {
+		return nil, RPC_S_CALL_IN_PROGRESS
+	}
+	ch := &rpcChange{end: end}
+	c := checkChangeConfig(caller)
+	if c == NERR_Success {
+		c = j.settleBeforeChange(ctx)
+	}
+	if c == NERR_Success {
+		ch.pw, ch.havePw, c = decryptPassword(src)
+	}
+	if c != NERR_Success {
+		end()
+		return nil, c
+	}
+	return ch, NERR_Success
+}
+
+// loadMembership loads the membership a change starts from; a store that
+// cannot be read is an internal error, logged with its cause.
+func (j *Joiner) loadMembership(ctx context.Context) (Membership, Code) {
+	cur, err := j.cfg.Store.Load()
+	if err != nil {
+		j.log.ErrorContext(ctx, "joinlogic: loading membership", "err", err)
+		return Membership{}, ERROR_INTERNAL_ERROR
+	}
+	return cur, NERR_Success
+}
+
 // tryBeginChange takes, without waiting, what every change of the
 // membership made for an RPC holds for its whole length: busy (this
 // process's changes one at a time) and the state lock (other processes on
