@@ -75,6 +75,9 @@ func (c msrpcCaller) GetInfo(ctx context.Context) error {
 // DialCase establishes one connection of case cc to t. The connection
 // lives as long as ctx; the establishment is bounded by CallTimeout.
 func DialCase(ctx context.Context, t Target, cc CallCase) (Caller, error) {
+	if t.Floor != nil && cc.Generator != GenLean {
+		return nil, fmt.Errorf("bench: only the lean generator calls a floor server")
+	}
 	switch cc.Generator {
 	case GenLean:
 		dctx, cancel := context.WithTimeout(ctx, CallTimeout)
@@ -82,7 +85,14 @@ func DialCase(ctx context.Context, t Target, cc CallCase) (Caller, error) {
 		// Threads blocked in read(2) are the cheapest wait while there
 		// are no more connections than processors; beyond that the
 		// network poller's collected wake-ups are.
-		c, err := DialLean(dctx, t, LeanOptions{Seal: cc.Seal, IO: cc.IO, Blocking: cc.Conns <= runtime.GOMAXPROCS(0)})
+		opts := LeanOptions{Seal: cc.Seal, IO: cc.IO, Blocking: cc.Conns <= runtime.GOMAXPROCS(0)}
+		var c *LeanClient
+		var err error
+		if t.Floor != nil {
+			c, err = DialFloor(dctx, t, *t.Floor, opts)
+		} else {
+			c, err = DialLean(dctx, t, opts)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -36,6 +36,9 @@ type Target struct {
 	// Seal makes go-msrpc encrypt every message (SMB3 encryption) instead
 	// of only signing it. The lean generator takes LeanOptions.Seal.
 	Seal bool
+	// Floor, when set, makes the target a floor server (ServeFloor) that
+	// answers with these lengths; only the lean generator calls it.
+	Floor *FloorShape
 }
 
 func (t Target) port() int {

@@ -6,8 +6,12 @@
 //
 // It owns the load generators — the lean one (LeanClient: the session set
 // up once through internal/smbraw, then per call one request encoded in
-// advance, signed or sealed per message, over WRITE+READ or
-// FSCTL_PIPE_TRANSCEIVE) and go-msrpc's client over ncacn_np — the /proc
+// advance, signed or sealed per message, over WRITE then READ, WRITE and
+// READ pipelined in one send, or FSCTL_PIPE_TRANSCEIVE) and go-msrpc's
+// client over ncacn_np — the floor server (ServeFloor: a bare TCP server
+// answering each frame with a frame of the measured server's length, per
+// goroutine or per thread, what any server pays for the same messages),
+// the /proc
 // readers that attribute CPU time, context switches, memory and threads to
 // a server process tree, the goals, and the Markdown reports written by
 // scripts/bench and scripts/soak through bench/cmd/wkload. It only drives

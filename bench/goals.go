@@ -17,6 +17,48 @@ type Goal struct {
 	// Check returns the value of subject s against peer p, formatted,
 	// and whether it meets the goal.
 	Check func(s, p Summary) (string, bool)
+	// Floor, when set, formats what the floor servers of the case
+	// measured (floors, named by names) beside the value.
+	Floor func(s Summary, names []string, floors []Summary) string
+}
+
+// floorCPU shows each floor's server CPU per call and the subject's cost
+// beyond the first floor's (what its own code needs).
+func floorCPU(s Summary, names []string, fs []Summary) string {
+	var parts []string
+	for i, f := range fs {
+		parts = append(parts, fmt.Sprintf("%s %s", names[i], FormatMicros(f.CPUPerOp())))
+	}
+	return fmt.Sprintf("%s; beyond %s %s", strings.Join(parts, ", "), names[0], FormatMicros(s.CPUPerOp()-fs[0].CPUPerOp()))
+}
+
+// floorRate shows each floor's calls per second.
+func floorRate(s Summary, names []string, fs []Summary) string {
+	var parts []string
+	for i, f := range fs {
+		parts = append(parts, fmt.Sprintf("%s %.0f calls/s", names[i], f.Rate))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// floorSwitches shows each floor's context switches per call.
+func floorSwitches(s Summary, names []string, fs []Summary) string {
+	var parts []string
+	for i, f := range fs {
+		parts = append(parts, fmt.Sprintf("%s %.2f", names[i], f.SwitchesPerOp()))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// floorGenerator shows the generator's CPU per call against each floor
+// over that floor's.
+func floorGenerator(s Summary, names []string, fs []Summary) string {
+	var parts []string
+	for i, f := range fs {
+		_, t := ratio(float64(f.ClientCPUPerOp()), float64(f.CPUPerOp()))
+		parts = append(parts, fmt.Sprintf("against %s %s ÷ %s = %s", names[i], FormatMicros(f.ClientCPUPerOp()), FormatMicros(f.CPUPerOp()), t))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func lean1(c CallCase) bool { return c.Generator == GenLean && c.Conns == 1 }
@@ -30,31 +72,31 @@ var Goals = []Goal{
 	{"throughput ≥ 2× peer, 1 connection", lean1, func(s, p Summary) (string, bool) {
 		v, t := ratio(s.Rate, p.Rate)
 		return t, p.Rate > 0 && v >= 2
-	}},
+	}, floorRate},
 	{"throughput ≥ 3× peer, many connections", leanN, func(s, p Summary) (string, bool) {
 		v, t := ratio(s.Rate, p.Rate)
 		return t, p.Rate > 0 && v >= 3
-	}},
+	}, floorRate},
 	{"server CPU per call ≤ 1/4 of the peer's", lean, func(s, p Summary) (string, bool) {
 		v, t := ratio(float64(s.CPUPerOp()), float64(p.CPUPerOp()))
 		return t, p.CPUPerOp() > 0 && v <= 0.25
-	}},
+	}, floorCPU},
 	{"p99 ≤ 1 ms, 1 connection", lean1, func(s, p Summary) (string, bool) {
 		return FormatDuration(s.P99), s.Count > 0 && s.P99 <= time.Millisecond
-	}},
+	}, nil},
 	{"server CPU per call ≤ 25 µs, 1 connection", lean1, func(s, p Summary) (string, bool) {
 		return FormatMicros(s.CPUPerOp()), s.Count > 0 && s.CPUPerOp() <= 25*time.Microsecond
-	}},
+	}, floorCPU},
 	{"server CPU per call ≤ 15 µs, many connections", leanN, func(s, p Summary) (string, bool) {
 		return FormatMicros(s.CPUPerOp()), s.Count > 0 && s.CPUPerOp() <= 15*time.Microsecond
-	}},
+	}, floorCPU},
 	{"≤ 3 server context switches per call, 1 connection", lean1, func(s, p Summary) (string, bool) {
 		return fmt.Sprintf("%.2f", s.SwitchesPerOp()), s.Count > 0 && s.SwitchesPerOp() <= 3
-	}},
+	}, floorSwitches},
 	{"load generator CPU per call ≤ 1/5 of the server's", lean, func(s, p Summary) (string, bool) {
 		v, t := ratio(float64(s.ClientCPUPerOp()), float64(s.CPUPerOp()))
 		return t, s.CPUPerOp() > 0 && v <= 0.2
-	}},
+	}, floorGenerator},
 }
 
 // FormatMicros prints d in µs with one decimal below 100 µs.
@@ -93,6 +135,9 @@ func (r *SuiteResult) CheckGoals() []GoalResult {
 			v, ok := g.Check(s, p)
 			gr.Cases++
 			label := cc.Label() + ": " + v
+			if names, fs := r.floors(cc); g.Floor != nil && len(fs) > 0 {
+				label += " (floor: " + g.Floor(s, names, fs) + ")"
+			}
 			if ok {
 				gr.Met++
 				met = append(met, label)
@@ -117,8 +162,59 @@ func (c CallCase) Label() string {
 	return fmt.Sprintf("%s, %s, %s, %s", c.Generator, c.Protection(), c.pipeIO(), conns)
 }
 
-// CallTables renders the call measurements as two Markdown tables
-// (throughput and latency; cost per call) and the goals.
+// floors returns the names and results of the floor servers measured on
+// case cc.
+func (r *SuiteResult) floors(cc CallCase) ([]string, []Summary) {
+	var names []string
+	var out []Summary
+	for _, f := range r.Config.Floors {
+		if s, ok := r.Calls[cc.Key()][f.Target.Name]; ok {
+			names = append(names, f.Target.Name)
+			out = append(out, s)
+		}
+	}
+	return names, out
+}
+
+// FloorTable renders what the floor servers cost per call, beside the
+// subject, for the cases they were measured on; empty without floors.
+func (r *SuiteResult) FloorTable() string {
+	subj := r.Config.Subject.Target.Name
+	var b strings.Builder
+	var names []string
+	for _, f := range r.Config.Floors {
+		names = append(names, f.Target.Name)
+	}
+	rows := 0
+	for _, cc := range r.Config.Cases {
+		fn, fs := r.floors(cc)
+		if len(fs) != len(names) || len(fs) == 0 {
+			continue
+		}
+		if rows == 0 {
+			fmt.Fprintf(&b, "| Generator | Protection | Pipe I/O | Conns | server CPU %s | generator CPU (%s run) |", subj, subj)
+			for _, n := range fn {
+				fmt.Fprintf(&b, " server CPU %s | switches %s | generator CPU (%s run) | generator ÷ %s |", n, n, n, n)
+			}
+			fmt.Fprintf(&b, " %s − %s |\n|---|---|---|---:|---:|---:|", subj, fn[0])
+			b.WriteString(strings.Repeat("---:|---:|---:|---:|", len(fn)) + "---:|\n")
+		}
+		rows++
+		s := r.Calls[cc.Key()][subj]
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %s |", cc.Generator, cc.Protection(), cc.pipeIO(), cc.Conns,
+			FormatMicros(s.CPUPerOp()), FormatMicros(s.ClientCPUPerOp()))
+		for _, f := range fs {
+			_, rg := ratio(float64(f.ClientCPUPerOp()), float64(f.CPUPerOp()))
+			fmt.Fprintf(&b, " %s | %.2f (%.2f) | %s | %s |", FormatMicros(f.CPUPerOp()), f.SwitchesPerOp(), f.VoluntaryPerOp(),
+				FormatMicros(f.ClientCPUPerOp()), rg)
+		}
+		fmt.Fprintf(&b, " %s |\n", FormatMicros(s.CPUPerOp()-fs[0].CPUPerOp()))
+	}
+	return b.String()
+}
+
+// CallTables renders the call measurements as Markdown tables
+// (throughput and latency; cost per call; the floors) and the goals.
 func (r *SuiteResult) CallTables() string {
 	subj, peer := r.Config.Subject.Target.Name, r.Config.Peer.Target.Name
 	var b strings.Builder
@@ -147,6 +243,15 @@ func (r *SuiteResult) CallTables() string {
 			FormatMicros(s.CPUPerOp()), FormatMicros(p.CPUPerOp()), rc, s.SwitchesPerOp(), s.VoluntaryPerOp(), p.SwitchesPerOp(), p.VoluntaryPerOp(),
 			FormatMicros(s.ClientCPUPerOp()), FormatMicros(p.ClientCPUPerOp()), rg)
 	}
+	if ft := r.FloorTable(); ft != "" {
+		var fl []string
+		for _, f := range r.Config.Floors {
+			fl = append(fl, f.Target.Name)
+		}
+		fmt.Fprintf(&b, "\nThe floor, measured in the same rounds with the same generator: bare TCP servers (%s; `wkload floor-server`) answering each request frame with a frame of the length %s answers it with, without parsing, signing, encryption or RPC; the generator signs or seals its requests as against %s and checks only the framing and length of the answers. Server CPU and context switches (voluntary in parentheses) per call of the floor, the generator's CPU per call against it, and %s's CPU per call beyond the first floor's:\n\n",
+			strings.Join(fl, ", "), subj, subj, subj)
+		b.WriteString(ft)
+	}
 	goals := r.CheckGoals()
 	if len(goals) > 0 {
 		fmt.Fprintf(&b, "\nGoals of %s with the lean generator (printed, not asserted), each checked on every case it applies to; missed cases first:\n\n", subj)
@@ -171,6 +276,16 @@ func (r *SuiteResult) CallText() string {
 		fmt.Fprintf(&b, "%-40s %9.0f %9.0f %7s %8s %8s %9s %9s %7s %6.2f %6.2f %9s\n", cc.Label(), s.Rate, p.Rate, rt,
 			FormatDuration(s.P99), FormatDuration(p.P99), FormatMicros(s.CPUPerOp()), FormatMicros(p.CPUPerOp()), rc,
 			s.SwitchesPerOp(), p.SwitchesPerOp(), FormatMicros(s.ClientCPUPerOp()))
+	}
+	for _, f := range r.Config.Floors {
+		for _, cc := range r.Config.Cases {
+			fs, ok := r.Calls[cc.Key()][f.Target.Name]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(&b, "%-40s %9.0f %s: server CPU/call %s, cs/call %.2f, generator CPU/call %s\n", cc.Label(), fs.Rate, f.Target.Name,
+				FormatMicros(fs.CPUPerOp()), fs.SwitchesPerOp(), FormatMicros(fs.ClientCPUPerOp()))
+		}
 	}
 	for _, g := range r.CheckGoals() {
 		fmt.Fprintf(&b, "goal %-52s met %d of %d", g.Goal, g.Met, g.Cases)

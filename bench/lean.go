@@ -27,11 +27,21 @@ const (
 	// Transceive sends the request and receives the response in one
 	// FSCTL_PIPE_TRANSCEIVE (one round trip, as Windows does).
 	Transceive
+	// Pipelined sends the WRITE and its READ back to back in one send(2)
+	// (two requests, not a compound: MS-SMB2 3.2.4.1.5 lets a client
+	// send requests while it holds credits for them) and awaits both
+	// responses: one round trip per call. When the client holds fewer
+	// than two credits, the call falls back to WRITE, then READ.
+	// go-msrpc, impacket and Samba's client library do not do this.
+	Pipelined
 )
 
 func (p PipeIO) String() string {
-	if p == Transceive {
+	switch p {
+	case Transceive:
 		return "TRANSCEIVE"
+	case Pipelined:
+		return "WRITE+READ pipelined"
 	}
 	return "WRITE+READ"
 }
@@ -41,7 +51,8 @@ type LeanOptions struct {
 	// Seal encrypts every message with AES-128-GCM (SMB 3.1.1) instead of
 	// signing it.
 	Seal bool
-	// IO chooses WRITE then READ, or FSCTL_PIPE_TRANSCEIVE.
+	// IO chooses WRITE then READ, WRITE and READ pipelined, or
+	// FSCTL_PIPE_TRANSCEIVE.
 	IO PipeIO
 	// Blocking makes a call's I/O plain blocking read(2) and write(2) on
 	// the calling goroutine's thread, which sleeps in the kernel until the
@@ -104,9 +115,24 @@ type LeanClient struct {
 
 	fd       int       // the socket, in blocking mode (opts.Blocking) while calls are made
 	deadline time.Time // without opts.Blocking: when the connection's deadline must move
+	// credits is a lower bound of the credits the server granted that no
+	// request has used yet (MS-SMB2 3.2.4.1.5).
+	credits int
+	// lastFrame is the length of the last frame received, without its
+	// Direct TCP header.
+	lastFrame int
+	// shape holds the frame lengths of the last call; floor, when set,
+	// the response lengths a floor server answers with.
+	shape FloorShape
+	floor *FloorShape
+	pend  [2]expect // against a floor: the answers awaited, in order
+	npend int
 	// Interims counts STATUS_PENDING interim responses seen (calls the
 	// server answered asynchronously).
 	Interims int
+	// Unpipelined counts pipelined calls made as WRITE, then READ, for
+	// want of credits.
+	Unpipelined int
 }
 
 // DialLean establishes a lean connection to t: NEGOTIATE (SMB 3.1.1,
@@ -175,19 +201,39 @@ func (c *LeanClient) establish(t Target) error {
 		c.enc, c.dec = enc, dec
 		rand.Read(c.nonce[:8])
 	}
-	// The request, encoded once; a call sets its MessageId, call_id and
-	// signature.
+	c.templates(id)
+	if c.opts.Blocking {
+		if err := c.blockingFD(); err != nil {
+			return err
+		}
+	}
+	c.credits = 1 // the last response granted at least one
+	c.buffers()
+	return nil
+}
+
+// buffers allocates the send and receive buffers once the templates are
+// built.
+func (c *LeanClient) buffers() {
+	c.out = make([]byte, 2*(frameHdr+transformLen+len(c.req)+tagLen))
+	c.in = make([]byte, 2*(frameHdr+transformLen+smbHeader+leanMaxOut+256))
+	c.plain = make([]byte, 0, len(c.in))
+}
+
+// templates encodes the call's requests once, for the pipe id: a call
+// sets their MessageId, call_id and signature.
+func (c *LeanClient) templates(id smbraw.FileID) {
 	pdu := smbraw.Request(0, smbraw.FlagFirstFrag|smbraw.FlagLastFrag, 0, uint32(len(getInfoStub)), getInfoStub)
 	if c.opts.IO == Transceive {
 		c.req = make([]byte, smbHeader+ioctlBodyLen+len(pdu))
-		r.PutHeader(c.req, smbraw.CmdIoctl, 0)
+		c.raw.PutHeader(c.req, smbraw.CmdIoctl, 0)
 		copy(c.req[smbHeader:], smbraw.IoctlBody(smbraw.FsctlPipeTransceive, id, pdu, leanMaxOut))
 	} else {
 		c.req = make([]byte, smbHeader+writeBodyLen+len(pdu))
-		r.PutHeader(c.req, smbraw.CmdWrite, 0)
+		c.raw.PutHeader(c.req, smbraw.CmdWrite, 0)
 		copy(c.req[smbHeader:], smbraw.WriteBody(id, pdu))
 		c.read = make([]byte, smbHeader+readBodyLen)
-		r.PutHeader(c.read, smbraw.CmdRead, 0)
+		c.raw.PutHeader(c.read, smbraw.CmdRead, 0)
 		copy(c.read[smbHeader:], smbraw.ReadBody(id, leanMaxOut))
 	}
 	if !c.opts.Seal {
@@ -197,15 +243,6 @@ func (c *LeanClient) establish(t Target) error {
 			}
 		}
 	}
-	if c.opts.Blocking {
-		if err := c.blockingFD(); err != nil {
-			return err
-		}
-	}
-	c.out = make([]byte, frameHdr+transformLen+len(c.req)+tagLen)
-	c.in = make([]byte, 2*(frameHdr+transformLen+smbHeader+leanMaxOut+256))
-	c.plain = make([]byte, 0, len(c.in))
-	return nil
 }
 
 var le = binary.LittleEndian
@@ -324,23 +361,80 @@ func ioError(err error) error {
 }
 
 // GetInfo makes one NetrWkstaGetInfo(100) call and checks its response.
+// Against a floor server (DialFloor) it sends the same messages and
+// checks only the framing and length of the answers.
 func (c *LeanClient) GetInfo(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	c.callID++
 	le.PutUint32(c.req[len(c.req)-len(getInfoStub)-rpcHeader+rpcCallIDOff:], c.callID)
-	resp, err := c.exchange(c.req)
-	if err != nil {
-		return err
-	}
-	var data []byte
-	if c.opts.IO == Transceive {
-		data, err = smbraw.IoctlOutput(resp)
-	} else {
-		if resp, err = c.exchange(c.read); err != nil {
+	mid := c.raw.MsgID
+	switch {
+	case c.opts.IO == Pipelined && c.credits >= 2:
+		n := len(c.stamp(c.out, c.req))
+		n += len(c.stamp(c.out[n:], c.read))
+		if err := c.writeAll(c.out[:n]); err != nil {
 			return err
 		}
+		// The two responses, in either order (a server may answer the
+		// READ with an interim response before the WRITE completes).
+		var got [2]bool
+		for !got[0] || !got[1] {
+			resp, m, err := c.receive(mid, mid+1)
+			if err != nil {
+				return err
+			}
+			i := int(m - mid)
+			if got[i] {
+				return fmt.Errorf("two responses to MessageId %d", m)
+			}
+			got[i] = true
+			if i == 0 {
+				c.shape.Resp = c.lastFrame
+				continue
+			}
+			c.shape.ReadResp = c.lastFrame
+			if err := c.checkData(resp, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	case c.opts.IO == Pipelined || c.opts.IO == WriteRead:
+		if c.opts.IO == Pipelined {
+			c.Unpipelined++
+		}
+		if _, err := c.exchange(c.req); err != nil {
+			return err
+		}
+		c.shape.Resp = c.lastFrame
+		resp, err := c.exchange(c.read)
+		if err != nil {
+			return err
+		}
+		c.shape.ReadResp = c.lastFrame
+		return c.checkData(resp, false)
+	default:
+		resp, err := c.exchange(c.req)
+		if err != nil {
+			return err
+		}
+		c.shape.Resp = c.lastFrame
+		return c.checkData(resp, true)
+	}
+}
+
+// checkData checks the RPC response in a READ or IOCTL response (nothing
+// against a floor server, whose answers carry no message).
+func (c *LeanClient) checkData(resp []byte, ioctl bool) error {
+	if c.floor != nil {
+		return nil
+	}
+	var data []byte
+	var err error
+	if ioctl {
+		data, err = smbraw.IoctlOutput(resp)
+	} else {
 		data, err = smbraw.ReadData(resp)
 	}
 	if err != nil {
@@ -370,55 +464,100 @@ func (c *LeanClient) checkResponse(pdu []byte) error {
 	return nil
 }
 
+// stamp gives the request template msg the next MessageId, signs it or
+// seals it into dst (which must have room for the frame) and returns the
+// frame, Direct TCP header included.
+func (c *LeanClient) stamp(dst, msg []byte) []byte {
+	mid := c.raw.MsgID
+	c.raw.MsgID++
+	c.credits--
+	le.PutUint64(msg[offMessageID:], mid)
+	if c.floor != nil {
+		n := c.floor.Resp
+		if len(c.read) > 0 && &msg[0] == &c.read[0] {
+			n = c.floor.ReadResp
+		}
+		c.pend[c.npend] = expect{mid, n}
+		c.npend++
+	}
+	var frame []byte
+	if c.opts.Seal {
+		frame = c.seal(dst, msg)
+	} else {
+		c.signer.Sign(msg)
+		frame = dst[:frameHdr+len(msg)]
+		copy(frame[frameHdr:], msg)
+	}
+	n := len(frame) - frameHdr
+	frame[0], frame[1], frame[2], frame[3] = 0, byte(n>>16), byte(n>>8), byte(n)
+	return frame[:len(frame):len(frame)]
+}
+
 // exchange sends the request msg (a template: its MessageId and
 // signature are set here) and returns the final response, whose header
 // and signature it has checked.
 func (c *LeanClient) exchange(msg []byte) ([]byte, error) {
 	mid := c.raw.MsgID
-	c.raw.MsgID++
-	le.PutUint64(msg[offMessageID:], mid)
-	var frame []byte
-	if c.opts.Seal {
-		frame = c.seal(msg)
-	} else {
-		c.signer.Sign(msg)
-		frame = c.out[:frameHdr+len(msg)]
-		copy(frame[frameHdr:], msg)
-	}
-	n := len(frame) - frameHdr
-	frame[0], frame[1], frame[2], frame[3] = 0, byte(n>>16), byte(n>>8), byte(n)
-	if err := c.writeAll(frame); err != nil {
+	if err := c.writeAll(c.stamp(c.out, msg)); err != nil {
 		return nil, err
+	}
+	resp, _, err := c.receive(mid, mid)
+	return resp, err
+}
+
+// receive returns the next final response to one of the MessageIds lo to
+// hi, and which, having checked its header and signature; it skips
+// interim responses. Against a floor server it checks that the frame has
+// the length the floor answers a request with and returns the responses
+// in the order of the requests.
+func (c *LeanClient) receive(lo, hi uint64) ([]byte, uint64, error) {
+	if c.floor != nil {
+		m, err := c.readFrame()
+		if err != nil {
+			return nil, 0, err
+		}
+		if c.npend == 0 {
+			return nil, 0, errors.New("floor: an answer to no request")
+		}
+		e := c.pend[0]
+		c.pend[0] = c.pend[1]
+		c.npend--
+		if len(m) != e.n {
+			return nil, 0, fmt.Errorf("floor: %d-byte answer, expected %d", len(m), e.n)
+		}
+		return m, e.mid, nil
 	}
 	for {
 		resp, err := c.readMessage()
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if len(resp) < smbHeader || string(resp[:4]) != "\xfeSMB" {
-			return nil, errors.New("response is not an SMB2 message")
+			return nil, 0, errors.New("response is not an SMB2 message")
 		}
 		flags, status := le.Uint32(resp[16:]), le.Uint32(resp[8:])
-		if le.Uint64(resp[offMessageID:]) != mid || flags&smbraw.FlagServerToRedir == 0 {
-			return nil, fmt.Errorf("response to MessageId %d, expected %d", le.Uint64(resp[offMessageID:]), mid)
+		mid := le.Uint64(resp[offMessageID:])
+		if mid < lo || mid > hi || flags&smbraw.FlagServerToRedir == 0 {
+			return nil, 0, fmt.Errorf("response to MessageId %d, expected %d to %d", mid, lo, hi)
 		}
+		c.credits += int(le.Uint16(resp[14:]))
 		if status == smbraw.StatusPending && flags&smbraw.FlagAsync != 0 {
 			c.Interims++
 			continue
 		}
 		if !c.opts.Seal && (flags&smbraw.FlagSigned == 0 || !c.signer.Verify(resp)) {
-			return nil, errors.New("response not signed with the session's key")
+			return nil, 0, errors.New("response not signed with the session's key")
 		}
 		if status != smbraw.StatusSuccess {
-			return nil, fmt.Errorf("command %#x: status %#x", le.Uint16(resp[12:]), status)
+			return nil, 0, fmt.Errorf("command %#x: status %#x", le.Uint16(resp[12:]), status)
 		}
-		return resp, nil
+		return resp, mid, nil
 	}
 }
 
-// seal encrypts msg into c.out (MS-SMB2 3.1.4.3) and returns the frame.
-func (c *LeanClient) seal(msg []byte) []byte {
-	f := c.out[:frameHdr+transformLen+len(msg)]
+// seal encrypts msg into dst (MS-SMB2 3.1.4.3) and returns the frame.
+func (c *LeanClient) seal(dst, msg []byte) []byte {
+	f := dst[:frameHdr+transformLen+len(msg)]
 	th := f[frameHdr:]
 	clear(th[:transformLen])
 	copy(th, "\xfdSMB")
@@ -433,10 +572,10 @@ func (c *LeanClient) seal(msg []byte) []byte {
 	return f
 }
 
-// readMessage returns the next message from the connection, decrypted
-// when it came in a TRANSFORM_HEADER. The slice is valid until the next
-// call.
-func (c *LeanClient) readMessage() ([]byte, error) {
+// readFrame returns the next frame's message, as received (still
+// encrypted when it came in a TRANSFORM_HEADER), and sets lastFrame. The
+// slice is valid until the next call.
+func (c *LeanClient) readFrame() ([]byte, error) {
 	for c.inEnd-c.inOff < frameHdr || c.inEnd-c.inOff < frameHdr+frameLen(c.in[c.inOff:]) {
 		if c.inOff > 0 {
 			c.inEnd = copy(c.in, c.in[c.inOff:c.inEnd])
@@ -459,6 +598,18 @@ func (c *LeanClient) readMessage() ([]byte, error) {
 	c.inOff += frameHdr + n
 	if c.inOff == c.inEnd {
 		c.inOff, c.inEnd = 0, 0
+	}
+	c.lastFrame = n
+	return m, nil
+}
+
+// readMessage returns the next message from the connection, decrypted
+// when it came in a TRANSFORM_HEADER. The slice is valid until the next
+// call.
+func (c *LeanClient) readMessage() ([]byte, error) {
+	m, err := c.readFrame()
+	if err != nil {
+		return nil, err
 	}
 	if len(m) >= 4 && string(m[:4]) == "\xfdSMB" {
 		return c.unseal(m)
@@ -489,6 +640,9 @@ func (c *LeanClient) unseal(m []byte) ([]byte, error) {
 
 // Close logs off and closes the connection.
 func (c *LeanClient) Close(ctx context.Context) error {
+	if c.floor != nil {
+		return c.conn.Close()
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		c.conn.SetDeadline(dl)
 	} else {

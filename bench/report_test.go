@@ -172,3 +172,36 @@ func TestProcField(t *testing.T) {
 		t.Fatal("missing key")
 	}
 }
+
+// With floor servers, the report has their table, and the CPU goals show
+// the floor of each case and the subject's cost beyond it.
+func TestFloorReport(t *testing.T) {
+	r := sampleSuite()
+	r.Config.Floors = []Server{{Target: Target{Name: "floor (goroutine)"}}, {Target: Target{Name: "floor (thread)"}}}
+	us := time.Microsecond
+	r.Calls["lean/signed/WRITE+READ/1"]["floor (goroutine)"] = Summary{Count: 100, Rate: 9000, ServerCPU: 1200 * us, ClientCPU: 1100 * us, ServerSwitches: 150, ServerVoluntary: 100}
+	r.Calls["lean/signed/WRITE+READ/1"]["floor (thread)"] = Summary{Count: 100, Rate: 9500, ServerCPU: 900 * us, ClientCPU: 1000 * us, ServerSwitches: 200}
+	md := r.Markdown(Machine{}, "")
+	for _, want := range []string{
+		"| server CPU floor (goroutine) | switches floor (goroutine) | generator CPU (floor (goroutine) run) | generator ÷ floor (goroutine) |",
+		"| lean | signed | WRITE+READ | 1 | 20.0 µs | 3.0 µs | 12.0 µs | 1.50 (1.00) | 11.0 µs | 0.92× | 9.0 µs | 2.00 (0.00) | 10.0 µs | 1.11× | 8.0 µs |",
+		"lean, signed, WRITE+READ, 1 conn: 20.0 µs (floor: floor (goroutine) 12.0 µs, floor (thread) 9.0 µs; beyond floor (goroutine) 8.0 µs)",
+		"lean, signed, WRITE+READ, 1 conn: 2.50 (floor: floor (goroutine) 1.50, floor (thread) 2.00)",
+		"lean, signed, WRITE+READ, 1 conn: 0.15× (floor: against floor (goroutine) 11.0 µs ÷ 12.0 µs = 0.92×",
+		"lean, signed, WRITE+READ, 1 conn: 3.00× (floor: floor (goroutine) 9000 calls/s, floor (thread) 9500 calls/s)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	// The case without floor results has no floor row nor annotation.
+	if strings.Contains(md, "64 conns: 20.0 µs (floor") {
+		t.Errorf("a case without floor results is annotated:\n%s", md)
+	}
+	if txt := r.CallText(); !strings.Contains(txt, "floor (thread): server CPU/call 9.0 µs") {
+		t.Errorf("text:\n%s", txt)
+	}
+	if sampleSuite().FloorTable() != "" {
+		t.Error("a floor table without floors")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -28,6 +29,10 @@ type SuiteConfig struct {
 	// Subject is the server being judged (wkssvcd); Peer the reference
 	// (smbd). Ratios are Subject ÷ Peer. Required.
 	Subject, Peer Server
+	// Floors are floor servers (ServeFloor, wkload floor-server), each
+	// measured on every lean case with the lengths of the Subject's
+	// answers, in the same rounds. Default none.
+	Floors []Server
 	// Rounds is how many times each call/connect measurement is repeated
 	// per server, alternating which server goes first; the report shows
 	// the median. Default 3.
@@ -95,8 +100,9 @@ func (c *SuiteConfig) fill() {
 }
 
 // DefaultCases are the throughput measurements of a full run: the lean
-// generator signed and sealed, over WRITE+READ and TRANSCEIVE, and
-// go-msrpc signed and sealed, each over one connection and over conns.
+// generator signed and sealed, over WRITE+READ, pipelined WRITE+READ and
+// TRANSCEIVE, and go-msrpc signed and sealed, each over one connection
+// and over conns.
 func DefaultCases(conns int) []CallCase {
 	var out []CallCase
 	counts := []int{1}
@@ -105,7 +111,7 @@ func DefaultCases(conns int) []CallCase {
 	}
 	for _, n := range counts {
 		for _, seal := range []bool{false, true} {
-			for _, io := range []PipeIO{WriteRead, Transceive} {
+			for _, io := range []PipeIO{WriteRead, Pipelined, Transceive} {
 				out = append(out, CallCase{Generator: GenLean, Seal: seal, IO: io, Conns: n})
 			}
 		}
@@ -152,6 +158,22 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (*SuiteResult, error) {
 		}
 		return nil
 	}
+	// The floors answer with the lengths of the subject's answers to each
+	// lean case, probed once.
+	shapes := map[string]*FloorShape{}
+	floorTarget := func(srv Server, cc CallCase) (Target, error) {
+		k := fmt.Sprintf("%v/%v", cc.Seal, cc.IO)
+		if shapes[k] == nil {
+			sh, err := ProbeShape(ctx, cfg.Subject.Target, cc.Seal, cc.IO)
+			if err != nil {
+				return Target{}, fmt.Errorf("the lengths of %s's answers: %w", cfg.Subject.Target.Name, err)
+			}
+			shapes[k] = &sh
+		}
+		t := srv.Target
+		t.Floor = shapes[k]
+		return t, nil
+	}
 	for round := range cfg.Rounds {
 		order := []Server{cfg.Subject, cfg.Peer}
 		if round%2 == 1 {
@@ -159,7 +181,18 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (*SuiteResult, error) {
 		}
 		fmt.Fprintf(cfg.Progress, "round %d/%d\n", round+1, cfg.Rounds)
 		for _, cc := range cfg.Cases {
-			for _, srv := range order {
+			servers := order
+			if cc.Generator == GenLean {
+				servers = append(slices.Clone(order), cfg.Floors...)
+			}
+			for _, srv := range servers {
+				if srv.Target.Floor == nil && slices.ContainsFunc(cfg.Floors, func(f Server) bool { return f.Target.Name == srv.Target.Name }) {
+					t, err := floorTarget(srv, cc)
+					if err != nil {
+						return nil, err
+					}
+					srv.Target = t
+				}
 				s, err := MeasureCase(ctx, srv.Target, cc, cfg.Warmup, cfg.CallDuration,
 					ProcessUsage(cfg.Proc, srv.PID, srv.SameMountNS), SelfUsage(cfg.Proc))
 				if err != nil {

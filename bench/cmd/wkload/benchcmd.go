@@ -23,9 +23,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	peerNS := fs.Bool("peer-mount-ns", true, "count every process in the peer's mount namespace as part of it")
 	quick := fs.Bool("quick", false, "short run: 1 round, 2 s per throughput run, 200 idle connections")
 	rounds := fs.Int("rounds", 3, "`N` rounds per measurement, alternating the servers")
-	dur := fs.Duration("duration", 5*time.Second, "length of one throughput run")
+	dur := fs.Duration("duration", 3*time.Second, "length of one throughput run")
 	conc := fs.Int("concurrency", 64, "connections of the concurrent throughput runs")
 	sel := caseFlags(fs)
+	floors := addFloorFlags(fs)
 	cdur := fs.Duration("connect-duration", 5*time.Second, "length of one connection-rate run")
 	cworkers := fs.Int("connect-workers", 4, "goroutines establishing connections at once")
 	idle := fs.Int("idle-conns", 1000, "idle connections of the memory measurement")
@@ -46,7 +47,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	fl, err := floors.servers()
+	if err != nil {
+		return err
+	}
 	cfg := bench.SuiteConfig{
+		Floors:          fl,
 		Subject:         bench.Server{Target: subj.Target, PID: subj.PID},
 		Peer:            bench.Server{Target: peer.Target, PID: peer.PID, SameMountNS: *peerNS},
 		Cases:           cases,
@@ -123,7 +129,7 @@ func caseFlags(fs *flag.FlagSet) caseSelection {
 	return caseSelection{
 		generators:  fs.String("generators", "lean,go-msrpc", "load `GENERATORS` to run, comma-separated: lean, go-msrpc"),
 		protections: fs.String("protections", "signed,sealed", "message `PROTECTIONS`, comma-separated: signed, sealed"),
-		pipeIO:      fs.String("pipe-io", "write-read,transceive", "how the lean generator reaches the pipe, comma-separated: write-read, transceive"),
+		pipeIO:      fs.String("pipe-io", "write-read,pipelined,transceive", "how the lean generator reaches the pipe, comma-separated: write-read, pipelined, transceive"),
 		conns:       fs.String("conns", "", "connection `COUNTS`, comma-separated (default 1 and --concurrency)"),
 	}
 }
@@ -155,7 +161,7 @@ func (s caseSelection) cases(concurrency int) ([]bench.CallCase, error) {
 	if err != nil {
 		return nil, err
 	}
-	ios, err := set("pipe-io", *s.pipeIO, "write-read", "transceive")
+	ios, err := set("pipe-io", *s.pipeIO, "write-read", "pipelined", "transceive")
 	if err != nil {
 		return nil, err
 	}
@@ -177,8 +183,11 @@ func (s caseSelection) cases(concurrency int) ([]bench.CallCase, error) {
 				continue
 			}
 			io := "write-read"
-			if cc.IO == bench.Transceive {
+			switch cc.IO {
+			case bench.Transceive:
 				io = "transceive"
+			case bench.Pipelined:
+				io = "pipelined"
 			}
 			if gens[cc.Generator] && prots[cc.Protection()] && (cc.Generator != bench.GenLean || ios[io]) {
 				out = append(out, cc)

@@ -10,6 +10,7 @@
 //	wkload soak       [flags]   many connections for a while; growth checks on the daemon
 //	wkload goroutines [flags]   goroutine count of an idle daemon (stops it)
 //	wkload join       [flags]   online domain join latency: wkssvcd, adcli, net ads join, LDAP floor
+//	wkload floor-server [flags] the floor: a bare TCP server answering each frame with a frame of a given length
 //
 // Passwords are never flags: each server's comes from a file
 // (--password-file, --wkssvcd-password-file, --peer-password-file) or the

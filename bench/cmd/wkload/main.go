@@ -31,11 +31,12 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"bench":      {"compare wkssvcd with a peer server and write docs/benchmarks.md", runBench},
-		"calls":      {"call one server in a loop and print what a call costs it (for profiling)", runCalls},
-		"soak":       {"hold many connections under load and check the daemon for growth", runSoak},
-		"join":       {"time online domain joins: wkssvcd vs adcli join vs net ads join vs the bare LDAP operations", runJoin},
-		"goroutines": {"count the goroutines of an idle daemon after one connection (stops it with SIGQUIT)", runGoroutines},
+		"bench":        {"compare wkssvcd with a peer server and write docs/benchmarks.md", runBench},
+		"calls":        {"call one server in a loop and print what a call costs it (for profiling)", runCalls},
+		"soak":         {"hold many connections under load and check the daemon for growth", runSoak},
+		"join":         {"time online domain joins: wkssvcd vs adcli join vs net ads join vs the bare LDAP operations", runJoin},
+		"floor-server": {"serve the floor: a bare TCP server answering each frame with a frame of a given length", runFloorServer},
+		"goroutines":   {"count the goroutines of an idle daemon after one connection (stops it with SIGQUIT)", runGoroutines},
 	}
 }
 
@@ -48,7 +49,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-11s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-13s %s\n", n, cmds[n].summary)
 	}
 }
 

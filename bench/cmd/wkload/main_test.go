@@ -24,6 +24,9 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"soak"}, 2, "--pid is required"},
 		{[]string{"goroutines", "--pid", "1"}, 2, "--pid and --log are required"},
 		{[]string{"soak", "-h"}, 0, "-conns"},
+		{[]string{"floor-server"}, 2, "--listen is required"},
+		{[]string{"floor-server", "--listen", "127.0.0.1:0", "--mode", "fork"}, 2, "neither goroutine nor thread"},
+		{[]string{"bench", "--wkssvcd-pid", "1", "--peer-pid", "1", "--floor-thread", "127.0.0.1:1"}, 2, "--floor-thread-pid is required"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)
@@ -99,7 +102,7 @@ func TestCaseSelection(t *testing.T) {
 		t.Fatal(err)
 	}
 	all, err := sel.cases(64)
-	if err != nil || len(all) != 12 {
+	if err != nil || len(all) != 16 {
 		t.Fatalf("default: %d cases, %v", len(all), err)
 	}
 	if err := fs.Parse([]string{"--generators", "lean", "--protections", "sealed", "--pipe-io", "transceive", "--conns", "1,8"}); err != nil {
@@ -108,6 +111,12 @@ func TestCaseSelection(t *testing.T) {
 	got, err := sel.cases(64)
 	if err != nil || len(got) != 2 || got[0].Key() != "lean/sealed/TRANSCEIVE/1" || got[1].Key() != "lean/sealed/TRANSCEIVE/8" {
 		t.Fatalf("selection: %+v %v", got, err)
+	}
+	if err := fs.Parse([]string{"--pipe-io", "pipelined", "--conns", "64"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = sel.cases(64); err != nil || len(got) != 1 || got[0].Key() != "lean/sealed/WRITE+READ pipelined/64" {
+		t.Fatalf("pipelined: %+v %v", got, err)
 	}
 	for _, bad := range [][]string{{"--generators", "nope"}, {"--conns", "0"}, {"--protections", ","}} {
 		fs := flag.NewFlagSet("x", flag.ContinueOnError)
