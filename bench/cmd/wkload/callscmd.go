@@ -23,6 +23,7 @@ func runCalls(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	warm := fs.Duration("warmup", 300*time.Millisecond, "untimed calls before each run")
 	conc := fs.Int("concurrency", 64, "connections of the concurrent runs")
 	sel := caseFlags(fs)
+	floors := addFloorFlags(fs)
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the load generator to `FILE`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -34,10 +35,14 @@ func runCalls(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	fl, err := floors.servers()
+	if err != nil {
+		return err
+	}
 	if err := t.resolvePassword(os.Getenv); err != nil {
 		return err
 	}
-	ctx, stop := withDeadline(ctx, time.Duration(len(cases))*(*dur+*warm+time.Minute), stderr)
+	ctx, stop := withDeadline(ctx, time.Duration(len(cases)*(1+len(fl)))*(*dur+*warm+time.Minute), stderr)
 	defer stop()
 	stopProf, err := startProfile(*cpuprof)
 	if err != nil {
@@ -56,6 +61,26 @@ func runCalls(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(stdout, "%-40s %9.0f %9s %9s %10s %6.2f %6.2f %10s %6.2f\n", cc.Label(), s.Rate, bench.FormatDuration(s.P50), bench.FormatDuration(s.P99),
 			bench.FormatMicros(s.CPUPerOp()), s.SwitchesPerOp(), s.VoluntaryPerOp(), bench.FormatMicros(s.ClientCPUPerOp()), s.ClientSwitchesPerOp())
+		if cc.Generator != bench.GenLean || len(fl) == 0 {
+			continue
+		}
+		// The floors, answering with the lengths of this server's answers.
+		shape, err := bench.ProbeShape(ctx, t.Target, cc.Seal, cc.IO)
+		if err != nil {
+			return fmt.Errorf("%s: the lengths of the answers: %w", cc.Label(), err)
+		}
+		for _, f := range fl {
+			f.Target.Floor = &shape
+			s, err := bench.MeasureCase(ctx, f.Target, cc, *warm, *dur, bench.ProcessUsage(proc, f.PID, false), bench.SelfUsage(proc))
+			if err == nil && s.Errors > 0 {
+				err = fmt.Errorf("%d errors, first: %w", s.Errors, s.FirstError)
+			}
+			if err != nil {
+				return fmt.Errorf("%s, %s: %w", cc.Label(), f.Target.Name, err)
+			}
+			fmt.Fprintf(stdout, "  %-38s %9.0f %9s %9s %10s %6.2f %6.2f %10s %6.2f\n", f.Target.Name, s.Rate, bench.FormatDuration(s.P50), bench.FormatDuration(s.P99),
+				bench.FormatMicros(s.CPUPerOp()), s.SwitchesPerOp(), s.VoluntaryPerOp(), bench.FormatMicros(s.ClientCPUPerOp()), s.ClientSwitchesPerOp())
+		}
 	}
 	return nil
 }

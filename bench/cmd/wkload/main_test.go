@@ -25,6 +25,7 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"goroutines", "--pid", "1"}, 2, "--pid and --log are required"},
 		{[]string{"soak", "-h"}, 0, "-conns"},
 		{[]string{"floor-server"}, 2, "--listen is required"},
+		{[]string{"calls", "--pid", "1", "--floor-goroutine", "127.0.0.1:1"}, 2, "--floor-goroutine-pid is required"},
 		{[]string{"floor-server", "--listen", "127.0.0.1:0", "--mode", "fork"}, 2, "neither goroutine nor thread"},
 		{[]string{"bench", "--wkssvcd-pid", "1", "--peer-pid", "1", "--floor-thread", "127.0.0.1:1"}, 2, "--floor-thread-pid is required"},
 	} {
