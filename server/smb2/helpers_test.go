@@ -236,10 +236,23 @@ func checkGoroutines(t testing.TB, before int) {
 }
 
 // tapListener counts transport messages that carry a TRANSFORM header in
-// each direction.
+// each direction, and the server's Read and Write calls on its
+// connections (each one system call on a TCP socket).
 type tapListener struct {
 	net.Listener
 	clientTransforms, serverTransforms atomic.Int64
+	reads, writes                      atomic.Int64
+
+	recordSizes atomic.Bool // record writeSizes
+	mu          sync.Mutex
+	writeSizes  []int // the size of every server Write while recording
+}
+
+// serverWrites returns the sizes of the server's Write calls so far.
+func (l *tapListener) serverWrites() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]int(nil), l.writeSizes...)
 }
 
 func (l *tapListener) Accept() (net.Conn, error) {
@@ -259,6 +272,7 @@ type tapConn struct {
 var transformMarker = []byte{0xFD, 'S', 'M', 'B'}
 
 func (c *tapConn) Read(b []byte) (int, error) {
+	c.l.reads.Add(1)
 	n, err := c.Conn.Read(b)
 	c.l.clientTransforms.Add(int64(c.in.feed(b[:n])))
 	return n, err
@@ -303,8 +317,22 @@ func (t *streamTap) feed(b []byte) (transforms int) {
 }
 
 func (c *tapConn) Write(b []byte) (int, error) {
-	if len(b) >= 8 && bytes.Equal(b[4:8], transformMarker) {
-		c.l.serverTransforms.Add(1)
+	// Frames written together are counted one by one.
+	for f := b; len(f) >= 8; {
+		if bytes.Equal(f[4:8], transformMarker) {
+			c.l.serverTransforms.Add(1)
+		}
+		n := 4 + (int(f[1])<<16 | int(f[2])<<8 | int(f[3]))
+		if n > len(f) {
+			break
+		}
+		f = f[n:]
 	}
+	if c.l.recordSizes.Load() {
+		c.l.mu.Lock()
+		c.l.writeSizes = append(c.l.writeSizes, len(b))
+		c.l.mu.Unlock()
+	}
+	c.l.writes.Add(1)
 	return c.Conn.Write(b)
 }
