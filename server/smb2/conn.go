@@ -43,6 +43,18 @@ type conn struct {
 
 	wmu sync.Mutex // serializes writes to nc
 	wdl time.Time  // the write deadline set on nc (guarded by wmu)
+	// out holds responses the reader goroutine produced while another
+	// complete request was already buffered, to be written together
+	// (see writeFrameInline): outFrames frames in the first outLen bytes
+	// of a pooled buffer, nil when empty. Guarded by wmu; whoever writes
+	// next writes them first.
+	out       *[]byte
+	outLen    int
+	outFrames int
+	// outPending is set by the reader goroutine when it queues a
+	// response and cleared when it flushes; others may flush the queue
+	// meanwhile, so it means "maybe". Reader goroutine only.
+	outPending bool
 
 	br *bufio.Reader // reader goroutine only
 	// rdl is the read deadline set on nc (zero: none) when rdlSet; when
@@ -140,6 +152,9 @@ func (c *conn) maxFrame() int {
 // open and waits for the asynchronous operations.
 func (c *conn) serve() {
 	defer func() {
+		// Responses to the requests handled before the connection ended
+		// still go out, as they would have without coalescing.
+		c.flushOut()
 		c.close()
 		c.mu.Lock()
 		opens := make([]*open, 0, len(c.opens))
@@ -228,6 +243,11 @@ const frameHeader = 4
 func (c *conn) readFrame() ([]byte, error) {
 	for {
 		if c.br.Buffered() == 0 {
+			// About to wait for the client: the responses queued so far
+			// go out first.
+			if err := c.flushOut(); err != nil {
+				return nil, err
+			}
 			wanted, logonExpiry := c.setWaitDeadline()
 			if _, err := c.br.Peek(1); err != nil {
 				var ne net.Error
@@ -251,6 +271,9 @@ func (c *conn) readFrame() ([]byte, error) {
 		}
 		armed := false
 		if c.br.Buffered() < frameHeader {
+			if err := c.flushOut(); err != nil {
+				return nil, err
+			}
 			c.setRestDeadline()
 			armed = true
 		}
@@ -274,8 +297,13 @@ func (c *conn) readFrame() ([]byte, error) {
 			return nil, errMalformed
 		}
 		c.br.Discard(frameHeader)
-		if !armed && c.br.Buffered() < n {
-			c.setRestDeadline()
+		if c.br.Buffered() < n {
+			if err := c.flushOut(); err != nil {
+				return nil, err
+			}
+			if !armed {
+				c.setRestDeadline()
+			}
 		}
 		var buf []byte
 		if n+smbcrypto.TransformHeaderSize <= pooledFrame {
@@ -399,12 +427,18 @@ func (f *txFrame) release() {
 
 // send writes f.msg, encrypted for enc when it is not nil, and releases
 // f. An encryption failure (the session's nonces are spent) closes the
-// connection.
-func (c *conn) send(f txFrame, enc *session) error {
+// connection. inline says the caller is the reader goroutine answering the
+// request it is handling: the response may then be queued and written
+// with the next ones (see writeFrameInline).
+func (c *conn) send(f txFrame, enc *session, inline bool) error {
 	defer f.release()
+	write := c.writeFrame
+	if inline {
+		write = c.writeFrameInline
+	}
 	n := len(f.msg)
 	if enc == nil {
-		return c.writeFrame(f.buf[txHeadroom-frameHeader : txHeadroom+n])
+		return write(f.buf[txHeadroom-frameHeader : txHeadroom+n])
 	}
 	var nonce [16]byte
 	ns := enc.enc.NonceSize()
@@ -417,22 +451,118 @@ func (c *conn) send(f txFrame, enc *session) error {
 		// SealInPlace had to copy (it never does with this layout).
 		fb := make([]byte, frameHeader+len(m))
 		copy(fb[frameHeader:], m)
-		return c.writeFrame(fb)
+		return write(fb)
 	}
-	return c.writeFrame(f.buf[:frameHeader+len(m)])
+	return write(f.buf[:frameHeader+len(m)])
 }
 
 // writeFrame sends one transport message: frame holds the message after
 // frameHeader bytes of room, where the transport header is filled in, so
-// the message is written without a copy. The write deadline is moved only
-// when less than ReadTimeout of it is left (see armWriteDeadline).
+// the message is written without a copy. Responses still queued by the
+// reader goroutine go first, in the same write. The write deadline is
+// moved only when less than ReadTimeout of it is left (see
+// armWriteDeadline).
 func (c *conn) writeFrame(frame []byte) error {
-	n := len(frame) - frameHeader
-	frame[0], frame[1], frame[2], frame[3] = 0, byte(n>>16), byte(n>>8), byte(n)
+	putFrameHeader(frame)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.armWriteDeadline()
-	_, err := c.nc.Write(frame)
+	return c.writeLocked(frame)
+}
+
+func putFrameHeader(frame []byte) {
+	n := len(frame) - frameHeader
+	frame[0], frame[1], frame[2], frame[3] = 0, byte(n>>16), byte(n>>8), byte(n)
+}
+
+// Coalescing of responses. A client may send several requests without
+// waiting for the responses (as its credits allow, MS-SMB2 3.2.4.1.5),
+// e.g. a pipe WRITE and its READ in one send; the reader goroutine then
+// finds the next request already buffered after handling one. The
+// responses it produces meanwhile are queued and written together, in
+// one write(2), once no further complete request is buffered, before any
+// step that may wait (a READ waiting for pipe data, authentication,
+// opening a pipe), or when the queue is full: coalesceFrames frames, or
+// the pooledFrame bytes of its buffer. A lone request is answered at once.
+// The queue holds at most one pooled buffer per connection, and only
+// while the connection's goroutine is busy with input already received,
+// like the buffers of the request being handled and of its response.
+// Each response stays its own transport message, signed or encrypted on
+// its own.
+const coalesceFrames = 16
+
+// writeFrameInline is writeFrame for the reader goroutine answering the
+// request it handles: while another complete request is buffered, frame
+// is copied to the queue instead of written, unless the queue is full.
+func (c *conn) writeFrameInline(frame []byte) error {
+	putFrameHeader(frame)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.outFrames+1 < coalesceFrames && c.outLen+len(frame) <= pooledFrame && c.nextFrameBuffered() {
+		if c.out == nil {
+			c.out = framePool.Get().(*[]byte)
+		}
+		c.outLen += copy((*c.out)[c.outLen:], frame)
+		c.outFrames++
+		c.outPending = true
+		return nil
+	}
+	c.outPending = false
+	return c.writeLocked(frame)
+}
+
+// nextFrameBuffered reports whether a whole transport message (a
+// keep-alive counts) is already in the read buffer, so that the reader
+// goroutine goes on without waiting for the client. Reader goroutine only.
+func (c *conn) nextFrameBuffered() bool {
+	b := c.br.Buffered()
+	if b < frameHeader {
+		return false
+	}
+	hdr, err := c.br.Peek(frameHeader)
+	if err != nil {
+		return false
+	}
+	n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
+	return b >= frameHeader+n
+}
+
+// flushOut writes the queued responses, if any. Reader goroutine only.
+func (c *conn) flushOut() error {
+	if !c.outPending {
+		return nil
+	}
+	c.outPending = false
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLocked(nil)
+}
+
+// writeLocked writes the queued responses and then frame (nil for none),
+// together, and empties the queue. A failed write closes the connection.
+// Caller holds wmu.
+func (c *conn) writeLocked(frame []byte) error {
+	var err error
+	switch {
+	case c.out == nil:
+		if frame == nil {
+			return nil
+		}
+		c.armWriteDeadline()
+		_, err = c.nc.Write(frame)
+	default:
+		q := (*c.out)[:c.outLen]
+		c.armWriteDeadline()
+		if len(frame) <= len(*c.out)-c.outLen {
+			// Small enough: one contiguous write.
+			q = append(q, frame...)
+			_, err = c.nc.Write(q)
+		} else {
+			bufs := net.Buffers{q, frame}
+			_, err = bufs.WriteTo(c.nc)
+		}
+		framePool.Put(c.out)
+		c.out, c.outLen, c.outFrames = nil, 0, 0
+	}
 	if err != nil {
 		c.close()
 	}
@@ -679,7 +809,7 @@ func (c *conn) sendChain(resps []response, enc *session) error {
 			r.sign.signer.Sign(m)
 		}
 	}
-	return c.send(f, enc)
+	return c.send(f, enc, true)
 }
 
 // cancelVerified applies to a CANCEL the checks of MS-SMB2 3.3.5.2.4
@@ -751,6 +881,15 @@ func (c *conn) dispatch(req *request) (result, error) {
 	// covered there; its re-authentication must then be signed (above).
 	if s != nil && s.state == sessionValid && s.encryptData && !req.encrypted && h.Command != cmdSessionSetup {
 		return errResult(statusAccessDenied), nil
+	}
+	switch h.Command {
+	case cmdSessionSetup, cmdCreate:
+		// Authentication and opening a pipe call into other packages
+		// that may take their time: the responses queued so far go out
+		// first.
+		if err := c.flushOut(); err != nil {
+			return result{}, err
+		}
 	}
 	switch h.Command {
 	case cmdSessionSetup:

@@ -245,14 +245,18 @@ type tapListener struct {
 
 	recordSizes atomic.Bool // record writeSizes
 	mu          sync.Mutex
-	writeSizes  []int // the size of every server Write while recording
+	writeSizes  []tapWrite // every server Write while recording
 }
 
-// serverWrites returns the sizes of the server's Write calls so far.
-func (l *tapListener) serverWrites() []int {
+// tapWrite is one Write of the server: its size and the transport
+// messages it carries.
+type tapWrite struct{ bytes, frames int }
+
+// serverWrites returns the server's Write calls recorded so far.
+func (l *tapListener) serverWrites() []tapWrite {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]int(nil), l.writeSizes...)
+	return append([]tapWrite(nil), l.writeSizes...)
 }
 
 func (l *tapListener) Accept() (net.Conn, error) {
@@ -272,8 +276,10 @@ type tapConn struct {
 var transformMarker = []byte{0xFD, 'S', 'M', 'B'}
 
 func (c *tapConn) Read(b []byte) (int, error) {
-	c.l.reads.Add(1)
 	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.l.reads.Add(1) // reads that returned data: one per wake-up
+	}
 	c.l.clientTransforms.Add(int64(c.in.feed(b[:n])))
 	return n, err
 }
@@ -318,10 +324,12 @@ func (t *streamTap) feed(b []byte) (transforms int) {
 
 func (c *tapConn) Write(b []byte) (int, error) {
 	// Frames written together are counted one by one.
+	frames := 0
 	for f := b; len(f) >= 8; {
 		if bytes.Equal(f[4:8], transformMarker) {
 			c.l.serverTransforms.Add(1)
 		}
+		frames++
 		n := 4 + (int(f[1])<<16 | int(f[2])<<8 | int(f[3]))
 		if n > len(f) {
 			break
@@ -330,7 +338,7 @@ func (c *tapConn) Write(b []byte) (int, error) {
 	}
 	if c.l.recordSizes.Load() {
 		c.l.mu.Lock()
-		c.l.writeSizes = append(c.l.writeSizes, len(b))
+		c.l.writeSizes = append(c.l.writeSizes, tapWrite{len(b), frames})
 		c.l.mu.Unlock()
 	}
 	c.l.writes.Add(1)

@@ -70,7 +70,7 @@ func (c *conn) handleSMB1Negotiate(frame []byte) error {
 	f := newTxFrame(headerSize + len(b))
 	h.put(f.msg)
 	copy(f.msg[headerSize:], b)
-	return c.send(f, nil)
+	return c.send(f, nil, true)
 }
 
 // handleNegotiate is MS-SMB2 3.3.5.4.

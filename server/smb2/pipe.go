@@ -248,6 +248,11 @@ func (c *conn) startRead(req *request, o *open, limit uint32, encode func([]byte
 	o.mu.Unlock()
 	msg, ok, err := tryRead(o.pipe)
 	if !ok && err == nil {
+		// The wait below may last: the responses queued so far go out
+		// first.
+		if err := c.flushOut(); err != nil {
+			return result{}, err
+		}
 		ctx, cancel := context.WithTimeout(o.ctx, syncWait)
 		msg, err = o.pipe.ReadMessage(ctx)
 		cancel()
@@ -362,10 +367,10 @@ func (op *asyncOp) complete(rr readResult) {
 		s.signer.Sign(m)
 	}
 	if op.encrypted {
-		c.send(f, s)
+		c.send(f, s, false)
 		return
 	}
-	c.send(f, nil)
+	c.send(f, nil, false)
 }
 
 // handleCancel is MS-SMB2 3.3.5.16; CANCEL has no response.
