@@ -234,3 +234,46 @@ func TestFloorAnswersLikeTheServer(t *testing.T) {
 		}
 	}
 }
+
+// A case whose connections cannot all be opened is tried once more
+// before it fails: a server that refuses its first connection is
+// measured.
+func TestMeasureCaseRetriesTheConnections(t *testing.T) {
+	tgt := startInProcess(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for i := 0; ; i++ {
+			cc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if i == 0 {
+				cc.Close() // the first connection fails in NEGOTIATE
+				continue
+			}
+			go func() {
+				defer cc.Close()
+				sc, err := net.Dial("tcp", tgt.Addr())
+				if err != nil {
+					return
+				}
+				defer sc.Close()
+				go io.Copy(sc, cc)
+				io.Copy(cc, sc)
+			}()
+		}
+	}()
+	px := tgt
+	px.Port = ln.Addr().(*net.TCPAddr).Port
+	none := func() (time.Duration, TaskSwitches) { return 0, nil }
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := MeasureCase(ctx, px, CallCase{Generator: GenLean, IO: Transceive, Conns: 1}, 50*time.Millisecond, 200*time.Millisecond, none, none)
+	if err != nil || s.Count == 0 || s.Errors != 0 {
+		t.Fatalf("MeasureCase: %+v, %v", s, err)
+	}
+}

@@ -292,26 +292,63 @@ func ParseSwitches(data []byte) (Switches, error) {
 // sameMountNS). Threads that exited are not counted, so measure while the
 // threads doing the work are alive.
 func (p ProcFS) TreeSwitches(root int, sameMountNS bool) (Switches, error) {
+	ts, err := p.TreeTaskSwitches(root, sameMountNS)
+	var total Switches
+	for _, n := range ts {
+		total.Voluntary += n.Voluntary
+		total.Involuntary += n.Involuntary
+	}
+	return total, err
+}
+
+// TaskSwitches are the context switches of each thread, by PID and TID,
+// of a process tree at one moment.
+type TaskSwitches map[[2]int]Switches
+
+// Since is what the threads of now spent since old: for a thread in both,
+// the difference; for a thread new since old, its whole count. Threads
+// that ended in between are left out (their last switches with them)
+// instead of taking their whole count off the total, as a difference of
+// sums would when a server's per-connection processes exit meanwhile.
+func (now TaskSwitches) Since(old TaskSwitches) Switches {
+	var d Switches
+	for id, n := range now {
+		o, ok := old[id]
+		if !ok || n.Voluntary < o.Voluntary || n.Involuntary < o.Involuntary {
+			o = Switches{} // new, or its TID reused by a new thread
+		}
+		d.Voluntary += n.Voluntary - o.Voluntary
+		d.Involuntary += n.Involuntary - o.Involuntary
+	}
+	return d
+}
+
+// TreeTaskSwitches reads the context switches of every thread of
+// Tree(root, sameMountNS).
+func (p ProcFS) TreeTaskSwitches(root int, sameMountNS bool) (TaskSwitches, error) {
 	pids, err := p.Tree(root, sameMountNS)
 	if err != nil {
-		return Switches{}, err
+		return nil, err
 	}
-	var total Switches
+	out := TaskSwitches{}
 	for _, pid := range pids {
 		tasks, err := os.ReadDir(p.path(strconv.Itoa(pid), "task"))
 		if err != nil {
 			continue
 		}
 		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
 			data, err := os.ReadFile(p.path(strconv.Itoa(pid), "task", t.Name(), "status"))
 			if err != nil {
 				continue
 			}
 			if n, err := ParseSwitches(data); err == nil {
-				total.Voluntary += n.Voluntary
-				total.Involuntary += n.Involuntary
+				out[[2]int{pid, tid}] = n
 			}
 		}
 	}
-	return total, nil
+	return out, nil
 }

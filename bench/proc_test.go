@@ -155,3 +155,19 @@ func TestProcSelf(t *testing.T) {
 		t.Fatal("self not alive")
 	}
 }
+
+// The switches since a snapshot count each thread's difference and new
+// threads whole; a thread that ended does not take its count off the
+// others (a server's per-connection processes exit during a run).
+func TestTaskSwitchesSince(t *testing.T) {
+	old := TaskSwitches{{1, 1}: {10, 5}, {2, 2}: {100, 50}, {3, 3}: {7, 7}}
+	now := TaskSwitches{{1, 1}: {15, 6}, {4, 4}: {3, 1}, {3, 3}: {2, 0}}
+	// thread 1: +5, +1; thread 2 ended: left out; thread 4 new: 3, 1;
+	// thread 3's TID reused (counts fell): 2, 0.
+	if got := now.Since(old); got != (Switches{5 + 3 + 2, 1 + 1 + 0}) {
+		t.Fatalf("since: %+v", got)
+	}
+	if got := now.Since(nil); got != (Switches{20, 7}) {
+		t.Fatalf("since nothing: %+v", got)
+	}
+}
