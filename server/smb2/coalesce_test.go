@@ -5,7 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wkssvcd/wkssvcd/internal/smbraw"
+	"github.com/wkssvcd/wkssvcd/server/dcerpc"
+	"github.com/wkssvcd/wkssvcd/server/ipc"
 	"github.com/wkssvcd/wkssvcd/server/smb2/smbcrypto"
+	"github.com/wkssvcd/wkssvcd/wkssvc"
 )
 
 // sendTogether sends msgs (built by r) in one write to the socket, each in
@@ -277,4 +281,59 @@ func TestPipelinedAsyncOrder(t *testing.T) {
 	if fmt.Sprint(order) != "[write interim echo read]" {
 		t.Fatalf("order %v", order)
 	}
+}
+
+// With the RPC runtime and wkssvc behind the pipe, as the daemon composes
+// them: NetrWkstaGetInfo level 100 runs on the connection's goroutine when
+// its WRITE (or TRANSCEIVE) arrives, so a pipelined WRITE and READ, and two
+// pipelined TRANSCEIVEs, are each answered with one write.
+func TestPipelinedRPCCallsOneWrite(t *testing.T) {
+	rpc := dcerpc.NewServer(dcerpc.Config{})
+	rpc.Register("wkssvc", wkssvc.Interfaces(wkssvc.New(wkssvc.Config{Names: ipc.StaticNames{NetBIOS: "TESTSRV"}}))...)
+	ts := startServer(t, func(c *Config) { c.Pipes = rpc })
+	r, id := setup(t, ts, smbcrypto.Dialect311, "wkssvc")
+	if h, _ := r.call(cmdWrite, writeBody(id, smbraw.Bind(1, smbraw.WkssvcSyntax))); h.Status != statusSuccess {
+		t.Fatalf("bind write %08x", h.Status)
+	}
+	if h, resp := r.call(cmdRead, readBody(id, 4280)); h.Status != statusSuccess || smbraw.PDUType(readData(resp)) != smbraw.PtypeBindAck {
+		t.Fatalf("bind %08x", h.Status)
+	}
+	// NetrWkstaGetInfo (opnum 0): no server name, level 100.
+	getInfo := func(callID uint32) []byte {
+		return smbraw.Request(callID, smbraw.FlagFirstFrag|smbraw.FlagLastFrag, 0, 8, []byte{0, 0, 0, 0, 100, 0, 0, 0})
+	}
+	checkPDU := func(what string, pdu []byte, callID uint32) {
+		t.Helper()
+		if smbraw.PDUType(pdu) != smbraw.PtypeResponse || le.Uint32(pdu[12:]) != callID {
+			t.Fatalf("%s: PDU type %d call %d, want a response to call %d", what, smbraw.PDUType(pdu), le.Uint32(pdu[12:]), callID)
+		}
+		if rc := le.Uint32(pdu[len(pdu)-4:]); rc != 0 {
+			t.Fatalf("%s: return code %d", what, rc)
+		}
+	}
+	pipelined := func(what string, msgs ...[]byte) [][]byte {
+		t.Helper()
+		time.Sleep(10 * time.Millisecond)
+		w0 := ts.tap.writes.Load()
+		r.sendTogether(msgs...)
+		var got [][]byte
+		for range msgs {
+			h, m := r.recvMsg()
+			if h.Status != statusSuccess || h.Flags&flagAsyncCommand != 0 {
+				t.Fatalf("%s: %d %08x flags %x", what, h.Command, h.Status, h.Flags)
+			}
+			got = append(got, m)
+		}
+		if n := ts.tap.writes.Load() - w0; n != 1 {
+			t.Errorf("%s: answered with %d writes, want 1", what, n)
+		}
+		return got
+	}
+	got := pipelined("WRITE+READ", r.build(cmdWrite, writeBody(id, getInfo(2))), r.build(cmdRead, readBody(id, 4280)))
+	checkPDU("WRITE+READ", readData(got[1]), 2)
+	got = pipelined("TRANSCEIVE pair",
+		r.build(cmdIoctl, ioctlBody(fsctlPipeTransceive, id, getInfo(3), 4280)),
+		r.build(cmdIoctl, ioctlBody(fsctlPipeTransceive, id, getInfo(4), 4280)))
+	checkPDU("TRANSCEIVE 1", ioctlOutput(got[0]), 3)
+	checkPDU("TRANSCEIVE 2", ioctlOutput(got[1]), 4)
 }
