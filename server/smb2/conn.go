@@ -475,7 +475,7 @@ func putFrameHeader(frame []byte) {
 }
 
 // Coalescing of responses. A client may send several requests without
-// waiting for the responses (as its credits allow, MS-SMB2 3.2.4.1.5),
+// waiting for the responses (as its credits allow, MS-SMB2 3.2.4.1.6),
 // e.g. a pipe WRITE and its READ in one send; the reader goroutine then
 // finds the next request already buffered after handling one. The
 // responses it produces meanwhile are queued and written together, in
