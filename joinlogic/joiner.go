@@ -103,6 +103,18 @@ type MembershipStore interface {
 	Save(ctx context.Context, m Membership) error
 }
 
+// recentLoader is a MembershipStore that answers queries from memory,
+// looking at its file at most once per maxAge (*Store.LoadRecent).
+type recentLoader interface {
+	LoadRecent(maxAge time.Duration) (Membership, error)
+}
+
+// queryStaleness bounds how old the membership reported by
+// NetrGetJoinInformation and NetrWkstaGetInfo may be when another process
+// (wkssvcd rotate-password) changed it; changes of this process show at
+// once.
+const queryStaleness = time.Second
+
 // Config configures a Joiner.
 type Config struct {
 	// Names holds the computer's names (MS-WKST 3.2.1.2), which renames
@@ -957,7 +969,12 @@ func (j *Joiner) JoinInformation(ctx context.Context) (name string, status uint3
 	if err := ctx.Err(); err != nil {
 		return "", NetSetupUnknownStatus, err
 	}
-	m, err := j.cfg.Store.Load()
+	var m Membership
+	if r, ok := j.cfg.Store.(recentLoader); ok {
+		m, err = r.LoadRecent(queryStaleness)
+	} else {
+		m, err = j.cfg.Store.Load()
+	}
 	if err != nil {
 		return "", NetSetupUnknownStatus, fmt.Errorf("joinlogic: loading membership: %w", err)
 	}

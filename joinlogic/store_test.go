@@ -316,3 +316,70 @@ func TestStoreCrash(t *testing.T) {
 	}
 	t.Logf("%d kills, file always complete (%d times one state past the last acknowledged)", kills, ahead)
 }
+
+// LoadRecent, used by the queries, looks at the file at most once per
+// maxAge: within it another process's change is not seen (no stat(2) per
+// call), after it it is; this process's own saves show at once, and Load
+// always looks.
+func TestStoreLoadRecent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "membership.json")
+	s, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.LoadRecent(time.Hour); m.Workgroup != DefaultMembership().Workgroup {
+		t.Fatalf("first LoadRecent %+v", m.LogValue())
+	}
+	if err := s.Save(ctx, Membership{Workgroup: "OURS"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.LoadRecent(time.Hour); m.Workgroup != "OURS" {
+		t.Fatalf("own save not seen: %+v", m.LogValue())
+	}
+	other, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Save(ctx, Membership{Workgroup: "THEIRS"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.LoadRecent(time.Hour); m.Workgroup != "OURS" {
+		t.Fatalf("LoadRecent looked at the file within maxAge: %+v", m.LogValue())
+	}
+	if m, _ := s.LoadRecent(0); m.Workgroup != "THEIRS" {
+		t.Fatalf("LoadRecent past maxAge missed the other process's save: %+v", m.LogValue())
+	}
+	if err := other.Save(ctx, Membership{Workgroup: "AGAIN"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.Load(); m.Workgroup != "AGAIN" {
+		t.Fatalf("Load missed the other process's save: %+v", m.LogValue())
+	}
+}
+
+// NetrGetJoinInformation (and NetrWkstaGetInfo, which asks the same)
+// answers from memory between looks at the file: a workgroup change saved
+// by another process shows after queryStaleness, not on every call.
+func TestJoinInformationLooksAtTheFileAtMostOncePerSecond(t *testing.T) {
+	ctx := context.Background()
+	e := newRecoveryEnv(t)
+	j, _ := e.start(t, nil)
+	if name, _, err := j.JoinInformation(ctx); err != nil || name != DefaultMembership().Workgroup {
+		t.Fatalf("JoinInformation = %q, %v", name, err)
+	}
+	other, err := OpenStore(e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Save(ctx, Membership{Workgroup: "THEIRS"}); err != nil {
+		t.Fatal(err)
+	}
+	if name, _, _ := j.JoinInformation(ctx); name != DefaultMembership().Workgroup {
+		t.Fatalf("JoinInformation looked at the file again at once: %q", name)
+	}
+	time.Sleep(queryStaleness)
+	if name, _, _ := j.JoinInformation(ctx); name != "THEIRS" {
+		t.Fatalf("JoinInformation after %v = %q, want the other process's workgroup", queryStaleness, name)
+	}
+}
