@@ -33,7 +33,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := fs.String("out", "", "Markdown `FILE` whose generated section receives the report (none when empty)")
 	samba := fs.String("samba-version", "", "peer version string for the report")
 	notes := fs.String("notes", "", "extra Markdown `TEXT` appended to the generated section")
-	limit := fs.Duration("timeout", 10*time.Minute, "hard limit for the whole run")
+	limit := fs.Duration("timeout", 45*time.Minute, "hard limit for the whole run")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the load generator to `FILE` (for profiling runs)")
 	join := fs.Bool("join", false, "also measure online domain join latency (needs a DC; see the join flags)")
 	jopts := joinFlags(fs)
