@@ -70,7 +70,7 @@ var rules = []rule{
 
 // Packages that only tests and test tools may import.
 var testOnly = []string{module + "/e2e", module + "/internal/testdc", module + "/internal/testnet", module + "/internal/layering", module + "/internal/smbprobe",
-	module + "/internal/testenv", module + "/internal/smbtap", module + "/internal/testreport", module + "/internal/mutation"}
+	module + "/internal/testenv", module + "/internal/smbtap", module + "/internal/testreport", module + "/internal/mutation", module + "/internal/testsmbd"}
 
 // packages returns the module's package directories (relative, slash
 // separated) and their non-test imports.
